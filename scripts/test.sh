@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, vet, staticcheck, race-enabled tests of the
+# main module, the bench module's build, and short fuzz runs. It installs what
+# it needs when missing, so it works on a fresh machine and in CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export PATH="$PATH:$(go env GOPATH)/bin"
+STATICCHECK_VERSION=v0.8.2
+
+step() { printf '\n== %s\n' "$*"; }
+
+if ! command -v staticcheck >/dev/null 2>&1; then
+  step "installing staticcheck $STATICCHECK_VERSION"
+  go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+fi
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+step "go vet"
+go vet ./...
+
+step "staticcheck"
+staticcheck ./...
+
+if [ -f bench/go.mod ]; then
+  step "bench module: vet and staticcheck (benchmarks run with scripts/bench.sh)"
+  (cd bench && go vet ./... && staticcheck ./...)
+fi
+
+step "go test -race"
+go test -race -count=1 -timeout 20m ./...
+
+if [ -f scripts/fuzz.sh ]; then
+  step "fuzz (short)"
+  bash scripts/fuzz.sh 10s
+fi

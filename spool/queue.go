@@ -1,0 +1,124 @@
+package spool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/huleedu/huleedu/event"
+)
+
+// Entry is a record stored in a Queue.
+type Entry struct {
+	// Seq is the entry's position in the queue's total order: strictly
+	// increasing in append order, never reused for the life of the queue
+	// (a disk spool persists it across restarts).
+	Seq uint64
+	// AppendedAt is when the entry was accepted.
+	AppendedAt time.Time
+	event.Record
+}
+
+// Overflow says what Append does when the queue is full.
+type Overflow int
+
+const (
+	// OverflowBlock makes Append wait until there is room or its context
+	// ends. It is the default: nothing is refused while a caller can wait.
+	OverflowBlock Overflow = iota
+	// OverflowReject makes Append fail at once with ErrFull.
+	OverflowReject
+)
+
+// String returns "block" or "reject".
+func (o Overflow) String() string {
+	switch o {
+	case OverflowBlock:
+		return "block"
+	case OverflowReject:
+		return "reject"
+	}
+	return fmt.Sprintf("Overflow(%d)", int(o))
+}
+
+// ParseOverflow parses "block" or "reject".
+func ParseOverflow(s string) (Overflow, error) {
+	switch s {
+	case "block":
+		return OverflowBlock, nil
+	case "reject":
+		return OverflowReject, nil
+	}
+	return 0, fmt.Errorf("spool: unknown overflow policy %q (want block or reject)", s)
+}
+
+// Errors callers branch on. Returned errors wrap them with context.
+var (
+	// ErrFull: the queue is at its limit and the overflow policy is reject
+	// (or the caller's context ended while blocked, wrapped together with
+	// the context's error). Nothing was stored.
+	ErrFull = errors.New("spool: queue full")
+	// ErrTooLarge: one record exceeds the queue's whole limit, so no
+	// amount of draining could make room for it. Nothing was stored.
+	ErrTooLarge = errors.New("spool: record larger than the queue limit")
+	// ErrClosed: the queue was closed. Nothing was stored.
+	ErrClosed = errors.New("spool: closed")
+	// ErrLocked: another process holds the spool directory.
+	ErrLocked = errors.New("spool: locked by another process")
+	// ErrFailed: a write or fsync failed; the queue refuses appends until it
+	// is reopened (what was accepted before stays readable and drainable).
+	ErrFailed = errors.New("spool: storage failed")
+)
+
+// Stats describe a queue's contents.
+type Stats struct {
+	Records     int64     `json:"records"`
+	Bytes       int64     `json:"bytes"`
+	OldestAt    time.Time `json:"oldest_at,omitzero"` // AppendedAt of the head; zero when empty
+	MaxRecords  int64     `json:"max_records,omitempty"`
+	MaxBytes    int64     `json:"max_bytes,omitempty"`
+	Segments    int       `json:"segments,omitempty"`    // disk only
+	DeadLetters int64     `json:"dead_letters"`          // entries in the dead-letter store
+	Quarantined int       `json:"quarantined,omitempty"` // damaged ranges moved aside on open (disk only)
+}
+
+// Queue is a FIFO of records that keeps everything it accepted until it is
+// acknowledged. ResilientBus appends to it while Kafka is unavailable and a
+// drainer replays it from the head.
+//
+// All methods are safe for concurrent use. The contract every implementation
+// keeps (and the shared conformance tests check):
+//
+//   - Append(ctx, recs...) stores all recs at the tail, in order, or none of
+//     them. nil means stored (the disk spool: written and fsynced). An error
+//     means nothing was stored.
+//   - Peek(ctx, max) returns up to max entries from the head, oldest first,
+//     without removing them; an empty slice when the queue is empty. Entries
+//     stay until Ack or DeadLetter removes them.
+//   - Ack(seq) removes every entry with Seq <= seq. Acknowledging past the
+//     tail is an error and removes nothing.
+//   - DeadLetter(e, reason) moves the head entry e (which must be the head)
+//     to the dead-letter store: afterwards it is there and no longer queued.
+//   - Notify's channel receives after appends, so a drainer can sleep while
+//     the queue is empty; it has capacity one and never blocks Append.
+//   - Close stops the queue; later calls fail with ErrClosed. For the disk
+//     spool everything unacknowledged stays on disk.
+type Queue interface {
+	Append(ctx context.Context, recs ...event.Record) error
+	Peek(ctx context.Context, max int) ([]Entry, error)
+	Ack(seq uint64) error
+	DeadLetter(e Entry, reason string) error
+	Stats() Stats
+	Notify() <-chan struct{}
+	Close() error
+}
+
+// DeadLetter is an entry that Kafka rejected for good during replay, kept
+// with the reason until an operator re-drives or purges it.
+type DeadLetter struct {
+	ID     uint64    `json:"id"`
+	Entry  Entry     `json:"entry"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+}
