@@ -22,6 +22,9 @@ type Snapshot struct {
 	// OpenPeriod is the open period in force (RecoveryTimeout, grown by the
 	// optional backoff while probes keep failing).
 	OpenPeriod time.Duration `json:"open_period_ns"`
+	// ProbesInFlight is, while half-open, the number of admitted probes
+	// whose outcome has not arrived yet. Zero in other states.
+	ProbesInFlight int `json:"probes_in_flight"`
 
 	// Totals are cumulative since the breaker was created; they never reset
 	// (Reset clears the trip policy, not the history), so they can back

@@ -64,4 +64,3 @@ func (s *State) UnmarshalText(b []byte) error {
 	*s = v
 	return nil
 }
-
