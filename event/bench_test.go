@@ -1,0 +1,35 @@
+package event
+
+import (
+	"context"
+	"testing"
+
+	"go.opentelemetry.io/otel/trace"
+)
+
+func BenchmarkNewEnvelope(b *testing.B) {
+	data := essayProvisioned{EssayID: "essay-1", TextStorageID: "content-9"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := NewEnvelope(TypeEssayContentProvisionedV1, "file_service", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEnvelopeRecordContext(b *testing.B) {
+	env, err := NewEnvelope(TypeEssayContentProvisionedV1, "file_service", essayProvisioned{EssayID: "essay-1"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	ctx := trace.ContextWithSpanContext(context.Background(),
+		trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled}))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := env.RecordContext(ctx, TopicEssayContentProvisionedV1, "essay-1"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
