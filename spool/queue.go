@@ -122,3 +122,22 @@ type DeadLetter struct {
 	Reason string    `json:"reason"`
 	At     time.Time `json:"at"`
 }
+
+// MarshalText encodes the policy as "block" or "reject".
+func (o Overflow) MarshalText() ([]byte, error) {
+	if o != OverflowBlock && o != OverflowReject {
+		return nil, fmt.Errorf("spool: invalid overflow policy %d", int(o))
+	}
+	return []byte(o.String()), nil
+}
+
+// UnmarshalText parses "block" or "reject", so the policy can be read from
+// configuration.
+func (o *Overflow) UnmarshalText(b []byte) error {
+	v, err := ParseOverflow(string(b))
+	if err != nil {
+		return err
+	}
+	*o = v
+	return nil
+}

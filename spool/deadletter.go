@@ -1,0 +1,289 @@
+package spool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+)
+
+const (
+	// redriveChunk is how many dead letters Redrive reads at a time, so
+	// its memory stays bounded however many there are.
+	redriveChunk = 64
+	// maxReasonBytes bounds a dead letter's reason (longer ones are cut),
+	// so a dead letter always fits in a frame.
+	maxReasonBytes = 4 << 10
+)
+
+// deadLetterLog is the dead-letter store: a log file of dead-letter frames
+// (deadletter.log) whose consumed prefix is recorded in the head file as
+// the first id not yet removed. Dead letters are only ever removed oldest
+// first (Redrive, RequeueDeadLetters, Purge), so that prefix is all the
+// state removal needs. Guarded by Disk.deadMu.
+type deadLetterLog struct {
+	fsys  FS
+	dir   string
+	f     File // nil while the file does not exist
+	size  int64
+	first uint64 // ids below first were removed
+	next  uint64 // id of the next dead letter
+	count int64  // dead letters with id >= first
+	// failCause: a write or fsync failed; dead-lettering is refused
+	// until the spool is reopened, for the reason Append gives.
+	failCause error
+}
+
+func (l *deadLetterLog) path() string { return filepath.Join(l.dir, deadLetterName) }
+
+// open sets the log up from a recovered directory plan.
+func (l *deadLetterLog) open(fsys FS, dir string, p *dirPlan) error {
+	l.fsys, l.dir = fsys, dir
+	l.first, l.next, l.count = p.deadFirst, p.nextDeadID, p.deadRecords
+	if p.dead == nil {
+		return nil
+	}
+	f, err := fsys.OpenFile(l.path(), os.O_RDWR|os.O_APPEND, 0)
+	if err != nil {
+		return fmt.Errorf("spool: open %s: %w", l.path(), err)
+	}
+	l.f, l.size = f, p.dead.size
+	return nil
+}
+
+func (l *deadLetterLog) close() error {
+	if l.f == nil {
+		return nil
+	}
+	err := l.f.Close()
+	l.f = nil
+	return err
+}
+
+// append writes dl (assigning its ID) and fsyncs it.
+func (l *deadLetterLog) append(dl *DeadLetter) error {
+	if l.failCause != nil {
+		return fmt.Errorf("%w: dead-lettering is refused until the spool is reopened, after: %w", ErrFailed, l.failCause)
+	}
+	if l.f == nil {
+		if err := l.create(); err != nil {
+			return fmt.Errorf("%w: create %s: %w", ErrFailed, l.path(), err)
+		}
+	}
+	dl.ID = l.next
+	frame := appendDeadLetterFrame(nil, dl)
+	_, err := writeFull(l.f, frame)
+	if err == nil {
+		err = l.f.Sync()
+	}
+	if err != nil {
+		l.failCause = fmt.Errorf("write %s: %w", l.path(), err)
+		if terr := l.f.Truncate(l.size); terr == nil {
+			l.f.Sync()
+		}
+		return fmt.Errorf("%w: %w", ErrFailed, l.failCause)
+	}
+	l.size += int64(len(frame))
+	l.next++
+	l.count++
+	return nil
+}
+
+func (l *deadLetterLog) create() error {
+	f, err := l.fsys.OpenFile(l.path(), os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = writeFull(f, logHeader(deadLetterKind, 0))
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = l.fsys.SyncDir(l.dir)
+	}
+	if err != nil {
+		f.Close()
+		l.fsys.Remove(l.path())
+		return err
+	}
+	l.f, l.size = f, logHeaderSize
+	return nil
+}
+
+// errStopScan ends a scan early.
+var errStopScan = errors.New("stop scan")
+
+// read returns up to max dead letters not yet removed, starting at offset
+// from, and the offset after the last one returned.
+func (l *deadLetterLog) read(from int64, max int) ([]DeadLetter, int64, error) {
+	if l.f == nil || from >= l.size {
+		return nil, from, nil
+	}
+	var out []DeadLetter
+	next := from
+	s := newFrameScanner(l.f, l.size, deadLetterKind, 1, math.MaxUint64)
+	err := s.scan(from, func(it scanItem) error {
+		if it.damaged {
+			return fmt.Errorf("%w: %s at offset %d changed on disk after it was written; reopen the spool to quarantine it", ErrFailed, l.path(), it.off)
+		}
+		next = it.off + it.n
+		if it.ord < l.first {
+			return nil
+		}
+		var dl DeadLetter
+		if err := decodeDeadLetterPayload(append([]byte(nil), it.payload...), &dl); err != nil {
+			return err
+		}
+		out = append(out, dl)
+		if len(out) == max {
+			return errStopScan
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStopScan) {
+		return nil, from, err
+	}
+	return out, next, nil
+}
+
+// DeadLetter implements Queue. The entry is first written to the
+// dead-letter log and fsynced, then acknowledged in the queue: a crash in
+// between leaves it in both (it may be replayed once more, it is never
+// lost). A reason longer than 4 KiB is cut.
+func (d *Disk) DeadLetter(e Entry, reason string) error {
+	d.readMu.Lock()
+	defer d.readMu.Unlock()
+	if d.isClosed() {
+		return ErrClosed
+	}
+	p := d.pos
+	limit, ok := d.locate(&p)
+	if !ok {
+		return fmt.Errorf("spool: dead-letter seq %d: not the head of the queue (the queue is empty)", e.Seq)
+	}
+	payload, _, err := d.frameAt(p, limit)
+	if err != nil {
+		return err
+	}
+	// The dead letter keeps the bytes that were spooled, whatever the
+	// caller did to its copy.
+	var head Entry
+	if err := decodeRecordPayload(append([]byte(nil), payload...), &head); err != nil {
+		return d.corrupt(p, err)
+	}
+	if head.Seq != e.Seq {
+		return fmt.Errorf("spool: dead-letter seq %d: not the head of the queue (head is %d)", e.Seq, head.Seq)
+	}
+	if len(reason) > maxReasonBytes {
+		reason = reason[:maxReasonBytes]
+	}
+	dl := DeadLetter{Entry: head, Reason: reason, At: d.opts.Now()}
+	d.deadMu.Lock()
+	err = d.dead.append(&dl)
+	if err == nil {
+		d.mu.Lock()
+		d.deadCount = d.dead.count
+		d.mu.Unlock()
+	}
+	d.deadMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("spool: dead-letter seq %d: %w", e.Seq, err)
+	}
+	return d.ackLocked(e.Seq)
+}
+
+// DeadLetters returns every dead letter, oldest first. It holds them all
+// in memory: Redrive streams instead.
+func (d *Disk) DeadLetters() ([]DeadLetter, error) {
+	d.deadMu.Lock()
+	defer d.deadMu.Unlock()
+	if d.isClosed() {
+		return nil, ErrClosed
+	}
+	out, _, err := d.dead.read(logHeaderSize, math.MaxInt)
+	return out, err
+}
+
+// Redrive passes every dead letter, oldest first, to send, and removes each
+// one once send returned nil for it (durably, before the next is sent). It
+// stops at the first error from send or ctx and returns how many it removed.
+// A crash between a send and its removal sends that dead letter again next
+// time. One Redrive (or RequeueDeadLetters) runs at a time; send is called
+// without any lock held, so it may use the Disk.
+func (d *Disk) Redrive(ctx context.Context, send func(context.Context, DeadLetter) error) (n int, err error) {
+	d.redriveMu.Lock()
+	defer d.redriveMu.Unlock()
+	off := int64(logHeaderSize)
+	for {
+		d.deadMu.Lock()
+		if d.isClosed() {
+			d.deadMu.Unlock()
+			return n, ErrClosed
+		}
+		batch, next, err := d.dead.read(off, redriveChunk)
+		d.deadMu.Unlock()
+		if err != nil || len(batch) == 0 {
+			return n, err
+		}
+		for _, dl := range batch {
+			if err := ctx.Err(); err != nil {
+				return n, err
+			}
+			if err := send(ctx, dl); err != nil {
+				return n, fmt.Errorf("spool: redrive dead letter %d: %w", dl.ID, err)
+			}
+			emptied, err := d.removeDeadLetter(dl.ID)
+			if err != nil {
+				return n, err
+			}
+			n++
+			if emptied {
+				next = logHeaderSize
+			}
+		}
+		off = next
+	}
+}
+
+// RequeueDeadLetters appends every dead letter's record to the tail of the
+// queue (as a new entry with a new seq), oldest first, removing each dead
+// letter once its record is stored. It returns how many it moved; ctx
+// bounds waiting for room like Append.
+func (d *Disk) RequeueDeadLetters(ctx context.Context) (int, error) {
+	return d.Redrive(ctx, func(ctx context.Context, dl DeadLetter) error {
+		return d.Append(ctx, dl.Entry.Record)
+	})
+}
+
+// removeDeadLetter removes the oldest dead letter, id, by moving the
+// head file's first dead-letter id past it. When none are left the log is
+// cut back to its header; emptied reports that.
+func (d *Disk) removeDeadLetter(id uint64) (emptied bool, err error) {
+	d.deadMu.Lock()
+	defer d.deadMu.Unlock()
+	if err := d.persistHead(func(h *headState) { h.deadFirst = id + 1 }); err != nil {
+		return false, err
+	}
+	l := &d.dead
+	l.first = id + 1
+	l.count--
+	d.mu.Lock()
+	d.deadCount = l.count
+	d.mu.Unlock()
+	if l.count > 0 || l.f == nil {
+		return false, nil
+	}
+	// Safe to cut: the head file already says every id in it is removed.
+	// A failure only costs disk space, the removal itself is durable.
+	err = l.f.Truncate(logHeaderSize)
+	if err == nil {
+		l.size = logHeaderSize
+		err = l.f.Sync()
+	}
+	if err != nil {
+		d.log.Warn("spool: could not cut back the emptied dead-letter log", "path", l.path(), "err", err)
+	}
+	return err == nil, nil
+}

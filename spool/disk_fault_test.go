@@ -1,0 +1,257 @@
+package spool
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// waitFor polls cond until it holds or a deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func isSegment(name string) bool { return strings.HasSuffix(name, segmentExt) }
+
+func TestFailedWriteOrFsyncRefusesAppendsAndKeepsAcceptedRecords(t *testing.T) {
+	tests := []struct {
+		name  string
+		fault func(*faultFS)
+		want  error // also wrapped by the Append error, besides ErrFailed
+	}{{
+		name: "disk full half-way through a write",
+		fault: func(f *faultFS) {
+			f.setWrite(func(name string, b []byte) (int, error, bool) {
+				return len(b) / 2, syscall.ENOSPC, isSegment(name)
+			})
+		},
+		want: syscall.ENOSPC,
+	}, {
+		name: "short write without an error",
+		fault: func(f *faultFS) {
+			f.setWrite(func(name string, b []byte) (int, error, bool) { return len(b) - 1, nil, isSegment(name) })
+		},
+		want: io.ErrShortWrite,
+	}, {
+		name: "fsync fails with EIO",
+		fault: func(f *faultFS) {
+			f.setSync(func(name string) error {
+				if isSegment(name) {
+					return syscall.EIO
+				}
+				return nil
+			})
+		},
+		want: syscall.EIO,
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			ffs := newFaultFS()
+			d := openTest(t, dir, DiskOptions{FS: ffs, SegmentBytes: MinSegmentBytes})
+			appendRange(t, d, 0, 200) // two segments
+
+			tt.fault(ffs)
+			err := d.Append(context.Background(), rec(200), rec(201))
+			if !errors.Is(err, ErrFailed) || !errors.Is(err, tt.want) {
+				t.Fatalf("Append during the fault = %v, want ErrFailed and %v", err, tt.want)
+			}
+			ffs.setWrite(nil)
+			ffs.setSync(nil)
+			if err := d.Append(context.Background(), rec(202)); !errors.Is(err, ErrFailed) {
+				t.Fatalf("Append after the fault = %v, want ErrFailed until reopened", err)
+			}
+
+			// What was accepted before stays readable and drainable.
+			if got := queued(t, d); !equalInts(got, ints(0, 200)) {
+				t.Fatalf("queued after the fault = %v", got)
+			}
+			es, _ := d.Peek(context.Background(), 10)
+			if err := d.Ack(es[9].Seq); err != nil {
+				t.Fatalf("Ack after the fault: %v", err)
+			}
+			if err := d.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			d2 := openTest(t, dir, DiskOptions{SegmentBytes: MinSegmentBytes})
+			if got := queued(t, d2); !equalInts(got, ints(10, 200)) {
+				t.Fatalf("queued after reopening = %v, want 10..199 (the failed append cut off)", got)
+			}
+			if q := d2.Stats().Quarantined; q != 0 {
+				t.Fatalf("reopen quarantined %d ranges: the failed write was not cut off cleanly", q)
+			}
+			if err := d2.Append(context.Background(), rec(300)); err != nil {
+				t.Fatalf("Append after reopening: %v", err)
+			}
+		})
+	}
+}
+
+func TestFailedFsyncFailsEveryAppendOfItsGroup(t *testing.T) {
+	dir := t.TempDir()
+	ffs := newFaultFS()
+	d := openTest(t, dir, DiskOptions{FS: ffs})
+	gate := make(chan struct{})
+	entered := make(chan struct{})
+	calls := 0
+	ffs.setSync(func(name string) error {
+		if !isSegment(name) {
+			return nil
+		}
+		calls++ // one group commit runs at a time
+		switch calls {
+		case 1:
+			close(entered)
+			<-gate // first group: its fsync waits, then succeeds
+			return nil
+		default:
+			return syscall.EIO
+		}
+	})
+	first := make(chan error, 1)
+	go func() { first <- d.Append(context.Background(), rec(0)) }()
+	<-entered
+	const group = 5
+	results := make(chan error, group)
+	for i := range group {
+		go func() { results <- d.Append(context.Background(), rec(1+i)) }()
+	}
+	waitFor(t, "the second group to queue", func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return len(d.pending) == group
+	})
+	close(gate)
+	if err := <-first; err != nil {
+		t.Fatalf("first group's Append = %v", err)
+	}
+	for range group {
+		if err := <-results; !errors.Is(err, ErrFailed) || !errors.Is(err, syscall.EIO) {
+			t.Fatalf("Append of the failed group = %v, want ErrFailed wrapping EIO", err)
+		}
+	}
+	if got := queued(t, d); !equalInts(got, []int{0}) {
+		t.Fatalf("queued = %v, want only the first group's record", got)
+	}
+}
+
+func TestGroupCommitSharesOneFsyncAmongConcurrentAppends(t *testing.T) {
+	r := rec(10) // every record queued below has this size
+	tests := []struct {
+		name     string
+		maxBytes int
+		groups   int64 // fsyncs for the 64 appends queued behind the first
+	}{
+		{"all in one group", 0, 1},
+		{"groups bounded by GroupCommitMaxBytes", int(4 * FrameSize(&r)), 16},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ffs := newFaultFS()
+			d := openTest(t, t.TempDir(), DiskOptions{FS: ffs, GroupCommitMaxBytes: tt.maxBytes})
+			gate := make(chan struct{})
+			entered := make(chan struct{}, 1)
+			ffs.setSync(func(name string) error {
+				if isSegment(name) {
+					select {
+					case entered <- struct{}{}:
+						<-gate
+					default:
+					}
+				}
+				return nil
+			})
+			done := make(chan error, 65)
+			go func() { done <- d.Append(context.Background(), rec(0)) }()
+			<-entered
+			for i := range 64 {
+				go func() { done <- d.Append(context.Background(), rec(10+i)) }()
+			}
+			waitFor(t, "64 appends to queue behind the first fsync", func() bool {
+				d.mu.Lock()
+				defer d.mu.Unlock()
+				return len(d.pending) == 64
+			})
+			syncsBefore := ffs.syncs.Load()
+			close(gate)
+			for range 65 {
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n := ffs.syncs.Load() - syncsBefore; n != 1+tt.groups {
+				t.Fatalf("%d fsyncs for the first append and 64 queued ones, want %d", n, 1+tt.groups)
+			}
+			if s := d.Stats(); s.Records != 65 {
+				t.Fatalf("Stats().Records = %d, want 65", s.Records)
+			}
+		})
+	}
+}
+
+func TestFailedDeadLetterWriteKeepsEntryQueued(t *testing.T) {
+	dir := t.TempDir()
+	ffs := newFaultFS()
+	d := openTest(t, dir, DiskOptions{FS: ffs})
+	appendRange(t, d, 0, 3)
+	ffs.setSync(func(name string) error {
+		if name == deadLetterName {
+			return syscall.EIO
+		}
+		return nil
+	})
+	es, _ := d.Peek(context.Background(), 1)
+	if err := d.DeadLetter(es[0], "poison"); !errors.Is(err, ErrFailed) {
+		t.Fatalf("DeadLetter with a failing fsync = %v, want ErrFailed", err)
+	}
+	if got := queued(t, d); !equalInts(got, ints(0, 3)) {
+		t.Fatalf("queued = %v, want the entry still at the head", got)
+	}
+	if n := d.Stats().DeadLetters; n != 0 {
+		t.Fatalf("Stats().DeadLetters = %d, want 0", n)
+	}
+	d.Close()
+	d2 := openTest(t, dir, DiskOptions{})
+	if got := queued(t, d2); !equalInts(got, ints(0, 3)) {
+		t.Fatalf("queued after reopening = %v", got)
+	}
+}
+
+func TestFailedHeadWriteOnAckRemovesNothing(t *testing.T) {
+	dir := t.TempDir()
+	ffs := newFaultFS()
+	d := openTest(t, dir, DiskOptions{FS: ffs})
+	appendRange(t, d, 0, 5)
+	ffs.setSync(func(name string) error {
+		if name == headFileName+tempExt {
+			return syscall.EIO
+		}
+		return nil
+	})
+	es, _ := d.Peek(context.Background(), 5)
+	if err := d.Ack(es[2].Seq); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("Ack with a failing head write = %v, want EIO", err)
+	}
+	if got, s := queued(t, d), d.Stats(); !equalInts(got, ints(0, 5)) || s.Records != 5 {
+		t.Fatalf("after a failed Ack: queued %v, Stats %+v", got, s)
+	}
+	ffs.setSync(nil)
+	if err := d.Ack(es[2].Seq); err != nil {
+		t.Fatal(err)
+	}
+	if got := queued(t, d); !equalInts(got, []int{3, 4}) {
+		t.Fatalf("queued = %v after a retried Ack", got)
+	}
+}

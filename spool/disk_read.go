@@ -1,0 +1,324 @@
+package spool
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+)
+
+// readBufferSize is the read cursor's buffer: Peek reads the log through
+// it, so memory stays bounded whatever the backlog.
+const readBufferSize = 256 << 10
+
+// segReader is the cached read cursor of Peek and Ack: one open segment
+// and a buffer of its bytes. It only ever reads below the committed end
+// it is given, so it never caches bytes an in-flight group commit is
+// still writing. Guarded by Disk.readMu.
+type segReader struct {
+	fsys FS
+	dir  string
+	f    File
+	base uint64
+	buf  []byte // the segment's bytes [bufOff, bufOff+len(buf))
+	off  int64
+}
+
+// read returns bytes [off, off+n) of segment base; off+n must not exceed
+// limit, the segment's committed end. The slice is valid until the next
+// read.
+func (r *segReader) read(base uint64, off, n, limit int64) ([]byte, error) {
+	if off+n > limit {
+		return nil, fmt.Errorf("%w: %d bytes at offset %d past the committed end %d", errFrameShort, n, off, limit)
+	}
+	if r.f == nil || r.base != base {
+		r.close()
+		f, err := r.fsys.OpenFile(filepath.Join(r.dir, segmentName(base)), os.O_RDONLY, 0)
+		if err != nil {
+			return nil, err
+		}
+		r.f, r.base = f, base
+	}
+	if off >= r.off && off+n <= r.off+int64(len(r.buf)) {
+		return r.buf[off-r.off : off-r.off+n], nil
+	}
+	if n > readBufferSize {
+		b := make([]byte, n)
+		return b, readFullAt(r.f, b, off)
+	}
+	if r.buf == nil {
+		r.buf = make([]byte, readBufferSize)
+	}
+	r.buf = r.buf[:min(readBufferSize, limit-off)]
+	r.off = off
+	if err := readFullAt(r.f, r.buf, off); err != nil {
+		r.buf = r.buf[:0]
+		return nil, err
+	}
+	return r.buf[:n], nil
+}
+
+// forget drops the open file if it is segment base (being removed).
+func (r *segReader) forget(base uint64) {
+	if r.base == base {
+		r.close()
+	}
+}
+
+func (r *segReader) close() {
+	if r.f != nil {
+		r.f.Close()
+	}
+	r.f, r.base, r.buf = nil, 0, r.buf[:0]
+}
+
+// locate moves p past the ends of finished segments to the next record's
+// place and returns the committed end of p's segment. ok is false when p
+// is at the tail: nothing committed beyond it. Takes mu.
+func (d *Disk) locate(p *position) (limit int64, ok bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.locateLocked(p)
+}
+
+func (d *Disk) locateLocked(p *position) (limit int64, ok bool) {
+	if len(d.segs) == 0 {
+		return 0, false
+	}
+	i := sort.Search(len(d.segs), func(i int) bool { return d.segs[i].base >= p.base })
+	if i == len(d.segs) || d.segs[i].base != p.base {
+		// Before the first segment, or in one retired since.
+		i = 0
+		*p = position{base: d.segs[0].base, off: logHeaderSize}
+	}
+	for p.off >= d.segs[i].size {
+		if i == len(d.segs)-1 {
+			return 0, false
+		}
+		i++
+		*p = position{base: d.segs[i].base, off: logHeaderSize}
+	}
+	return d.segs[i].size, true
+}
+
+// frameAt reads the frame at p, below limit, returning its payload (valid
+// until the next read) and size. Damage found here appeared after the
+// spool was opened: it is reported, not repaired; reopening quarantines it.
+func (d *Disk) frameAt(p position, limit int64) ([]byte, int64, error) {
+	if limit-p.off < frameHeaderSize+payloadPrefixSize {
+		return nil, 0, d.corrupt(p, errFrameShort)
+	}
+	b, err := d.rd.read(p.base, p.off, frameHeaderSize, limit)
+	if err == nil {
+		size := int64(binary.LittleEndian.Uint32(b))
+		if size < payloadPrefixSize || p.off+frameHeaderSize+size > limit {
+			return nil, 0, d.corrupt(p, fmt.Errorf("%w: %d bytes", errFrameLength, size))
+		}
+		if b, err = d.rd.read(p.base, p.off, frameHeaderSize+size, limit); err == nil {
+			payload, n, perr := parseFrame(b)
+			if perr != nil {
+				return nil, 0, d.corrupt(p, perr)
+			}
+			return payload, int64(n), nil
+		}
+	}
+	return nil, 0, fmt.Errorf("spool: read %s: %w", filepath.Join(d.dir, segmentName(p.base)), err)
+}
+
+func (d *Disk) corrupt(p position, err error) error {
+	return fmt.Errorf("%w: %s at offset %d changed on disk after it was written (%v); reopen the spool to quarantine it",
+		ErrFailed, filepath.Join(d.dir, segmentName(p.base)), p.off, err)
+}
+
+// Peek implements Queue. It reads from the head through a cached cursor:
+// a Peek after an Ack of what the previous Peek returned continues where
+// that one stopped, without seeking or rescanning.
+func (d *Disk) Peek(ctx context.Context, max int) ([]Entry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if max <= 0 {
+		return nil, fmt.Errorf("spool: Peek max = %d: must be > 0", max)
+	}
+	d.readMu.Lock()
+	defer d.readMu.Unlock()
+	if d.isClosed() {
+		return nil, ErrClosed
+	}
+	out := make([]Entry, 0, min(max, 256))
+	if cap(d.window) > 4096 && cap(d.window) > 4*max {
+		d.window = nil // a huge Peek once should not pin its window forever
+	}
+	d.window = d.window[:0]
+	p := d.pos
+	for len(out) < max {
+		limit, ok := d.locate(&p)
+		if !ok {
+			break
+		}
+		payload, n, err := d.frameAt(p, limit)
+		if err != nil {
+			if len(out) > 0 {
+				break // deliver what precedes the damage first
+			}
+			return nil, err
+		}
+		var e Entry
+		if err := decodeRecordPayload(append([]byte(nil), payload...), &e); err != nil {
+			if len(out) > 0 {
+				break
+			}
+			return nil, d.corrupt(p, err)
+		}
+		out = append(out, e)
+		d.window = append(d.window, peeked{seq: e.Seq, pos: p, n: n, at: e.AppendedAt})
+		p.off += n
+	}
+	return out, nil
+}
+
+// Ack implements Queue. It persists the new head (a small file written
+// atomically: two fsyncs), so acknowledge batches rather than single
+// records. Segments left fully acknowledged are deleted.
+func (d *Disk) Ack(seq uint64) error {
+	d.readMu.Lock()
+	defer d.readMu.Unlock()
+	d.mu.Lock()
+	closed, last := d.closed, d.lastSeq
+	d.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	if seq > last {
+		return fmt.Errorf("spool: ack %d past the tail (last seq %d)", seq, last)
+	}
+	return d.ackLocked(seq)
+}
+
+// ackLocked removes every entry with Seq <= seq, which is at most the last
+// committed seq. readMu is held.
+func (d *Disk) ackLocked(seq uint64) error {
+	if seq <= d.acked {
+		return nil
+	}
+	p := d.pos
+	var recs, bytes int64
+	k := 0
+	for k < len(d.window) && d.window[k].seq <= seq {
+		w := d.window[k]
+		p = position{base: w.pos.base, off: w.pos.off + w.n}
+		recs++
+		bytes += w.n
+		k++
+	}
+	if k == len(d.window) {
+		// Past what the last Peek returned: walk the frames' headers.
+		for {
+			limit, ok := d.locate(&p)
+			if !ok {
+				break
+			}
+			if limit-p.off < frameHeaderSize+payloadPrefixSize {
+				return d.corrupt(p, errFrameShort)
+			}
+			b, err := d.rd.read(p.base, p.off, frameHeaderSize+payloadPrefixSize, limit)
+			if err != nil {
+				return fmt.Errorf("spool: read %s: %w", filepath.Join(d.dir, segmentName(p.base)), err)
+			}
+			size := int64(binary.LittleEndian.Uint32(b))
+			_, ord, _ := payloadOrdinal(b[frameHeaderSize:])
+			if size < payloadPrefixSize || p.off+frameHeaderSize+size > limit {
+				return d.corrupt(p, fmt.Errorf("%w: %d bytes", errFrameLength, size))
+			}
+			if ord > seq {
+				break
+			}
+			p.off += frameHeaderSize + size
+			recs++
+			bytes += frameHeaderSize + size
+		}
+	}
+	d.locate(&p)
+	if err := d.persistHead(func(h *headState) { h.acked, h.segBase, h.off = seq, p.base, p.off }); err != nil {
+		return err
+	}
+	d.acked, d.pos = seq, p
+	if k < len(d.window) {
+		d.window = d.window[k:]
+	} else {
+		d.window = d.window[:0]
+	}
+
+	d.mu.Lock()
+	d.records -= recs
+	d.bytes -= bytes
+	switch {
+	case d.records == 0:
+		d.oldestAt = time.Time{}
+	case len(d.window) > 0:
+		d.oldestAt = d.window[0].at
+	default:
+		d.oldestAt = d.timeAtLocked(p)
+	}
+	var drop []segInfo
+	for len(d.segs) > 0 && d.segs[0].base < p.base {
+		drop = append(drop, d.segs[0])
+		d.segs = d.segs[1:]
+	}
+	var retired *segWriter
+	if d.records == 0 && len(d.pending) == 0 && !d.committing && d.active != nil && len(d.segs) == 1 {
+		// Drained: give the last segment back too; the next append starts
+		// a new one.
+		retired = d.active
+		drop = append(drop, d.segs[0])
+		d.active, d.segs = nil, nil
+		d.pos = position{}
+	}
+	d.admitWaitersLocked()
+	d.mu.Unlock()
+
+	if retired != nil {
+		retired.f.Close()
+	}
+	for _, s := range drop {
+		d.rd.forget(s.base)
+		// Not fsynced: if the removal is lost in a crash, the next open
+		// finds the segment fully acknowledged and removes it again.
+		if err := d.fs.Remove(filepath.Join(d.dir, segmentName(s.base))); err != nil {
+			d.log.Warn("spool: could not remove an acknowledged segment; the next open retries", "dir", d.dir, "segment", segmentName(s.base), "err", err)
+		}
+	}
+	return nil
+}
+
+// timeAtLocked reads the appended-at of the record at p, or the zero time
+// if it cannot (Stats is then less precise, nothing else depends on it).
+// readMu and mu are held: a read of a few bytes, from the page cache.
+func (d *Disk) timeAtLocked(p position) time.Time {
+	limit, ok := d.locateLocked(&p)
+	if !ok {
+		return time.Time{}
+	}
+	b, err := d.rd.read(p.base, p.off, frameHeaderSize+payloadPrefixSize, limit)
+	if err != nil {
+		return time.Time{}
+	}
+	return payloadTime(b[frameHeaderSize:])
+}
+
+// persistHead applies change to the head state and writes the head file.
+// The in-memory copy changes only if the write succeeded.
+func (d *Disk) persistHead(change func(*headState)) error {
+	d.headMu.Lock()
+	defer d.headMu.Unlock()
+	h := d.head
+	change(&h)
+	if err := writeHead(d.fs, d.dir, h); err != nil {
+		return err
+	}
+	d.head = h
+	return nil
+}

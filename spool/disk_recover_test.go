@@ -1,0 +1,303 @@
+package spool
+
+import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// recoverySpool is the spool every recovery row starts from: 300 records
+// (values v0..v299, seqs 1..300) over three segments of 4 KiB.
+const recoveryRecords = 300
+
+func makeRecoverySpool(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	d, err := OpenDisk(dir, DiskOptions{SegmentBytes: MinSegmentBytes, Logger: quietLogger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendRange(t, d, 0, recoveryRecords)
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(segmentPaths(t, dir)); n != 3 {
+		t.Fatalf("setup made %d segments, want 3", n)
+	}
+	return dir
+}
+
+func segmentPaths(t *testing.T, dir string) []string {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(dir, "*"+segmentExt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(paths)
+	return paths
+}
+
+// frameSpans returns where each frame of a segment file lies.
+func frameSpans(t *testing.T, path string) []span {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	info, _ := f.Stat()
+	var out []span
+	s := newFrameScanner(f, info.Size(), segmentKind, 1, math.MaxUint64)
+	err = s.scan(logHeaderSize, func(it scanItem) error {
+		if it.damaged {
+			t.Fatalf("%s: damage at %d before the test damaged it", path, it.off)
+		}
+		out = append(out, span{it.off, it.off + it.n})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func modifyFile(t *testing.T, path string, change func([]byte) []byte) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, change(b), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.Size()
+}
+
+func quarantineFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	paths, _ := filepath.Glob(filepath.Join(dir, quarantineDir, "*"))
+	return paths
+}
+
+// recordsIn returns how many records the segment at path holds.
+func recordsIn(t *testing.T, path string) int { return len(frameSpans(t, path)) }
+
+func TestOpenRecoversDamagedDirectories(t *testing.T) {
+	tests := []struct {
+		name string
+		// damage changes the directory and returns the record indexes
+		// that must be queued afterwards, in order.
+		damage          func(t *testing.T, dir string) []int
+		wantQuarantined int
+		check           func(t *testing.T, dir string)
+	}{{
+		name: "torn frame at the end of the newest segment is truncated",
+		damage: func(t *testing.T, dir string) []int {
+			last := segmentPaths(t, dir)[2]
+			frame := appendRecordFrame(nil, recoveryRecords+1, 0, new(rec(999)))
+			modifyFile(t, last, func(b []byte) []byte { return append(b, frame[:20]...) })
+			return ints(0, recoveryRecords)
+		},
+	}, {
+		name: "zeros at the end of the newest segment are truncated",
+		damage: func(t *testing.T, dir string) []int {
+			modifyFile(t, segmentPaths(t, dir)[2], func(b []byte) []byte { return append(b, make([]byte, 100)...) })
+			return ints(0, recoveryRecords)
+		},
+	}, {
+		name: "flipped bit mid-segment is quarantined and later records delivered",
+		damage: func(t *testing.T, dir string) []int {
+			first := segmentPaths(t, dir)[0]
+			sp := frameSpans(t, first)[5]
+			modifyFile(t, first, func(b []byte) []byte { b[sp.from+20] ^= 0x10; return b })
+			return ints(0, recoveryRecords, 5)
+		},
+		wantQuarantined: 1,
+		check: func(t *testing.T, dir string) {
+			q := quarantineFiles(t, dir)
+			if len(q) != 1 || fileSize(t, q[0]) != frameSpans(t, segmentPaths(t, dir)[0])[5].to-frameSpans(t, segmentPaths(t, dir)[0])[4].to {
+				t.Errorf("quarantine holds %v, want one file of the damaged frame", q)
+			}
+		},
+	}, {
+		name: "corrupt length mid-segment is quarantined and the scan resynchronises",
+		damage: func(t *testing.T, dir string) []int {
+			second := segmentPaths(t, dir)[1]
+			sp := frameSpans(t, second)[10]
+			first := recordsIn(t, segmentPaths(t, dir)[0])
+			modifyFile(t, second, func(b []byte) []byte { copy(b[sp.from:], []byte{0xff, 0xff, 0xff, 0x7f}); return b })
+			return ints(0, recoveryRecords, first+10)
+		},
+		wantQuarantined: 1,
+	}, {
+		name: "bad checksum on the newest record is quarantined, not silently truncated",
+		damage: func(t *testing.T, dir string) []int {
+			last := segmentPaths(t, dir)[2]
+			spans := frameSpans(t, last)
+			modifyFile(t, last, func(b []byte) []byte { b[spans[len(spans)-1].to-1] ^= 1; return b })
+			return ints(0, recoveryRecords-1)
+		},
+		wantQuarantined: 1,
+	}, {
+		name: "segment truncated mid-frame before a newer segment loses only the cut record",
+		damage: func(t *testing.T, dir string) []int {
+			first := segmentPaths(t, dir)[0]
+			spans := frameSpans(t, first)
+			cut := spans[len(spans)-1]
+			if err := os.Truncate(first, cut.from+(cut.to-cut.from)/2); err != nil {
+				t.Fatal(err)
+			}
+			return ints(0, recoveryRecords, len(spans)-1)
+		},
+		wantQuarantined: 1,
+	}, {
+		name: "zero-length newest segment is removed",
+		damage: func(t *testing.T, dir string) []int {
+			if err := os.WriteFile(filepath.Join(dir, segmentName(recoveryRecords+1)), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return ints(0, recoveryRecords)
+		},
+		check: func(t *testing.T, dir string) {
+			if n := len(segmentPaths(t, dir)); n != 3 {
+				t.Errorf("%d segments after recovery, want 3", n)
+			}
+		},
+	}, {
+		name: "newest segment cut inside its header is removed",
+		damage: func(t *testing.T, dir string) []int {
+			h := logHeader(segmentKind, recoveryRecords+1)
+			if err := os.WriteFile(filepath.Join(dir, segmentName(recoveryRecords+1)), h[:7], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return ints(0, recoveryRecords)
+		},
+	}, {
+		name: "damaged segment header is quarantined and its records kept",
+		damage: func(t *testing.T, dir string) []int {
+			modifyFile(t, segmentPaths(t, dir)[1], func(b []byte) []byte { copy(b, "XXXX"); return b })
+			return ints(0, recoveryRecords)
+		},
+		wantQuarantined: 1,
+	}, {
+		name: "corrupt head file replays from the oldest segment",
+		damage: func(t *testing.T, dir string) []int {
+			from := ackAndClose(t, dir, 150)
+			modifyFile(t, filepath.Join(dir, headFileName), func(b []byte) []byte { b[9] ^= 1; return b })
+			return ints(from, recoveryRecords)
+		},
+	}, {
+		name: "missing head file replays from the oldest segment",
+		damage: func(t *testing.T, dir string) []int {
+			from := ackAndClose(t, dir, 150)
+			if err := os.Remove(filepath.Join(dir, headFileName)); err != nil {
+				t.Fatal(err)
+			}
+			return ints(from, recoveryRecords)
+		},
+	}, {
+		name: "unknown files are left alone and leftover temporary files removed",
+		damage: func(t *testing.T, dir string) []int {
+			for _, name := range []string{"notes.txt", "123.seg", "0000000000000000000x.seg", "00000000000000000000.seg"} {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte("garbage"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.Mkdir(filepath.Join(dir, "extra"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range []string{headFileName + tempExt, segmentName(1) + tempExt} {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte("half written"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return ints(0, recoveryRecords)
+		},
+		check: func(t *testing.T, dir string) {
+			for _, name := range []string{"notes.txt", "123.seg", "0000000000000000000x.seg", "00000000000000000000.seg", "extra"} {
+				if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+					t.Errorf("unknown file %s: %v", name, err)
+				}
+			}
+			for _, name := range []string{headFileName + tempExt, segmentName(1) + tempExt} {
+				if _, err := os.Stat(filepath.Join(dir, name)); !os.IsNotExist(err) {
+					t.Errorf("temporary file %s still there (%v)", name, err)
+				}
+			}
+		},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := makeRecoverySpool(t)
+			want := tt.damage(t, dir)
+
+			d := openTest(t, dir, DiskOptions{SegmentBytes: MinSegmentBytes})
+			if got := queued(t, d); !equalInts(got, want) {
+				t.Fatalf("queued after recovery = %v,\nwant %v", got, want)
+			}
+			if got := d.Stats(); got.Quarantined != tt.wantQuarantined || got.Records != int64(len(want)) {
+				t.Fatalf("Stats() = %+v, want %d records and %d quarantined", got, len(want), tt.wantQuarantined)
+			}
+			if n := len(quarantineFiles(t, dir)); n != tt.wantQuarantined {
+				t.Fatalf("%d quarantine files, want %d", n, tt.wantQuarantined)
+			}
+			if tt.check != nil {
+				tt.check(t, dir)
+			}
+			// Seq numbering continues after everything the spool held.
+			if err := d.Append(context.Background(), rec(1000)); err != nil {
+				t.Fatal(err)
+			}
+			es, _ := d.Peek(context.Background(), 1<<20)
+			if last := es[len(es)-1]; last.Seq <= recoveryRecords {
+				t.Fatalf("seq after recovery = %d, want above %d", last.Seq, recoveryRecords)
+			}
+			if err := d.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			// Recovery is done once: a second open finds nothing to repair.
+			d2 := openTest(t, dir, DiskOptions{SegmentBytes: MinSegmentBytes})
+			if got := queued(t, d2); !equalInts(got, append(want, 1000)) {
+				t.Fatalf("queued after a second open = %v", got)
+			}
+			if q := d2.Stats().Quarantined; q != 0 {
+				t.Fatalf("second open quarantined %d ranges", q)
+			}
+		})
+	}
+}
+
+// ackAndClose opens the spool in dir, acknowledges the first n records and
+// closes it. It returns the index of the first record in the oldest
+// segment left: where a replay without a head file starts.
+func ackAndClose(t *testing.T, dir string, n int) int {
+	t.Helper()
+	d, err := OpenDisk(dir, DiskOptions{SegmentBytes: MinSegmentBytes, Logger: quietLogger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, err := d.Peek(context.Background(), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Ack(es[n-1].Seq); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	base, _ := parseSegmentName(filepath.Base(segmentPaths(t, dir)[0]))
+	return int(base) - 1 // rec(i) has seq i+1
+}

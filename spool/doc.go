@@ -1,0 +1,212 @@
+// Package spool holds the fallback queues of the resilient Kafka bus: where
+// ResilientBus puts accepted records while Kafka is unavailable, and where
+// its drainer replays them from, in order, once Kafka is back.
+//
+// Two implementations keep the Queue contract (see Queue; the shared
+// conformance tests are in package spooltest):
+//
+//   - Memory (NewMemory(MemoryOptions{MaxRecords, Overflow})) is bounded
+//     in records and lives in the process: what it holds is lost with the
+//     process, and Close reports how much that is.
+//   - Disk (OpenDisk(dir, DiskOptions{...})) is the durable spool
+//     described below: a segmented log in a directory, bounded in bytes,
+//     that survives crashes and restarts.
+//
+// # Usage
+//
+//	d, err := spool.OpenDisk("/var/lib/huleedu/spool", spool.DiskOptions{
+//		MaxBytes: 2 << 30,
+//		Overflow: spool.OverflowBlock,
+//	})
+//	if err != nil {
+//		return err // errors.Is(err, spool.ErrLocked): another process has it
+//	}
+//	defer d.Close()
+//	err = d.Append(ctx, rec) // nil: written and fsynced
+//	entries, err := d.Peek(ctx, 256)
+//	// ... produce entries to Kafka, in order ...
+//	err = d.Ack(entries[len(entries)-1].Seq)
+//
+// # What "accepted" means
+//
+// Append returns nil only after the records' bytes were written to a
+// segment file and that file was fsynced (and, for a new segment, its
+// directory). Concurrent Appends share the write and the fsync (group
+// commit, leader and followers): an Append that finds no commit in
+// progress writes and fsyncs at once, in its own goroutine; Appends that
+// arrive during that fsync queue up, and when it ends the oldest of them
+// writes the whole queue with one write and one fsync, for all of them.
+// There is no delay to gather a group and no background goroutine, so an
+// idle spool answers after a single fsync without a thread handoff, and
+// throughput grows with the number of publishers. An Append either
+// stores all its records or none.
+//
+// A write or fsync error is never ignored. Every Append of the failed
+// group gets an error wrapping ErrFailed and the cause (ENOSPC, EIO, ...),
+// the file is cut back to the end of the last good group, and the spool
+// refuses every later Append with ErrFailed until it is reopened. After a
+// failed fsync Linux may already have dropped the dirty pages and marked
+// them clean, so the file's state is unknown and retrying the fsync can
+// report success for data that is gone ("fsyncgate", PostgreSQL, 2018);
+// reopening re-reads and verifies every byte instead. Records accepted
+// before the failure stay readable, drainable and acknowledgeable. If the
+// cut-back itself fails, the records of the failed group may reappear
+// after the reopen: their callers were told "not accepted" and may have
+// published them again, so that is a duplicate, never a loss.
+//
+// # Directory layout
+//
+//	spool.lock              lock file: flock(2) held by the owner, its pid inside
+//	head                    how far the queue and dead letters are consumed
+//	head.tmp                a head file being written (removed on open)
+//	00000000000000000001.seg   segments, named by the seq of their first record
+//	00000000000000004097.seg   (20 digits, so names sort in seq order)
+//	deadletter.log          the dead-letter store
+//	quarantine/<name>-<offset>.bin   damaged ranges moved aside on open
+//
+// Other names are left alone (logged once per open).
+//
+// # Segment and dead-letter log format
+//
+// All integers are little endian. A log file is a 16-byte header followed
+// by frames, back to back:
+//
+//	header
+//	0   4  magic: "HSEG" (segment) or "HDLQ" (dead-letter log)
+//	4   1  format version: 1
+//	5   3  zero
+//	8   8  base: a segment's first seq, equal to its name; 0 for deadletter.log
+//
+//	frame
+//	0   4  payload length n (17 <= n <= 256 MiB)
+//	4   4  CRC32C (Castagnoli) of the payload
+//	8   n  payload
+//
+//	record payload (kind 1)
+//	0   1  kind: 1 = record, format 1
+//	1   8  seq
+//	9   8  appended-at, unix nanoseconds
+//	17  .  topic: uvarint length, bytes
+//	    .  key: uvarint length+1 (0 = null), bytes
+//	    .  value: uvarint length+1 (0 = null), bytes
+//	    .  headers: uvarint count, then each: key (uvarint length, bytes),
+//	       value (uvarint length+1, 0 = null, bytes)
+//
+//	dead-letter payload (kind 2)
+//	0   1  kind: 2 = dead letter, format 1
+//	1   8  dead-letter id
+//	9   8  dead-lettered at, unix nanoseconds
+//	17  .  reason: uvarint length, bytes
+//	    .  the entry: seq, appended-at, topic, key, value, headers as above
+//
+// Decoding is strict (minimal varints, no trailing bytes), so a valid
+// payload has exactly one encoding. The kind and the ordinal (seq or id)
+// sit at fixed offsets so that a scan resynchronising after damage can
+// reject almost every candidate offset without computing a checksum.
+//
+// The head file is 52 bytes, replaced atomically (written to head.tmp,
+// fsynced, renamed over head, directory fsynced):
+//
+//	0   4  magic "HHED"      24  8  offset of the first unacknowledged record
+//	4   1  format version 1  32  8  first dead-letter id not yet removed
+//	5   3  zero              40  8  floor of the next seq
+//	8   8  acked seq         48  4  CRC32C of bytes 0..47
+//	16  8  segment of the first unacknowledged record (0: none)
+//
+// # Invariants
+//
+//   - Seqs strictly increase in append order and are never handed out
+//     twice, across restarts too: the next seq is above every seq in the
+//     segments, the acknowledged seq and the head file's floor, and above
+//     any seq a quarantined tail could have held.
+//   - Every seq in a segment is at least its name and below the next
+//     segment's name.
+//   - Peek sees only bytes whose group commit finished: the read cursor
+//     never reads past the committed end, so it never caches half-written
+//     bytes.
+//   - A record is removed only by Ack or DeadLetter (or Purge). Ack writes
+//     the head file first and deletes segment files after, when every
+//     record in them is acknowledged; when the queue drains completely the
+//     last segment goes too and the next append starts a new one. Disk use
+//     therefore shrinks a segment at a time while draining.
+//   - DeadLetter writes the entry to deadletter.log and fsyncs it before
+//     acknowledging it in the queue: a crash in between leaves it in both
+//     (delivered again, and listed as a dead letter), never in neither.
+//
+// # Reading
+//
+// Peek streams from disk through one cached cursor (an open segment and a
+// 256 KiB buffer): a Peek after acknowledging the previous Peek's entries
+// continues where it stopped, without seeking or rescanning, and a repeated
+// Peek is served from the buffer. Memory is bounded by the buffers and
+// what the caller asks Peek for, whatever the backlog: a million queued
+// records cost no more memory than ten. Ack writes the head file (two
+// fsyncs), so acknowledge in batches. Bit rot that appears in a segment
+// while the spool is open makes Peek stop before it with an error wrapping
+// ErrFailed; reopening quarantines it.
+//
+// # Recovery on open
+//
+// OpenDisk takes the lock, then reads everything the previous owner left:
+//
+//  1. Read the head file. If it is missing or damaged, replay from the
+//     oldest segment: acknowledged records may be delivered again
+//     (duplicates are allowed by the delivery contract), none is skipped.
+//  2. List the directory. Segments whose every record is acknowledged
+//     (the next segment starts at or below acked+1) are removed unread.
+//  3. Scan every other segment frame by frame, from its header, or from
+//     the head file's offset when the frame there carries exactly acked+1
+//     (which proves everything before it acknowledged). A frame is valid
+//     when its length is in range, its CRC matches, its payload decodes
+//     and its seq is above the previous one and inside the segment's
+//     range. After an invalid frame the scan resynchronises on the next
+//     offset where a valid frame starts.
+//  4. Classify the damage. At the end of the newest segment, a frame cut
+//     short, one whose length runs past the end of the file, or zeros are
+//     an interrupted write: truncated (logged), never quarantined. Any
+//     other damaged range (a flipped bit, a bad length, a bad header, a
+//     cut in an older segment) is copied to quarantine/<name>-<offset>.bin
+//     and fsynced, counted in Stats.Quarantined and logged, and the
+//     segment is rewritten without it (temp file, fsync, rename), so the
+//     spool continues with the next valid record.
+//  5. Remove zero-length segments, segments cut off inside their header,
+//     segments left without an unacknowledged record, and leftover
+//     temporary files.
+//  6. Recover deadletter.log the same way, then write a fresh head file.
+//
+// Each recovery event is logged once, at Warn. Inspect runs steps 1 to 4
+// without changing anything and reports what an open would do.
+//
+// # Locking
+//
+// One process per directory: OpenDisk takes an exclusive flock(2) on
+// spool.lock and writes its pid there. flock locks belong to an open file
+// description, so a second OpenDisk of the same directory fails whether it
+// comes from another process or the same one, with a *LockedError
+// (wrapping ErrLocked) such as "spool: open /x: locked by pid 4121". The
+// kernel drops the lock when the holder exits, crash included. Inspect
+// probes the lock with a shared flock held for an instant; OpenDisk waits
+// up to 100 ms for such a probe to pass before reporting the directory as
+// locked.
+//
+// # Limits
+//
+// MaxBytes bounds the queued records' FrameSize (payload plus the 8-byte
+// frame header). When it is reached, OverflowBlock waits (first come,
+// first served) until acknowledgements make room or the context ends
+// (ErrFull wrapped with ctx.Err()), OverflowReject fails at once with
+// ErrFull. An Append larger than MaxBytes, or a record over 256 MiB - 8
+// KiB, fails with ErrTooLarge. Dead letters are not counted against
+// MaxBytes. A spool reopened with a smaller limit than it holds keeps
+// every record. Segments roll at SegmentBytes; a larger record gets a
+// segment of its own.
+//
+// # Operator functions
+//
+// Inspect, Dump and DumpDeadLetters read a spool directory without taking
+// its lock or writing anything, so they work while a service runs. Purge
+// takes the lock (ErrLocked while a service holds it), removes every queued
+// record and dead letter, and reports exactly how many; quarantined files
+// are kept for the operator. Redrive and RequeueDeadLetters work on an
+// open Disk.
+package spool

@@ -1,0 +1,135 @@
+package spool
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"testing"
+	"time"
+
+	"github.com/huleedu/huleedu/event"
+)
+
+var frameTestRecords = []event.Record{
+	{Topic: "t"},
+	{Topic: "", Key: []byte{}, Value: []byte{}},
+	{Topic: "essay.events", Key: []byte("essay-1"), Value: bytes.Repeat([]byte("x"), 300),
+		Headers: []event.Header{{Key: "trace", Value: []byte("abc")}, {Key: "nil", Value: nil}, {Key: "", Value: []byte{}}}},
+}
+
+func TestRecordFrameRoundTripsEveryField(t *testing.T) {
+	at := time.Unix(1700000000, 123456789)
+	for i, r := range frameTestRecords {
+		frame := appendRecordFrame(nil, uint64(i+1), at.UnixNano(), &r)
+		if int64(len(frame)) != FrameSize(&r) {
+			t.Errorf("record %d: frame is %d bytes, FrameSize says %d", i, len(frame), FrameSize(&r))
+		}
+		payload, n, err := parseFrame(frame)
+		if err != nil || n != len(frame) {
+			t.Fatalf("record %d: parseFrame = %d, %v", i, n, err)
+		}
+		var e Entry
+		if err := decodeRecordPayload(payload, &e); err != nil {
+			t.Fatalf("record %d: decode: %v", i, err)
+		}
+		if e.Seq != uint64(i+1) || !e.AppendedAt.Equal(at) {
+			t.Errorf("record %d: seq %d at %v", i, e.Seq, e.AppendedAt)
+		}
+		if again := appendRecordFrame(nil, e.Seq, e.AppendedAt.UnixNano(), &e.Record); !bytes.Equal(again, frame) {
+			t.Errorf("record %d: decoded record encodes differently", i)
+		}
+		if (e.Key == nil) != (r.Key == nil) || (e.Value == nil) != (r.Value == nil) {
+			t.Errorf("record %d: nil and empty not told apart: key %#v value %#v", i, e.Key, e.Value)
+		}
+	}
+}
+
+func TestDeadLetterFrameRoundTrips(t *testing.T) {
+	dl := DeadLetter{ID: 7, Reason: "too large", At: time.Unix(5, 6),
+		Entry: Entry{Seq: 42, AppendedAt: time.Unix(3, 4), Record: frameTestRecords[2]}}
+	frame := appendDeadLetterFrame(nil, &dl)
+	payload, _, err := parseFrame(frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got DeadLetter
+	if err := decodeDeadLetterPayload(payload, &got); err != nil {
+		t.Fatal(err)
+	}
+	if again := appendDeadLetterFrame(nil, &got); !bytes.Equal(again, frame) {
+		t.Fatalf("decoded dead letter %+v encodes differently", got)
+	}
+}
+
+// reseal recomputes a frame's checksum after its payload was changed.
+func reseal(frame []byte) []byte {
+	binary.LittleEndian.PutUint32(frame, uint32(len(frame)-frameHeaderSize))
+	binary.LittleEndian.PutUint32(frame[4:], crc32.Checksum(frame[frameHeaderSize:], castagnoli))
+	return frame
+}
+
+func TestDamagedFramesAreRejected(t *testing.T) {
+	good := func() []byte { return appendRecordFrame(nil, 9, 0, &frameTestRecords[2]) }
+	tests := []struct {
+		name   string
+		frame  []byte
+		parse  error // from parseFrame, or nil when parsing passes and decoding must fail
+		decode bool
+	}{
+		{"header cut short", good()[:5], errFrameShort, false},
+		{"payload cut short", good()[:40], errFrameShort, false},
+		{"length below the smallest payload", func() []byte { f := good(); binary.LittleEndian.PutUint32(f, 3); return f }(), errFrameLength, false},
+		{"length above the largest payload", func() []byte { f := good(); binary.LittleEndian.PutUint32(f, maxPayloadSize+1); return f }(), errFrameLength, false},
+		{"flipped payload bit", func() []byte { f := good(); f[30] ^= 4; return f }(), errFrameCRC, false},
+		{"flipped checksum bit", func() []byte { f := good(); f[5] ^= 4; return f }(), errFrameCRC, false},
+		{"unknown payload kind", func() []byte { f := good(); f[8] = 9; return reseal(f) }(), nil, true},
+		{"trailing bytes after the headers", reseal(append(good(), 0)), nil, true},
+		{"non-minimal varint", func() []byte {
+			f := appendRecordFrame(nil, 1, 0, &event.Record{Topic: "t"})
+			// topic length 1 written as 0x81 0x00 instead of 0x01
+			body := append(append(append([]byte{}, f[:frameHeaderSize+payloadPrefixSize]...), 0x81, 0x00), f[frameHeaderSize+payloadPrefixSize+1:]...)
+			return reseal(body)
+		}(), nil, true},
+		{"header count past the end", func() []byte {
+			f := appendRecordFrame(nil, 1, 0, &event.Record{Topic: "t"})
+			f[len(f)-1] = 100
+			return reseal(f)
+		}(), nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			payload, _, err := parseFrame(tt.frame)
+			if tt.parse != nil {
+				if !errors.Is(err, tt.parse) {
+					t.Fatalf("parseFrame = %v, want %v", err, tt.parse)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parseFrame = %v, want the frame to parse", err)
+			}
+			if err := decodeRecordPayload(payload, &Entry{}); !errors.Is(err, errPayload) {
+				t.Fatalf("decode = %v, want errPayload", err)
+			}
+		})
+	}
+}
+
+func TestDamagedHeadFilesAreRejected(t *testing.T) {
+	good := headState{acked: 5, segBase: 1, off: 100, deadFirst: 2, next: 9}.encode()
+	if h, err := decodeHead(good); err != nil || h.acked != 5 || h.next != 9 {
+		t.Fatalf("decodeHead(good) = %+v, %v", h, err)
+	}
+	for name, b := range map[string][]byte{
+		"empty":         {},
+		"cut short":     good[:headFileSize-1],
+		"flipped bit":   func() []byte { b := bytes.Clone(good); b[10] ^= 1; return b }(),
+		"wrong magic":   func() []byte { b := bytes.Clone(good); b[0] = 'X'; return b }(),
+		"one byte more": append(bytes.Clone(good), 0),
+	} {
+		if _, err := decodeHead(b); err == nil {
+			t.Errorf("%s: decodeHead accepted it", name)
+		}
+	}
+}

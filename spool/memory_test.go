@@ -1,0 +1,76 @@
+package spool_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/huleedu/huleedu/spool"
+	"github.com/huleedu/huleedu/spool/spooltest"
+)
+
+func TestMemoryKeepsTheQueueContract(t *testing.T) {
+	spooltest.TestQueue(t, func(t *testing.T, cfg spooltest.Config) spool.Queue {
+		max := cfg.Capacity
+		if max == 0 {
+			max = 100_000
+		}
+		m, err := spool.NewMemory(spool.MemoryOptions{MaxRecords: max, Overflow: cfg.Overflow})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		return m
+	})
+}
+
+func TestNewMemoryRejectsInvalidOptionsNamingTheField(t *testing.T) {
+	for _, c := range []struct {
+		opts spool.MemoryOptions
+		want string
+	}{
+		{spool.MemoryOptions{MaxRecords: -1}, "MemoryOptions.MaxRecords = -1"},
+		{spool.MemoryOptions{Overflow: spool.Overflow(7)}, "MemoryOptions.Overflow = 7"},
+	} {
+		if _, err := spool.NewMemory(c.opts); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("NewMemory(%+v) = %v, want an error naming %q", c.opts, err, c.want)
+		}
+	}
+}
+
+func TestMemoryDefaultsToTheOriginalQueueSize(t *testing.T) {
+	m, err := spool.NewMemory(spool.MemoryOptions{Overflow: spool.OverflowReject})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for i := range spool.DefaultMemoryMaxRecords {
+		if err := m.Append(context.Background(), spooltest.Record(i)); err != nil {
+			t.Fatalf("append %d: %v", i, err)
+		}
+	}
+	if err := m.Append(context.Background(), spooltest.Record(0)); !errors.Is(err, spool.ErrFull) {
+		t.Fatalf("append past %d: %v, want ErrFull", spool.DefaultMemoryMaxRecords, err)
+	}
+}
+
+// A dead letter keeps its record and reason, and is counted in Stats.
+func TestMemoryDeadLetterKeepsRecordAndReason(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	m, _ := spool.NewMemory(spool.MemoryOptions{Now: func() time.Time { return now }})
+	defer m.Close()
+	_ = m.Append(context.Background(), spooltest.Record(1), spooltest.Record(2))
+	head, _ := m.Peek(context.Background(), 1)
+	if err := m.DeadLetter(head[0], "MESSAGE_TOO_LARGE"); err != nil {
+		t.Fatal(err)
+	}
+	dl := m.DeadLetters()
+	if len(dl) != 1 || dl[0].Reason != "MESSAGE_TOO_LARGE" || dl[0].Entry.Seq != head[0].Seq || !dl[0].At.Equal(now) {
+		t.Fatalf("dead letters %+v", dl)
+	}
+	if st := m.Stats(); st.Records != 1 || st.DeadLetters != 1 {
+		t.Fatalf("stats %+v, want 1 queued and 1 dead letter", st)
+	}
+}
