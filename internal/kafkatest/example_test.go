@@ -1,0 +1,65 @@
+package kafkatest_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/huleedu/huleedu/internal/kafkatest"
+)
+
+func ExampleCluster_Fault() {
+	c, err := kafkatest.Start(kafkatest.Config{Topics: []string{"orders"}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+	cl, _ := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...),
+		kgo.AllowIdempotentProduceCancellation(), // let the record's context fail it in flight
+		// franz-go may queue a produce request behind a connection
+		// set-up; short set-up timeouts keep a blackhole from stalling it.
+		kgo.RequestTimeoutOverhead(250*time.Millisecond), kgo.DisableClientMetrics())
+	defer cl.Close()
+	produce := func(v string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		return cl.ProduceSync(ctx, &kgo.Record{Topic: "orders", Value: []byte(v)}).FirstErr()
+	}
+
+	_ = c.Fault(kafkatest.FaultBlackhole)
+	err = produce("lost in the blackhole")
+	fmt.Println("during the fault:", errors.Is(err, context.DeadlineExceeded))
+	_ = c.Heal()
+	fmt.Println("after heal:", produce("delivered"))
+	// Output:
+	// during the fault: true
+	// after heal: <nil>
+}
+
+func ExampleReadAll() {
+	c, err := kafkatest.Start(kafkatest.Config{Topics: []string{"orders"}, Partitions: 1})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+	cl, _ := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...))
+	defer cl.Close()
+	ctx := context.Background()
+	for _, v := range []string{"a", "b"} {
+		_ = cl.ProduceSync(ctx, &kgo.Record{Topic: "orders", Value: []byte(v)}).FirstErr()
+	}
+	recs, err := kafkatest.ReadAll(ctx, c.Addrs(), "orders")
+	for _, r := range recs {
+		fmt.Println(r.Offset, string(r.Value))
+	}
+	fmt.Println(err)
+	// Output:
+	// 0 a
+	// 1 b
+	// <nil>
+}

@@ -1,0 +1,98 @@
+// Package kafkabus publishes event envelopes to Kafka.
+//
+// Services depend on the Bus interface only. Two implementations exist:
+//
+//   - KafkaBus, the plain franz-go bus: every Publish waits for Kafka's
+//     acknowledgement or a classified error. Services use it directly when
+//     CIRCUIT_BREAKER_ENABLED=false.
+//   - ResilientBus, which puts a circuit breaker in front of a Producer
+//     (a KafkaBus) and keeps accepted records in a fallback queue while
+//     Kafka is unavailable.
+//
+// # KafkaBus guarantees
+//
+// nil from Publish or Produce means the record is in the log of every
+// in-sync replica (acks=all). The producer is idempotent (franz-go's
+// default, kept on): its internal retries never duplicate or reorder a
+// record. Records with the same topic and key land in one partition in the
+// order they were produced.
+//
+// Every error is a *ProduceError and answers two questions. errors.Is tells
+// what happened: ErrMessageTooLarge, ErrInvalidTopic, ErrAuthorization,
+// ErrUnknownTopic, ErrRejected, ErrInvalidRecord and ErrBusClosed are
+// permanent and returned as soon as they are known; ErrUnavailable (brokers
+// unreachable, not-leader, not-enough-replicas, request timed out) and
+// ErrUnknownOutcome (no acknowledgement in time) are retriable.
+// IsRetriable tells whether replaying the same record may succeed, which
+// is the only input a circuit breaker should count. errors.Is also matches
+// the franz-go cause (kerr.MessageTooLarge, kgo.ErrRecordTimeout,
+// context.DeadlineExceeded, ...).
+//
+// # Ordering and timeouts
+//
+// A Publish is bounded by Options.PublishTimeout, retries included. The
+// danger in any timeout is a record that the caller is told has failed but
+// that the client still holds and delivers later, after a newer record with
+// the same key: the caller, or a ResilientBus replaying it, would then see
+// the two in the wrong order. KafkaBus prevents it this way:
+//
+//   - Each record is handed to franz-go with a context that ends at the
+//     publish timeout (or earlier, with the caller's context), and
+//     franz-go's RecordDeliveryTimeout is just below it. franz-go itself
+//     fails the record when it expires; it removes it and every later
+//     record of the same partition from its buffers (failing them too), so
+//     nothing buffered behind a failed record can overtake it.
+//   - Produce waits for franz-go's verdict on every record (its promise),
+//     never returning early on the context. When Produce reports a
+//     failure, franz-go no longer holds the record: it cannot be sent
+//     later by this client.
+//   - A record already in flight when time runs out may still be written
+//     by the broker. Idempotent producers normally refuse to fail such a
+//     record; KafkaBus opts into kgo.AllowIdempotentProduceCancellation so
+//     that the timeout holds. franz-go then bumps the producer epoch before
+//     producing again, and Kafka fences the old epoch: once a newer record
+//     of the partition is written under the new epoch, the abandoned
+//     request can no longer be appended after it. The abandoned record is
+//     therefore either in the log before every newer record, or not at
+//     all. Because the outcome is unknown, the error is ErrUnknownOutcome
+//     (retriable): a replay may duplicate the record, never reorder it.
+//     Consumers drop duplicates by event_id (see event.DeterministicID).
+//
+// Waiting for franz-go's verdict has a cost: franz-go does not tie every
+// wait to the record's context. A broker's requests run one at a time, so
+// a produce request can queue behind a connection being opened; dialing
+// and initialising a connection use their own deadlines; and a record
+// waiting for a leader is checked against its deadline only when a
+// metadata refresh fails. KafkaBus derives all of these from
+// PublishTimeout (connection timeouts a quarter of it, at least 250ms;
+// metadata refreshes and retry backoffs shorter still, see options.go), so
+// a Publish can outlast PublishTimeout by about a quarter of it (250ms for
+// timeouts under 1s) when a broker goes silent at the wrong moment. It
+// cannot hang.
+//
+// The guarantee is per client. A process that exits with a request in
+// flight and is replaced by another producer has no epoch fence between
+// the two; Close flushes before it closes to make that window small.
+//
+// # ResilientBus
+//
+// [The lead extends this section: the breaker, the fallback queue, the
+// drainer and the delivery contract of ResilientBus.Publish.]
+//
+// # Usage
+//
+//	bus, err := kafkabus.NewKafkaBus(kafkabus.Options{
+//		Brokers:  strings.Split(os.Getenv("KAFKA_BOOTSTRAP_SERVERS"), ","),
+//		ClientID: "file_service",
+//	})
+//	if err != nil { return err }
+//	defer bus.Close(context.Background())
+//	env, err := event.NewEnvelope(event.TypeEssayContentProvisionedV1, "file_service", data)
+//	if err != nil { return err }
+//	err = bus.Publish(ctx, event.TopicEssayContentProvisionedV1, essayID, env)
+//	switch {
+//	case err == nil: // in Kafka, acks=all
+//	case kafkabus.IsRetriable(err): // Kafka unavailable: retry later, or use a ResilientBus
+//	default: // rejected for good: errors.Is(err, kafkabus.ErrMessageTooLarge), ...
+//	}
+package kafkabus

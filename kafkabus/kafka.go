@@ -1,0 +1,230 @@
+package kafkabus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/huleedu/huleedu/event"
+)
+
+// KafkaBus publishes to Kafka with franz-go: acks from all in-sync
+// replicas, an idempotent producer, and a bound on every call. It is the
+// plain bus (no breaker, no fallback queue) and the Producer a
+// ResilientBus sends through. It is safe for concurrent use.
+type KafkaBus struct {
+	opts   Options
+	client *kgo.Client
+
+	// mu is held shared while Produce hands records to franz-go and
+	// exclusively by Close to set closed, so no record is handed over
+	// after Close started to flush.
+	mu     sync.RWMutex
+	closed bool
+}
+
+var (
+	_ Bus      = (*KafkaBus)(nil)
+	_ Producer = (*KafkaBus)(nil)
+)
+
+// NewKafkaBus returns a bus for the cluster opts.Brokers names. It does not
+// connect: the first Publish or Ping does. Invalid options are an error
+// naming the option.
+func NewKafkaBus(opts Options) (*KafkaBus, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	cl, err := kgo.NewClient(o.kgoOpts()...)
+	if err != nil {
+		return nil, fmt.Errorf("kafkabus: new franz-go client: %w", err)
+	}
+	return &KafkaBus{opts: o, client: cl}, nil
+}
+
+// Publish encodes env for topic with partition key key (event.Envelope's
+// RecordContext: the caller's span becomes the traceparent header) and
+// produces it. nil means Kafka acknowledged it with acks=all. Otherwise
+// the error is a *ProduceError: see Produce and IsRetriable.
+func (b *KafkaBus) Publish(ctx context.Context, topic, key string, env *event.Envelope) error {
+	rec, err := env.RecordContext(ctx, topic, key)
+	if err != nil {
+		return &ProduceError{Topic: topic, Partition: -1, Err: err}
+	}
+	return b.Produce(ctx, []event.Record{rec})[0]
+}
+
+// Produce sends recs and waits for the outcome of every one of them:
+// errs[i] is nil when Kafka acknowledged recs[i] with acks=all, else a
+// *ProduceError. Records with the same topic and key go to the same
+// partition in slice order.
+//
+// The call takes Options.PublishTimeout at most, or less if ctx ends
+// first, give or take the connection timeouts franz-go may still be
+// waiting on (a quarter of PublishTimeout at worst). Permanent failures
+// (ErrMessageTooLarge, ErrInvalidTopic, ErrAuthorization, ErrUnknownTopic,
+// ErrInvalidRecord) come back as soon as they are known. A record still
+// unacknowledged at the deadline fails with ErrUnknownOutcome. Produce returns only after franz-go has settled
+// every record, so a record reported failed is not sent later behind the
+// caller's back (see "Ordering and timeouts" in the package
+// documentation).
+func (b *KafkaBus) Produce(ctx context.Context, recs []event.Record) []error {
+	errs := make([]error, len(recs))
+	if len(recs) == 0 {
+		return errs
+	}
+	rctx, cancel := context.WithTimeout(ctx, b.opts.PublishTimeout)
+	defer cancel()
+
+	var wg sync.WaitGroup
+	b.mu.RLock()
+	if b.closed {
+		b.mu.RUnlock()
+		for i := range recs {
+			errs[i] = &ProduceError{Topic: recs[i].Topic, Partition: -1, Err: ErrBusClosed}
+		}
+		return errs
+	}
+	for i := range recs {
+		if err := checkRecord(&recs[i]); err != nil {
+			errs[i] = err
+			continue
+		}
+		wg.Add(1)
+		b.client.Produce(rctx, toKgo(&recs[i]), func(r *kgo.Record, err error) {
+			if err != nil {
+				errs[i] = b.produceError(ctx, r, err)
+			}
+			wg.Done()
+		})
+	}
+	b.mu.RUnlock()
+	// No select on ctx here: franz-go calls every promise by the time
+	// rctx ends (or soon after, once an in-flight request is abandoned),
+	// and returning earlier would leave records in franz-go that could
+	// still be delivered after the caller was told they failed.
+	wg.Wait()
+	return errs
+}
+
+// produceError classifies a franz-go failure of r and says, for a
+// timeout, whose deadline it was.
+func (b *KafkaBus) produceError(ctx context.Context, r *kgo.Record, err error) *ProduceError {
+	classified, retriable := classify(err)
+	if errors.Is(classified, ErrUnknownOutcome) && !errors.Is(err, ErrUnknownOutcome) {
+		// The caller's context, or else ours: its deadline, or the
+		// delivery timeout franz-go applies just before it.
+		why := fmt.Sprintf("publish timeout of %v", b.opts.PublishTimeout)
+		if ctx.Err() != nil {
+			why = "the caller's context ended"
+		}
+		classified = fmt.Errorf("%w: not acknowledged before the %s, may have been written: %w", ErrUnknownOutcome, why, err)
+	}
+	return &ProduceError{Topic: r.Topic, Partition: r.Partition, Err: classified, Retriable: retriable}
+}
+
+// checkRecord catches what Kafka would reject for sure, before a round
+// trip.
+func checkRecord(r *event.Record) *ProduceError {
+	if r.Topic == "" {
+		return &ProduceError{Topic: r.Topic, Partition: -1, Err: fmt.Errorf("%w: topic is empty", ErrInvalidRecord)}
+	}
+	if err := checkTopicName(r.Topic); err != nil {
+		return &ProduceError{Topic: r.Topic, Partition: -1, Err: err}
+	}
+	return nil
+}
+
+// checkTopicName applies Kafka's topic name rules.
+func checkTopicName(topic string) error {
+	if len(topic) > 249 {
+		return fmt.Errorf("%w: name is %d characters long, the limit is 249", ErrInvalidTopic, len(topic))
+	}
+	if topic == "." || topic == ".." {
+		return fmt.Errorf("%w: %q is reserved", ErrInvalidTopic, topic)
+	}
+	for _, c := range topic {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("%w: %q contains %q; allowed are ASCII letters, digits, '.', '_' and '-'", ErrInvalidTopic, topic, c)
+		}
+	}
+	return nil
+}
+
+// toKgo converts r without copying its bytes: franz-go does not modify
+// them. Partition -1 marks "not yet assigned" for produceError; the
+// partitioner overwrites it.
+func toKgo(r *event.Record) *kgo.Record {
+	kr := &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Partition: -1}
+	if len(r.Headers) > 0 {
+		kr.Headers = make([]kgo.RecordHeader, len(r.Headers))
+		for i, h := range r.Headers {
+			kr.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
+		}
+	}
+	return kr
+}
+
+// Ping reports whether a broker answers a metadata request, for health
+// checks. The error wraps ErrUnavailable when none does, ErrBusClosed after
+// Close.
+func (b *KafkaBus) Ping(ctx context.Context) error {
+	b.mu.RLock()
+	closed := b.closed
+	b.mu.RUnlock()
+	if closed {
+		return ErrBusClosed
+	}
+	if err := b.client.Ping(ctx); err != nil {
+		classified, _ := classify(err)
+		if !errors.Is(classified, ErrUnavailable) && !errors.Is(classified, ErrAuthorization) {
+			classified = fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		return fmt.Errorf("kafkabus: ping %v: %w", b.opts.Brokers, classified)
+	}
+	return nil
+}
+
+// Close stops accepting records (later calls fail with ErrBusClosed),
+// waits until Kafka has answered for every record handed over so far or
+// ctx ends, and closes the client. Records still unanswered when ctx ends
+// fail with ErrBusClosed; one that was in flight may have been written.
+// Close is idempotent.
+func (b *KafkaBus) Close(ctx context.Context) error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	b.mu.Unlock()
+	err := b.client.Flush(ctx)
+	b.client.Close()
+	if err != nil {
+		return fmt.Errorf("kafkabus: close: flush gave up, unanswered records failed: %w", err)
+	}
+	return nil
+}
+
+// Client returns the franz-go client, for consumers of the same cluster
+// and for metrics hooks. Producing through it bypasses this bus's
+// guarantees.
+func (b *KafkaBus) Client() *kgo.Client { return b.client }
+
+// defaultMaxRecordBytes is franz-go's default ProducerBatchMaxBytes.
+const defaultMaxRecordBytes = 1_000_012
+
+// MaxRecordBytes is the largest record this bus will try to produce
+// (Options.MaxRecordBytes, or franz-go's default). ResilientBus refuses
+// larger records up front, so one that could never be delivered is not
+// accepted into the fallback queue while Kafka is down.
+func (b *KafkaBus) MaxRecordBytes() int {
+	if b.opts.MaxRecordBytes > 0 {
+		return int(b.opts.MaxRecordBytes)
+	}
+	return defaultMaxRecordBytes
+}

@@ -1,0 +1,363 @@
+package kafkabus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/huleedu/huleedu/event"
+	"github.com/huleedu/huleedu/resilience"
+	"github.com/huleedu/huleedu/spool"
+)
+
+// ResilientOptions configure NewResilientBus. Breaker and Queue are required.
+type ResilientOptions struct {
+	// Breaker guards every produce, direct and replayed. Only
+	// infrastructure failures are reported to it (see IsRetriable); a record
+	// Kafka rejects for good leaves it untouched.
+	Breaker *resilience.CircuitBreaker
+	// Queue holds accepted records while Kafka is unavailable. The bus owns
+	// it from here on and closes it in Close.
+	Queue spool.Queue
+	// DrainBatch is the most records one replay produce carries while the
+	// circuit is closed (default 500). While half-open the drainer probes
+	// with a single record.
+	DrainBatch int
+	// RetryMin and RetryMax bound the drainer's exponential back-off after a
+	// failed replay that did not open the circuit (defaults 100ms and 5s).
+	RetryMin, RetryMax time.Duration
+	// OpenPoll is the longest the drainer sleeps while the circuit is open
+	// before asking the breaker again (default 1s). It also sleeps no longer
+	// than until the breaker's announced probe time.
+	OpenPoll time.Duration
+	// Latency, when set, observes every Publish call's duration in seconds
+	// (a prometheus.Histogram fits).
+	Latency interface{ Observe(float64) }
+	// Logger receives drain and shutdown events (nil: discard).
+	Logger *slog.Logger
+}
+
+// ErrUndelivered is wrapped by the error Close returns when records were
+// still queued in a queue that does not survive the process (the memory
+// queue). The *UndeliveredError carries them.
+var ErrUndelivered = errors.New("kafkabus: records undelivered at close")
+
+// UndeliveredError reports exactly what Close could not deliver from a
+// memory queue. Records are the undelivered records in acceptance order, so
+// the caller can still log or persist them: nothing vanishes silently.
+type UndeliveredError struct {
+	Count   int
+	Records []event.Record
+}
+
+func (e *UndeliveredError) Error() string {
+	return fmt.Sprintf("kafkabus: close: %d accepted records undelivered (memory queue discarded)", e.Count)
+}
+
+// Unwrap makes errors.Is(err, ErrUndelivered) hold.
+func (e *UndeliveredError) Unwrap() error { return ErrUndelivered }
+
+// ResilientBus is a Bus that keeps the delivery contract of DESIGN.md §2:
+//
+//   - Publish returning nil means accepted: Kafka acknowledged the record
+//     (acks=all), or the queue stored it (the disk spool: fsynced).
+//   - Publish returning an error means not accepted, and the record was not
+//     queued either.
+//   - While the queue holds anything, new records go to its tail, so they
+//     never overtake older ones; a drainer goroutine replays from the head
+//     through the same breaker, also when no new traffic arrives.
+//   - Records Kafka rejects for good during replay go to the dead-letter
+//     store with the reason.
+//
+// The data path: Publish → (queue empty and breaker admits) → Producer →
+// Kafka; otherwise → Queue.Append → drainer → breaker → Producer → Kafka →
+// Queue.Ack.
+type ResilientBus struct {
+	producer Producer
+	cb       *resilience.CircuitBreaker
+	q        spool.Queue
+	opts     ResilientOptions
+	log      *slog.Logger
+	maxBytes int // 0: the producer states no limit
+
+	// backlog counts records appended (or being appended) and not yet
+	// acknowledged or dead-lettered. A publisher adds before it appends and
+	// the drainer subtracts after it acks, so a publisher that sees zero
+	// knows every record accepted before its call has reached Kafka.
+	backlog atomic.Int64
+
+	published, spooled, replayed, deadLettered, rejected atomic.Uint64
+
+	// inflight counts Publish calls in progress; Close waits for them.
+	inflight sync.WaitGroup
+	// mu guards closed against the inflight.Add race in Publish.
+	mu     sync.RWMutex
+	closed bool
+
+	drainCtx  context.Context    // canceled when Close gives up
+	drainStop context.CancelFunc // cancels drainCtx
+	closing   chan struct{}      // closed when Close starts: drain to empty, then exit
+	drained   chan struct{}      // closed when the drainer goroutine exits
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// NewResilientBus wraps p. It starts the drainer at once: records a crashed
+// process left in a disk spool are replayed before any new record.
+func NewResilientBus(p Producer, opts ResilientOptions) (*ResilientBus, error) {
+	if p == nil {
+		return nil, errors.New("kafkabus: NewResilientBus: producer is nil")
+	}
+	if opts.Breaker == nil {
+		return nil, errors.New("kafkabus: ResilientOptions.Breaker is nil: a breaker is required")
+	}
+	if opts.Queue == nil {
+		return nil, errors.New("kafkabus: ResilientOptions.Queue is nil: a fallback queue is required")
+	}
+	if err := opts.fill(); err != nil {
+		return nil, err
+	}
+	b := &ResilientBus{
+		producer: p,
+		cb:       opts.Breaker,
+		q:        opts.Queue,
+		opts:     opts,
+		log:      opts.Logger,
+		closing:  make(chan struct{}),
+		drained:  make(chan struct{}),
+	}
+	if l, ok := p.(interface{ MaxRecordBytes() int }); ok {
+		b.maxBytes = l.MaxRecordBytes()
+	}
+	recovered := opts.Queue.Stats().Records
+	b.backlog.Store(recovered)
+	if recovered > 0 {
+		b.log.Info("replaying records left in the fallback queue", "records", recovered)
+	}
+	b.drainCtx, b.drainStop = context.WithCancel(context.Background())
+	go b.drain()
+	return b, nil
+}
+
+func (o *ResilientOptions) fill() error {
+	for _, f := range []struct {
+		name string
+		v    time.Duration
+	}{{"RetryMin", o.RetryMin}, {"RetryMax", o.RetryMax}, {"OpenPoll", o.OpenPoll}} {
+		if f.v < 0 {
+			return fmt.Errorf("kafkabus: ResilientOptions.%s = %v: must be >= 0 (0 means the default)", f.name, f.v)
+		}
+	}
+	if o.DrainBatch < 0 {
+		return fmt.Errorf("kafkabus: ResilientOptions.DrainBatch = %d: must be >= 0 (0 means 500)", o.DrainBatch)
+	}
+	if o.DrainBatch == 0 {
+		o.DrainBatch = 500
+	}
+	if o.RetryMin == 0 {
+		o.RetryMin = 100 * time.Millisecond
+	}
+	if o.RetryMax == 0 {
+		o.RetryMax = 5 * time.Second
+	}
+	if o.RetryMax < o.RetryMin {
+		return fmt.Errorf("kafkabus: ResilientOptions.RetryMax = %v: must be >= RetryMin (%v)", o.RetryMax, o.RetryMin)
+	}
+	if o.OpenPoll == 0 {
+		o.OpenPoll = time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Publish implements Bus with the delivery contract described on
+// ResilientBus.
+func (b *ResilientBus) Publish(ctx context.Context, topic, key string, env *event.Envelope) error {
+	if env == nil {
+		b.rejected.Add(1)
+		return fmt.Errorf("%w: nil envelope", ErrInvalidRecord)
+	}
+	rec, err := env.RecordContext(ctx, topic, key)
+	if err != nil {
+		b.rejected.Add(1)
+		return fmt.Errorf("%w: %w", ErrInvalidRecord, err)
+	}
+	return b.PublishRecord(ctx, rec)
+}
+
+// PublishRecord is Publish for a record that is already encoded, with the
+// same contract.
+func (b *ResilientBus) PublishRecord(ctx context.Context, rec event.Record) error {
+	start := time.Now()
+	err := b.publish(ctx, rec)
+	if b.opts.Latency != nil {
+		b.opts.Latency.Observe(time.Since(start).Seconds())
+	}
+	if err != nil {
+		b.rejected.Add(1)
+	}
+	return err
+}
+
+func (b *ResilientBus) publish(ctx context.Context, rec event.Record) error {
+	if rec.Topic == "" {
+		return fmt.Errorf("%w: empty topic", ErrInvalidRecord)
+	}
+	if b.maxBytes > 0 && rec.Size() > b.maxBytes {
+		// Checked here as well as by Kafka, so that a record that could
+		// never be delivered is refused even while it would be queued.
+		return fmt.Errorf("%w: record of %d bytes, limit %d", ErrMessageTooLarge, rec.Size(), b.maxBytes)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.mu.RLock()
+	if b.closed {
+		b.mu.RUnlock()
+		return ErrBusClosed
+	}
+	b.inflight.Add(1)
+	b.mu.RUnlock()
+	defer b.inflight.Done()
+
+	if b.backlog.Load() == 0 {
+		done, err := b.direct(ctx, rec)
+		if done {
+			return err
+		}
+	}
+	return b.enqueue(ctx, rec)
+}
+
+// direct tries to produce rec straight to Kafka. done=false means the
+// record was not accepted and not refused either: the caller queues it.
+func (b *ResilientBus) direct(ctx context.Context, rec event.Record) (done bool, err error) {
+	permit, err := b.cb.Acquire(ctx)
+	if err != nil {
+		if errors.Is(err, resilience.ErrCircuitOpen) {
+			return false, nil
+		}
+		return true, err
+	}
+	perr := b.producer.Produce(ctx, []event.Record{rec})[0]
+	switch {
+	case perr == nil:
+		permit.Report(nil)
+		b.published.Add(1)
+		return true, nil
+	case ctx.Err() != nil:
+		// The caller gave up before Kafka answered. That says nothing about
+		// Kafka, and the caller, told so, still owns the record.
+		permit.ReportOutcome(resilience.OutcomeIgnore)
+		return true, fmt.Errorf("kafkabus: not accepted: %w (%w)", ctx.Err(), perr)
+	case IsRetriable(perr):
+		permit.Report(perr)
+		return false, nil
+	default:
+		// Kafka rejected this record for good: no replay could fix it.
+		permit.ReportOutcome(resilience.OutcomeIgnore)
+		return true, perr
+	}
+}
+
+func (b *ResilientBus) enqueue(ctx context.Context, rec event.Record) error {
+	b.backlog.Add(1)
+	if err := b.q.Append(ctx, rec); err != nil {
+		b.backlog.Add(-1)
+		return fmt.Errorf("kafkabus: not accepted: fallback queue: %w", err)
+	}
+	b.spooled.Add(1)
+	return nil
+}
+
+// Stats returns the cumulative counters and the queue's contents.
+func (b *ResilientBus) Stats() Stats {
+	return Stats{
+		Published:    b.published.Load(),
+		Spooled:      b.spooled.Load(),
+		Replayed:     b.replayed.Load(),
+		DeadLettered: b.deadLettered.Load(),
+		Rejected:     b.rejected.Load(),
+		Queue:        b.q.Stats(),
+	}
+}
+
+// Breaker returns the breaker guarding the bus.
+func (b *ResilientBus) Breaker() *resilience.CircuitBreaker { return b.cb }
+
+// Queue returns the fallback queue (for operator inspection).
+func (b *ResilientBus) Queue() spool.Queue { return b.q }
+
+// Close stops accepting (later Publish calls fail with ErrBusClosed), waits
+// for Publish calls in progress, lets the drainer deliver what it can until
+// ctx ends, then closes the queue and the producer.
+//
+// With a durable queue the rest stays on disk and Close returns nil. With
+// the memory queue Close returns an *UndeliveredError carrying exactly the
+// records that were not delivered.
+func (b *ResilientBus) Close(ctx context.Context) error {
+	b.closeOnce.Do(func() { b.closeErr = b.close(ctx) })
+	return b.closeErr
+}
+
+func (b *ResilientBus) close(ctx context.Context) error {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+
+	waited := make(chan struct{})
+	go func() { b.inflight.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-ctx.Done():
+		// Publish calls still running will finish on their own contexts;
+		// the drainer must keep running until they have, so their records
+		// are counted below.
+		<-waited
+	}
+
+	close(b.closing)
+	select {
+	case <-b.drained:
+	case <-ctx.Done():
+		b.drainStop()
+		<-b.drained
+	}
+	b.drainStop()
+
+	var errs []error
+	left := b.q.Stats().Records
+	_, durable := b.q.(*spool.Disk)
+	if left > 0 && !durable {
+		recs, err := b.leftovers(int(left))
+		errs = append(errs, err)
+		errs = append(errs, &UndeliveredError{Count: int(left), Records: recs})
+	} else if left > 0 {
+		b.log.Info("records left in the disk spool for the next start", "records", left)
+	}
+	errs = append(errs, b.q.Close())
+	if c, ok := b.producer.(interface{ Close(context.Context) error }); ok {
+		errs = append(errs, c.Close(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+func (b *ResilientBus) leftovers(n int) ([]event.Record, error) {
+	entries, err := b.q.Peek(context.Background(), n)
+	if err != nil {
+		return nil, fmt.Errorf("kafkabus: close: reading undelivered records: %w", err)
+	}
+	recs := make([]event.Record, len(entries))
+	for i, e := range entries {
+		recs[i] = e.Record
+	}
+	return recs, nil
+}
+
+var _ Bus = (*ResilientBus)(nil)
