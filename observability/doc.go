@@ -1,0 +1,86 @@
+// Package observability exports the resilience layer to operators:
+// Prometheus collectors for circuit breakers and the resilient Kafka bus, a
+// publish latency histogram, OpenTelemetry tracing set up from the standard
+// OTEL_* variables, a span per breaker call, and JSON logging that carries
+// the service, correlation id and trace ids.
+//
+// Guarantees:
+//
+//   - The collectors read snapshots at scrape time (Registry.Snapshots,
+//     ResilientBus.Stats). Breakers and the bus keep their own counters for
+//     those snapshots anyway, so exporting metrics adds no work, lock or
+//     allocation to a call or a publish; all the cost is in Collect, once per
+//     scrape (see BenchmarkBreakerCall and BenchmarkBreakerCollectorScrape).
+//   - Metric names and labels are the original platform's, so its
+//     dashboards and alerts keep working; they are listed below.
+//   - With no OTEL_* configuration SetupTracing installs nothing: spans do
+//     not record and Traced costs a no-op span per call.
+//   - This package uses kafkabus only for its Stats type, and kafkabus never
+//     imports this package (it takes the latency histogram as any
+//     interface{ Observe(float64) }), so there is no import cycle.
+//
+// # Metrics
+//
+// Every series has the constant label service. Breaker series also have
+// circuit_name (the breaker's registry name).
+//
+//	metric                               type       labels (besides service)            meaning
+//	circuit_breaker_state                gauge      circuit_name                        0 closed, 1 open, 2 half-open
+//	circuit_breaker_state_changes_total  counter    circuit_name, from_state, to_state  transitions from -> to (1)
+//	circuit_breaker_calls_total          counter    circuit_name, result                calls by result (2)
+//	kafka_fallback_queue_depth           gauge                                          records waiting in the fallback queue
+//	kafka_fallback_queue_bytes           gauge                                          bytes waiting in the fallback queue
+//	kafka_fallback_queue_max_records     gauge                                          the queue's record limit (3)
+//	kafka_fallback_queue_max_bytes       gauge                                          the queue's byte limit (3)
+//	kafka_fallback_oldest_age_seconds    gauge                                          age of the oldest queued record; 0 when empty
+//	kafka_fallback_dead_letters          gauge                                          records now in the dead-letter store
+//	kafka_fallback_quarantined_ranges    gauge                                          damaged spool ranges moved aside on open
+//	kafka_published_total                counter                                        records Kafka acknowledged on the direct path
+//	kafka_fallback_spooled_total         counter                                        records accepted into the fallback queue
+//	kafka_fallback_replayed_total        counter                                        queued records the replayer delivered
+//	kafka_fallback_dead_lettered_total   counter                                        queued records Kafka rejected for good in replay
+//	kafka_publish_rejected_total         counter                                        Publish calls that returned an error (not accepted)
+//	kafka_publish_duration_seconds       histogram                                      Publish call duration, buckets 50 µs to 10 s
+//	service_info                         gauge                                          always 1 (NewRegistry)
+//
+// (1) States are closed, open and half_open. The usual transitions
+// closed->open, open->half_open, half_open->closed and half_open->open are
+// exported at 0 before they first happen, so increase() sees the first trip.
+//
+// (2) result is success, failure, blocked (rejected without running:
+// Snapshot.Totals.Rejected) or ignored (an error the breaker counts as
+// neither success nor failure, such as a caller's cancellation).
+//
+// (3) Absent when the queue has no limit in that unit (memory queues count
+// records, the disk spool bytes): a 0 would make depth/limit +Inf.
+//
+// Accepted records = kafka_published_total + kafka_fallback_spooled_total.
+// Because absent limits leave no series, an alert such as
+//
+//	kafka_fallback_queue_depth / kafka_fallback_queue_max_records > 0.8
+//	or kafka_fallback_queue_bytes / kafka_fallback_queue_max_bytes > 0.8
+//
+// evaluates only the limit that applies to the queue's mode.
+//
+// # Tracing
+//
+// Traced wraps any Caller (a resilience.CircuitBreaker) so each call runs in
+// a "circuit_breaker.call" span with the attributes circuit_name and outcome
+// (success, failure, rejected); a rejection adds the event
+// "circuit_breaker.rejected". SetupTracing's exporter choice is documented
+// on the function.
+//
+// # Usage
+//
+//	shutdown, err := observability.SetupTracing(ctx, "file_service")
+//	if err != nil { return err }
+//	defer shutdown(context.Background())
+//
+//	logger := observability.NewLogger(os.Stdout, "file_service", slog.LevelInfo)
+//	defer observability.LogTransitions(logger, breakers)()
+//
+//	reg := observability.NewRegistry("file_service")
+//	reg.MustRegister(observability.NewBreakerCollector("file_service", breakers),
+//		observability.NewBusCollector("file_service", bus))
+//	http.Handle("/metrics", observability.Handler(reg))
+package observability
