@@ -32,6 +32,9 @@ if [ -f bench/go.mod ]; then
   (cd bench && go vet ./... && staticcheck ./...)
 fi
 
+step "Prometheus rules (installs Debian's prometheus package when missing)"
+bash scripts/promtool.sh
+
 step "go test -race"
 go test -race -count=1 -timeout 20m ./...
 
