@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/huleedu/huleedu/event"
+	"github.com/huleedu/huleedu/internal/kafkatest"
+	"github.com/huleedu/huleedu/spool"
+)
+
+// filledSpool returns a spool directory holding n records on topic
+// "orders" (keys k0, k1, ...) and, when dead > 0, that many of them moved
+// to the dead-letter store. The spool is closed.
+func filledSpool(t *testing.T, n, dead int) string {
+	t.Helper()
+	dir := t.TempDir()
+	d := openSpool(t, dir)
+	ctx := context.Background()
+	for i := range n {
+		env, err := event.NewEnvelope("huleedu.test.v1", "cli-test", map[string]int{"i": i})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, err := env.Record("orders", fmt.Sprintf("k%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Append(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range dead {
+		head, err := d.Peek(ctx, 1)
+		if err != nil || len(head) != 1 {
+			t.Fatalf("peek: %v, %d entries", err, len(head))
+		}
+		if err := d.DeadLetter(head[0], "MESSAGE_TOO_LARGE: test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func openSpool(t *testing.T, dir string) *spool.Disk {
+	t.Helper()
+	d, err := spool.OpenDisk(dir, spool.DiskOptions{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestSpoolPurgeRefusesWithoutYes(t *testing.T) {
+	dir := filledSpool(t, 3, 0)
+	r := runCLI(t, nil, "spool", "purge", dir)
+	assertCleanUsageError(t, r, "refusing without --yes")
+	rep, err := spool.Inspect(dir)
+	if err != nil || rep.Records != 3 {
+		t.Fatalf("after a refused purge: %d records (%v), want 3 untouched", rep.Records, err)
+	}
+}
+
+func TestSpoolPurgeWithYesRemovesAndSaysWhat(t *testing.T) {
+	dir := filledSpool(t, 3, 1)
+	r := runCLI(t, nil, "spool", "purge", dir, "--yes")
+	if r.code != exitOK {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	if want := "removed 2 records"; !strings.Contains(r.stdout, want) || !strings.Contains(r.stdout, "1 dead letters") {
+		t.Fatalf("stdout %q, want it to say %q and 1 dead letters", r.stdout, want)
+	}
+	rep, err := spool.Inspect(dir)
+	if err != nil || rep.Records != 0 || rep.DeadLetters != 0 {
+		t.Fatalf("after purge: %+v, %v", rep, err)
+	}
+}
+
+func TestSpoolCommandsReportALockedSpoolClearly(t *testing.T) {
+	dir := filledSpool(t, 2, 0)
+	d := openSpool(t, dir) // this process now owns the spool, like a running service
+	defer d.Close()
+	pid := fmt.Sprint(os.Getpid())
+
+	r := runCLI(t, nil, "spool", "inspect", dir)
+	if r.code != exitOK || !strings.Contains(r.stdout, "by pid "+pid+" (a running service owns it)") {
+		t.Fatalf("inspect of a locked spool: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	for _, args := range [][]string{{"spool", "purge", dir, "--yes"}, {"spool", "redrive", dir, "--brokers", "127.0.0.1:1"}} {
+		r := runCLI(t, nil, args...)
+		want := fmt.Sprintf("spool %s is in use by pid %s (a running service owns it)", dir, pid)
+		if r.code != exitFailed || !strings.Contains(r.stderr, want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 1 and %q", args, r.code, r.stderr, want)
+		}
+		assertNoStackTrace(t, r.stderr)
+	}
+	if st := d.Stats(); st.Records != 2 {
+		t.Fatalf("the owner's spool holds %d records after the refused commands, want 2", st.Records)
+	}
+}
+
+func TestSpoolDumpPrintsRecordsAsJSONLines(t *testing.T) {
+	dir := filledSpool(t, 3, 1)
+	r := runCLI(t, nil, "spool", "dump", dir)
+	if r.code != exitOK {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	lines := nonEmptyLines(r.stdout)
+	if len(lines) != 2 {
+		t.Fatalf("%d lines, want the 2 queued records:\n%s", len(lines), r.stdout)
+	}
+	for i, line := range lines {
+		var e struct {
+			Seq     uint64            `json:"seq"`
+			Topic   string            `json:"topic"`
+			Key     string            `json:"key"`
+			Headers map[string]string `json:"headers"`
+			Value   struct {
+				EventType string `json:"event_type"`
+			} `json:"value"`
+		}
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("line %d is not JSON: %v: %s", i, err, line)
+		}
+		if e.Seq != uint64(i+2) || e.Topic != "orders" || e.Key != fmt.Sprintf("k%d", i+1) ||
+			e.Value.EventType != "huleedu.test.v1" || e.Headers["event_id"] == "" {
+			t.Fatalf("line %d = %+v", i, e)
+		}
+	}
+}
+
+func TestSpoolDeadLettersPrintsReasons(t *testing.T) {
+	dir := filledSpool(t, 2, 1)
+	r := runCLI(t, nil, "spool", "dead-letters", dir)
+	lines := nonEmptyLines(r.stdout)
+	if r.code != exitOK || len(lines) != 1 {
+		t.Fatalf("exit %d, %d lines: %q", r.code, len(lines), r.stdout)
+	}
+	var dl struct {
+		Reason string `json:"reason"`
+		Seq    uint64 `json:"seq"`
+		Key    string `json:"key"`
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &dl); err != nil || dl.Reason != "MESSAGE_TOO_LARGE: test" || dl.Seq != 1 || dl.Key != "k0" {
+		t.Fatalf("dead letter %+v (%v)", dl, err)
+	}
+}
+
+func TestSpoolInspectShowsDepthAndDeadLetters(t *testing.T) {
+	dir := filledSpool(t, 3, 1)
+	r := runCLI(t, nil, "spool", "inspect", dir)
+	for _, want := range []string{"queued", "2 records", "dead letters  1", "in use", "no", "segments"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("inspect lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	r = runCLI(t, nil, "spool", "inspect", dir, "--json")
+	var rep spool.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || rep.Records != 2 || rep.DeadLetters != 1 {
+		t.Fatalf("inspect --json: %+v (%v)", rep, err)
+	}
+}
+
+func TestSpoolRedriveSendsDeadLettersToKafka(t *testing.T) {
+	cluster := kafkatest.NewTestCluster(t, kafkatest.Config{Brokers: 1, Partitions: 1, Topics: []string{"orders"}})
+	dir := filledSpool(t, 3, 2)
+	r := runCLI(t, nil, "spool", "redrive", dir, "--brokers", strings.Join(cluster.Addrs(), ","))
+	if r.code != exitOK || !strings.Contains(r.stdout, "re-drove 2 dead letters") || !strings.Contains(r.stdout, "0 remain") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	recs, err := kafkatest.ReadAll(ctx, cluster.Addrs(), "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 || string(recs[0].Key) != "k0" || string(recs[1].Key) != "k1" {
+		t.Fatalf("Kafka holds %d records, want the 2 dead letters k0, k1 in order", len(recs))
+	}
+}
+
+func nonEmptyLines(s string) []string {
+	var out []string
+	sc := bufio.NewScanner(strings.NewReader(s))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if strings.TrimSpace(sc.Text()) != "" {
+			out = append(out, sc.Text())
+		}
+	}
+	return out
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
