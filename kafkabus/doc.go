@@ -76,8 +76,42 @@
 //
 // # ResilientBus
 //
-// [The lead extends this section: the breaker, the fallback queue, the
-// drainer and the delivery contract of ResilientBus.Publish.]
+// ResilientBus wraps a Producer (a KafkaBus) with a resilience.CircuitBreaker
+// and a spool.Queue, and keeps this contract for Publish:
+//
+//   - nil means accepted: Kafka acknowledged the record (acks=all), or the
+//     queue stored it. With the disk spool, stored means written and
+//     fsynced before Publish returns. An accepted record reaches Kafka at
+//     least once, in acceptance order per key, unless an operator purges
+//     it; no retry cap, timer or full queue drops it.
+//   - an error means not accepted, and the record was not queued either:
+//     spool.ErrFull (overflow policy reject, or the caller's context ended
+//     while blocked on a full queue), ErrMessageTooLarge, ErrAuthorization,
+//     ErrInvalidTopic, ErrUnknownTopic, ErrInvalidRecord, ErrBusClosed, a
+//     storage failure of the disk spool (spool.ErrFailed), or the context's
+//     error.
+//
+// The path of a record: while the queue is empty and the breaker admits the
+// call, Publish produces straight to Kafka. When that fails with a
+// retriable error, or the breaker is open, the record is appended to the
+// queue. While the queue holds anything, every new record goes to its tail,
+// so nothing overtakes an older record. One drainer goroutine replays the
+// queue from the head through the same breaker (its failures open the
+// circuit, its successes close it), also when no new traffic arrives: one
+// record per call while half-open, batches of DrainBatch while closed. A
+// record whose replay fails stays at the head; one Kafka rejects for good
+// moves to the queue's dead-letter store with the reason.
+//
+// Only infrastructure failures reach the breaker (IsRetriable). A record
+// rejected for good, and a call whose caller gave up, are reported as
+// ignored, so a client bug cannot open the circuit for everyone.
+//
+// Close(ctx) refuses new records, waits for Publish calls in progress,
+// lets the drainer deliver until the queue is empty or ctx ends, then
+// closes the queue and the producer. The disk spool keeps the rest for the
+// next process, which replays it before any new record; the memory queue's
+// rest comes back as an *UndeliveredError listing every record.
+//
 //
 // # Usage
 //
