@@ -112,7 +112,6 @@
 // next process, which replays it before any new record; the memory queue's
 // rest comes back as an *UndeliveredError listing every record.
 //
-//
 // # Usage
 //
 //	bus, err := kafkabus.NewKafkaBus(kafkabus.Options{
