@@ -1,0 +1,59 @@
+package classmgmt
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/huleedu/huleedu/event"
+	"github.com/huleedu/huleedu/services/contracts"
+	"github.com/huleedu/huleedu/services/contracts/httpjson"
+)
+
+// AssociateEssayRequest is the body of PUT /v1/essays/{essay_id}/student.
+type AssociateEssayRequest struct {
+	BatchID         string `json:"batch_id"`
+	StudentID       string `json:"student_id"`
+	CreatedByUserID string `json:"created_by_user_id,omitempty"`
+}
+
+// handleAssociateEssay names the student who wrote an essay and publishes
+// StudentAssociatedV1 (method "manual"). Naming the same student again
+// publishes nothing; naming another replaces the association.
+func (s *Service) handleAssociateEssay(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	correlationID := httpjson.CorrelationID(w, r)
+	essayID := r.PathValue("essay_id")
+	var req AssociateEssayRequest
+	if err := httpjson.Decode(w, r, &req, maxBody); err != nil {
+		httpjson.WriteErr(w, err)
+		return
+	}
+	req.BatchID, req.StudentID = strings.TrimSpace(req.BatchID), strings.TrimSpace(req.StudentID)
+	for _, f := range []struct{ name, value string }{{"batch_id", req.BatchID}, {"student_id", req.StudentID}} {
+		if f.value == "" {
+			httpjson.WriteErr(w, httpjson.BadField(f.name, "%s is required", f.name))
+			return
+		}
+	}
+	a := EssayAssociation{BatchID: req.BatchID, EssayID: essayID, StudentID: req.StudentID,
+		CreatedByUserID: req.CreatedByUserID, CreatedAt: s.now().UTC()}
+	err := s.store.Tx(ctx, func(tx Tx) error {
+		if _, ok := tx.Student(req.StudentID); !ok {
+			return notFound("student", req.StudentID)
+		}
+		if old, ok := tx.Association(a.BatchID, a.EssayID); ok && old.StudentID == a.StudentID {
+			a = old
+			return nil
+		}
+		tx.PutAssociation(a)
+		return s.pub.Publish(ctx, contracts.Message{EventType: event.TypeStudentAssociatedV1, Key: a.BatchID,
+			Identity: []string{a.StudentID, "essay", a.BatchID, a.EssayID}, CorrelationID: correlationID,
+			Data: contracts.StudentAssociatedV1{StudentID: a.StudentID, BatchID: a.BatchID, EssayID: a.EssayID,
+				AssociationMethod: contracts.AssociationManual, CreatedByUserID: a.CreatedByUserID}})
+	})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, a)
+}
