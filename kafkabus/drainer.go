@@ -8,6 +8,9 @@ import (
 	"github.com/huleedu/huleedu/event"
 	"github.com/huleedu/huleedu/resilience"
 	"github.com/huleedu/huleedu/spool"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // drain is the drainer goroutine: it replays the queue from the head, in
@@ -94,6 +97,15 @@ func (b *ResilientBus) drain() {
 // record stays at the head. Records after it that did land will be sent
 // again (duplicates, never loss or reordering).
 func (b *ResilientBus) replay(ctx context.Context, entries []spool.Entry) (infraErr error) {
+	ctx, span := b.tracer.Start(ctx, spanReplay, trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(attribute.String("messaging.system", messagingSys), attrRecords.Int(len(entries)), attrBreaker.String(b.cb.Name())))
+	defer func() {
+		if infraErr != nil {
+			span.RecordError(infraErr)
+			span.SetStatus(codes.Error, infraErr.Error())
+		}
+		span.End()
+	}()
 	recs := make([]event.Record, len(entries))
 	for i := range entries {
 		recs[i] = entries[i].Record

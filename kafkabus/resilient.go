@@ -12,6 +12,7 @@ import (
 	"github.com/huleedu/huleedu/event"
 	"github.com/huleedu/huleedu/resilience"
 	"github.com/huleedu/huleedu/spool"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // ResilientOptions configure NewResilientBus. Breaker and Queue are required.
@@ -39,6 +40,9 @@ type ResilientOptions struct {
 	Latency interface{ Observe(float64) }
 	// Logger receives drain and shutdown events (nil: discard).
 	Logger *slog.Logger
+	// Tracer makes the kafka.publish and kafka.replay spans (nil: the
+	// global OpenTelemetry provider's, a no-op unless one is installed).
+	Tracer trace.Tracer
 }
 
 // ErrUndelivered is wrapped by the error Close returns when records were
@@ -82,6 +86,7 @@ type ResilientBus struct {
 	q        spool.Queue
 	opts     ResilientOptions
 	log      *slog.Logger
+	tracer   trace.Tracer
 	maxBytes int // 0: the producer states no limit
 
 	// backlog counts records appended (or being appended) and not yet
@@ -127,6 +132,7 @@ func NewResilientBus(p Producer, opts ResilientOptions) (*ResilientBus, error) {
 		q:        opts.Queue,
 		opts:     opts,
 		log:      opts.Logger,
+		tracer:   opts.tracer(),
 		closing:  make(chan struct{}),
 		drained:  make(chan struct{}),
 	}
@@ -178,49 +184,68 @@ func (o *ResilientOptions) fill() error {
 
 // Publish implements Bus with the delivery contract described on
 // ResilientBus.
+//
+// The call runs in a kafka.publish span, which the record's traceparent
+// header names as parent, so consumers continue the publisher's trace.
 func (b *ResilientBus) Publish(ctx context.Context, topic, key string, env *event.Envelope) error {
+	ctx, span := b.startPublishSpan(ctx, topic)
 	if env == nil {
 		b.rejected.Add(1)
-		return fmt.Errorf("%w: nil envelope", ErrInvalidRecord)
+		err := fmt.Errorf("%w: nil envelope", ErrInvalidRecord)
+		endPublishSpan(span, pathRefused, err)
+		return err
 	}
 	rec, err := env.RecordContext(ctx, topic, key)
 	if err != nil {
 		b.rejected.Add(1)
-		return fmt.Errorf("%w: %w", ErrInvalidRecord, err)
+		err = fmt.Errorf("%w: %w", ErrInvalidRecord, err)
+		endPublishSpan(span, pathRefused, err)
+		return err
 	}
-	return b.PublishRecord(ctx, rec)
+	path, err := b.publishTimed(ctx, rec)
+	endPublishSpan(span, path, err)
+	return err
 }
 
-// PublishRecord is Publish for a record that is already encoded, with the
-// same contract.
+// PublishRecord is Publish for a record that is already encoded (its
+// headers included), with the same contract.
 func (b *ResilientBus) PublishRecord(ctx context.Context, rec event.Record) error {
+	ctx, span := b.startPublishSpan(ctx, rec.Topic)
+	path, err := b.publishTimed(ctx, rec)
+	endPublishSpan(span, path, err)
+	return err
+}
+
+func (b *ResilientBus) publishTimed(ctx context.Context, rec event.Record) (path string, err error) {
 	start := time.Now()
-	err := b.publish(ctx, rec)
+	path, err = b.publish(ctx, rec)
 	if b.opts.Latency != nil {
 		b.opts.Latency.Observe(time.Since(start).Seconds())
 	}
 	if err != nil {
 		b.rejected.Add(1)
+		path = pathRefused
 	}
-	return err
+	return path, err
 }
 
-func (b *ResilientBus) publish(ctx context.Context, rec event.Record) error {
+// publish returns the path the record took: direct to Kafka, or spooled.
+func (b *ResilientBus) publish(ctx context.Context, rec event.Record) (string, error) {
 	if rec.Topic == "" {
-		return fmt.Errorf("%w: empty topic", ErrInvalidRecord)
+		return "", fmt.Errorf("%w: empty topic", ErrInvalidRecord)
 	}
 	if b.maxBytes > 0 && rec.Size() > b.maxBytes {
 		// Checked here as well as by Kafka, so that a record that could
 		// never be delivered is refused even while it would be queued.
-		return fmt.Errorf("%w: record of %d bytes, limit %d", ErrMessageTooLarge, rec.Size(), b.maxBytes)
+		return "", fmt.Errorf("%w: record of %d bytes, limit %d", ErrMessageTooLarge, rec.Size(), b.maxBytes)
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return "", err
 	}
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
-		return ErrBusClosed
+		return "", ErrBusClosed
 	}
 	b.inflight.Add(1)
 	b.mu.RUnlock()
@@ -229,10 +254,10 @@ func (b *ResilientBus) publish(ctx context.Context, rec event.Record) error {
 	if b.backlog.Load() == 0 {
 		done, err := b.direct(ctx, rec)
 		if done {
-			return err
+			return pathDirect, err
 		}
 	}
-	return b.enqueue(ctx, rec)
+	return pathSpooled, b.enqueue(ctx, rec)
 }
 
 // direct tries to produce rec straight to Kafka. done=false means the
@@ -241,6 +266,7 @@ func (b *ResilientBus) direct(ctx context.Context, rec event.Record) (done bool,
 	permit, err := b.cb.Acquire(ctx)
 	if err != nil {
 		if errors.Is(err, resilience.ErrCircuitOpen) {
+			noteRejection(ctx, err)
 			return false, nil
 		}
 		return true, err

@@ -1,0 +1,80 @@
+package kafkabus
+
+import (
+	"context"
+	"errors"
+
+	"github.com/huleedu/huleedu/resilience"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// tracerName is the instrumentation scope of ResilientBus's spans.
+const tracerName = "github.com/huleedu/huleedu/kafkabus"
+
+// Span names and attributes. Publish spans are the parents of the records'
+// traceparent headers, so a consumer's span joins the publisher's trace.
+const (
+	spanPublish = "kafka.publish"
+	spanReplay  = "kafka.replay"
+
+	attrPath     = attribute.Key("huleedu.publish.path") // direct, spooled or refused
+	attrRecords  = attribute.Key("huleedu.replay.records")
+	attrBreaker  = attribute.Key("circuit_breaker.name")
+	eventOpen    = "circuit_breaker.rejected"
+	pathDirect   = "direct"
+	pathSpooled  = "spooled"
+	pathRefused  = "refused"
+	messagingSys = "kafka"
+)
+
+// tracer returns the configured tracer, or the global provider's. Without
+// an installed provider (observability.SetupTracing with no OTEL_*
+// settings) that is OpenTelemetry's no-op tracer: spans cost an interface
+// call and no allocation worth measuring against a produce.
+func (o *ResilientOptions) tracer() trace.Tracer {
+	if o.Tracer != nil {
+		return o.Tracer
+	}
+	return otel.Tracer(tracerName)
+}
+
+func (b *ResilientBus) startPublishSpan(ctx context.Context, topic string) (context.Context, trace.Span) {
+	return b.tracer.Start(ctx, spanPublish, trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(
+			attribute.String("messaging.system", messagingSys),
+			attribute.String("messaging.destination.name", topic),
+			attrBreaker.String(b.cb.Name()),
+		))
+}
+
+// endPublishSpan records the path the record took and the outcome.
+func endPublishSpan(span trace.Span, path string, err error) {
+	if !span.IsRecording() {
+		span.End()
+		return
+	}
+	span.SetAttributes(attrPath.String(path))
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+}
+
+// noteRejection adds the breaker's rejection to the current span.
+func noteRejection(ctx context.Context, err error) {
+	span := trace.SpanFromContext(ctx)
+	if !span.IsRecording() {
+		return
+	}
+	attrs := []attribute.KeyValue{}
+	var oe *resilience.OpenError
+	if errors.As(err, &oe) {
+		attrs = append(attrs, attribute.String("state", oe.State.String()),
+			attribute.String("retry_at", oe.RetryAt.UTC().Format("2006-01-02T15:04:05.000Z07:00")))
+	}
+	span.AddEvent(eventOpen, trace.WithAttributes(attrs...))
+}
