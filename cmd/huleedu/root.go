@@ -98,10 +98,10 @@ func failed(err error) error {
 func (c *cli) rootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "huleedu",
-		Short: "HuleEdu resilience tools: the outage drill and spool operations",
+		Short: "HuleEdu resilience tools: the outage drill, spool operations and the services",
 		Long: `huleedu runs the outage drill that proves the resilient Kafka publisher
-loses and reorders nothing it accepted, and the operator commands for the
-durable fallback spool.`,
+loses and reorders nothing it accepted, the operator commands for the
+durable fallback spool, and the platform's services (serve).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -110,7 +110,7 @@ durable fallback spool.`,
 	root.SetIn(c.stdin)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return err })
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(c.drillCommand(), c.spoolCommand(), c.childCommandCmd())
+	root.AddCommand(c.drillCommand(), c.spoolCommand(), newServeCmd(), c.childCommandCmd())
 	return root
 }
 

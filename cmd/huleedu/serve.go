@@ -1,0 +1,151 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/huleedu/huleedu/observability"
+	"github.com/huleedu/huleedu/servicekit"
+	"github.com/huleedu/huleedu/services/batchconductor"
+	"github.com/huleedu/huleedu/services/batchorchestrator"
+	"github.com/huleedu/huleedu/services/cjassessment"
+	"github.com/huleedu/huleedu/services/classmgmt"
+	"github.com/huleedu/huleedu/services/contracts"
+	"github.com/huleedu/huleedu/services/essaylifecycle"
+	"github.com/huleedu/huleedu/services/fileservice"
+	"github.com/huleedu/huleedu/services/spellchecker"
+)
+
+// platformService is a service `huleedu serve` can run, with the ports it
+// listens on unless HTTP_ADDR and ADMIN_ADDR say otherwise.
+type platformService struct {
+	spec       func() servicekit.ServiceSpec
+	api, admin int
+}
+
+// platformServices are the platform's services in the order `serve all`
+// lists them. Fixed default ports let the README's curl examples work on
+// a fresh clone; --random-ports picks free ones instead.
+var platformServices = []platformService{
+	{fileservice.Spec, 7001, 9001},
+	{classmgmt.Spec, 7002, 9002},
+	{batchorchestrator.Spec, 7003, 9003},
+	{batchconductor.Spec, 7004, 9004},
+	{essaylifecycle.Spec, 7005, 9005},
+	{spellchecker.Spec, 7006, 9006},
+	{cjassessment.Spec, 7007, 9007},
+}
+
+func serviceNames() []string {
+	names := make([]string, len(platformServices))
+	for i, p := range platformServices {
+		names[i] = p.spec().Name
+	}
+	return names
+}
+
+// newServeCmd returns `huleedu serve <service>|all`.
+func newServeCmd() *cobra.Command {
+	var randomPorts bool
+	cmd := &cobra.Command{
+		Use:   "serve <service>|all",
+		Short: "Run a HuleEdu service, or all of them in one process",
+		Long: `serve runs one service (` + strings.Join(serviceNames(), ", ") + `)
+configured from the environment (deploy/env.example lists every variable;
+each may be prefixed with the service's name, FILE_SERVICE_HTTP_ADDR).
+KAFKA_BOOTSTRAP_SERVERS is required, and the services a service calls must be
+given by URL (SPELLCHECKER_SERVICE_FILE_SERVICE_URL=http://...).
+
+"serve all" runs every service in this process, each with its own settings,
+breakers, metrics and ports, wired to each other's addresses, on an embedded
+Kafka-protocol cluster (kfake, in memory) unless KAFKA_BOOTSTRAP_SERVERS is
+set. It prints each service's API and admin address; the admin server serves
+/healthz, /readyz, /metrics and /circuit-breakers.
+
+Ports default to 7001-7007 (API) and 9001-9007 (admin) in the order listed;
+--random-ports picks free ones. SIGINT or SIGTERM stops the services
+gracefully within SHUTDOWN_TIMEOUT.`,
+		Example: `  huleedu serve all
+  KAFKA_BOOTSTRAP_SERVERS=kafka:9092 huleedu serve file_service`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			specs, environ, err := serveSpecs(args[0], os.Environ(), randomPorts)
+			if err != nil {
+				return err
+			}
+			return serve(cmd, args[0], specs, environ)
+		},
+	}
+	cmd.Flags().BoolVar(&randomPorts, "random-ports", false, "listen on free ports instead of 7001-7007 and 9001-9007")
+	return cmd
+}
+
+// serveSpecs returns the services name selects and the environment with
+// their default addresses added where none is configured.
+func serveSpecs(name string, environ []string, randomPorts bool) ([]servicekit.ServiceSpec, []string, error) {
+	var specs []servicekit.ServiceSpec
+	environ = slices.Clip(environ)
+	for _, p := range platformServices {
+		spec := p.spec()
+		if name != "all" && name != spec.Name {
+			continue
+		}
+		specs = append(specs, spec)
+		e := servicekit.NewEnv(spec.Name, environ)
+		prefix := servicekit.Prefix(spec.Name)
+		for _, addr := range []struct {
+			variable string
+			port     int
+		}{{"HTTP_ADDR", p.api}, {"ADMIN_ADDR", p.admin}} {
+			_, from, set := e.Lookup(addr.variable)
+			// With several services, a plain HTTP_ADDR cannot be right for
+			// all of them: only the prefixed form counts.
+			if set && (name != "all" || from == prefix+addr.variable) {
+				continue
+			}
+			port := addr.port
+			if randomPorts {
+				port = 0
+			}
+			environ = append(environ, fmt.Sprintf("%s%s=127.0.0.1:%d", prefix, addr.variable, port))
+		}
+	}
+	if len(specs) == 0 {
+		return nil, nil, fmt.Errorf("unknown service %q: want all or one of %s", name, strings.Join(serviceNames(), ", "))
+	}
+	return specs, environ, nil
+}
+
+// serve runs specs until the command's context ends (SIGINT, SIGTERM).
+func serve(cmd *cobra.Command, name string, specs []servicekit.ServiceSpec, environ []string) error {
+	tracingName := "huleedu"
+	if name != "all" {
+		tracingName = name
+	}
+	shutdownTracing, err := observability.SetupTracingTo(cmd.Context(), tracingName, cmd.ErrOrStderr())
+	if err != nil {
+		return failed(err)
+	}
+	defer func() { _ = shutdownTracing(cmd.Context()) }()
+
+	out := cmd.OutOrStdout()
+	logs := cmd.ErrOrStderr()
+	if name == "all" {
+		fmt.Fprintln(out, "HuleEdu: starting every service in this process.")
+	}
+	err = servicekit.RunAll(cmd.Context(), specs, servicekit.RunOptions{
+		Environ:       environ,
+		Out:           out,
+		LogOutput:     logs,
+		EmbeddedKafka: name == "all",
+		Topics:        contracts.Topics(),
+	})
+	if err != nil {
+		return failed(err)
+	}
+	return nil
+}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestServeRejectsUnknownServiceListingKnownOnes(t *testing.T) {
+	cmd := newServeCmd()
+	cmd.SetArgs([]string{"essay_grader"})
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	err := cmd.Execute()
+	if err == nil || !strings.Contains(err.Error(), `unknown service "essay_grader": want all or one of file_service, class_management_service`) {
+		t.Fatalf("serve essay_grader = %v, want an error listing the services", err)
+	}
+}
+
+func TestServeGivesEachServiceItsDefaultPorts(t *testing.T) {
+	cases := []struct {
+		name    string
+		service string
+		environ []string
+		random  bool
+		want    []string // variables serveSpecs must add
+		notWant []string
+	}{
+		{name: "all, nothing configured", service: "all",
+			want: []string{"FILE_SERVICE_HTTP_ADDR=127.0.0.1:7001", "FILE_SERVICE_ADMIN_ADDR=127.0.0.1:9001",
+				"CJ_ASSESSMENT_SERVICE_HTTP_ADDR=127.0.0.1:7007", "CJ_ASSESSMENT_SERVICE_ADMIN_ADDR=127.0.0.1:9007"}},
+		{name: "all, one service configured", service: "all", environ: []string{"FILE_SERVICE_HTTP_ADDR=0.0.0.0:8080"},
+			want: []string{"FILE_SERVICE_ADMIN_ADDR=127.0.0.1:9001"}, notWant: []string{"FILE_SERVICE_HTTP_ADDR=127.0.0.1:7001"}},
+		{name: "all ignores a plain HTTP_ADDR that would collide", service: "all", environ: []string{"HTTP_ADDR=:5000"},
+			want: []string{"FILE_SERVICE_HTTP_ADDR=127.0.0.1:7001", "SPELLCHECKER_SERVICE_HTTP_ADDR=127.0.0.1:7006"}},
+		{name: "one service honours a plain HTTP_ADDR", service: "file_service", environ: []string{"HTTP_ADDR=:5000"},
+			want: []string{"FILE_SERVICE_ADMIN_ADDR=127.0.0.1:9001"}, notWant: []string{"FILE_SERVICE_HTTP_ADDR=127.0.0.1:7001"}},
+		{name: "random ports", service: "all", random: true,
+			want: []string{"FILE_SERVICE_HTTP_ADDR=127.0.0.1:0", "BATCH_CONDUCTOR_SERVICE_ADMIN_ADDR=127.0.0.1:0"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			specs, environ, err := serveSpecs(tc.service, tc.environ, tc.random)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.service == "all" && len(specs) != len(platformServices) {
+				t.Fatalf("%d services, want %d", len(specs), len(platformServices))
+			}
+			for _, w := range tc.want {
+				if !slices.Contains(environ, w) {
+					t.Errorf("environment lacks %s", w)
+				}
+			}
+			for _, w := range tc.notWant {
+				if slices.Contains(environ, w) {
+					t.Errorf("environment has %s, overriding the configured address", w)
+				}
+			}
+		})
+	}
+}
+
+func TestServeOneServiceWithoutKafkaFailsNamingVariable(t *testing.T) {
+	t.Setenv("KAFKA_BOOTSTRAP_SERVERS", "")
+	cmd := newServeCmd()
+	cmd.SetArgs([]string{"file_service", "--random-ports"})
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	err := cmd.Execute()
+	if want := `KAFKA_BOOTSTRAP_SERVERS="": must list at least one host:port`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("serve file_service = %v, want an error containing %s", err, want)
+	}
+}
+
+func TestServeAllRunsEveryServiceOnEmbeddedKafka(t *testing.T) {
+	t.Setenv("KAFKA_BOOTSTRAP_SERVERS", "")
+	t.Setenv("LOG_LEVEL", "error")
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := newServeCmd()
+	cmd.SetArgs([]string{"all", "--random-ports"})
+	cmd.SetOut(pw)
+	cmd.SetErr(io.Discard)
+	done := make(chan error, 1)
+	go func() {
+		done <- cmd.ExecuteContext(ctx)
+		pw.Close()
+	}()
+
+	admins := map[string]string{}
+	line := regexp.MustCompile(`^(\w+)\s+api (http://127\.0\.0\.1:\d+)\s+admin (http://127\.0\.0\.1:\d+)`)
+	sc := bufio.NewScanner(pr)
+	var out strings.Builder
+	for sc.Scan() {
+		out.WriteString(sc.Text() + "\n")
+		if m := line.FindStringSubmatch(sc.Text()); m != nil {
+			admins[m[1]] = m[3]
+		}
+		if strings.HasPrefix(sc.Text(), "Press Ctrl-C") {
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if len(admins) != len(platformServices) || !strings.Contains(out.String(), "embedded kfake cluster") {
+		t.Fatalf("serve all printed\n%s\nwant the embedded cluster and %d services with api and admin addresses", out.String(), len(platformServices))
+	}
+	for name, admin := range admins {
+		resp, err := http.Get(admin + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct{ Status string }
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || body.Status != "ready" {
+			t.Errorf("%s /readyz = %d %q, want 200 ready", name, resp.StatusCode, body.Status)
+		}
+	}
+	http.DefaultClient.CloseIdleConnections()
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve all = %v, want a clean stop", err)
+	}
+}

@@ -1,0 +1,105 @@
+package servicekit
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/google/uuid"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/huleedu/huleedu/errctx"
+)
+
+// apiHandler is the service's API: a ServeMux of the registered routes
+// behind a middleware that gives every request its identity (correlation
+// id, service, trace) and turns a panic into a 500.
+type apiHandler struct {
+	service string
+	mux     *http.ServeMux
+	log     *slog.Logger
+}
+
+// newAPIHandler registers routes on a new ServeMux. An invalid or
+// conflicting pattern is an error naming it.
+func newAPIHandler(service string, routes []Route, log *slog.Logger) (h http.Handler, err error) {
+	mux := http.NewServeMux()
+	for _, rt := range routes {
+		if rt.Handler == nil {
+			return nil, fmt.Errorf("servicekit: %s: route %q has no handler", service, rt.Pattern)
+		}
+		if err := register(mux, rt); err != nil {
+			return nil, fmt.Errorf("servicekit: %s: %w", service, err)
+		}
+	}
+	return &apiHandler{service: service, mux: mux, log: log}, nil
+}
+
+// register adds rt to mux; ServeMux panics on a bad or conflicting
+// pattern, which is a configuration error, reported as one.
+func register(mux *http.ServeMux, rt Route) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("route %q: %v", rt.Pattern, p)
+		}
+	}()
+	mux.Handle(rt.Pattern, rt.Handler)
+	return nil
+}
+
+func (h *apiHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	start := time.Now()
+	ctx := traceContext.Extract(req.Context(), propagation.HeaderCarrier(req.Header))
+	corr := req.Header.Get(HeaderCorrelationID)
+	if corr == "" {
+		corr = uuid.NewString()
+	}
+	w.Header().Set(HeaderCorrelationID, corr)
+	ctx = errctx.WithCorrelation(errctx.WithService(ctx, h.service), corr)
+	ctx, span := otel.Tracer(tracerName).Start(ctx, req.Method, trace.WithSpanKind(trace.SpanKindServer))
+	defer span.End()
+
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	inner := req.WithContext(ctx)
+	defer func() {
+		if p := recover(); p != nil {
+			h.log.ErrorContext(ctx, "API handler panicked", "method", req.Method, "path", req.URL.Path,
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			if !rec.wrote {
+				http.Error(rec, "internal error", http.StatusInternalServerError)
+			}
+		}
+		span.SetName(req.Method + " " + inner.Pattern)
+		span.SetAttributes(attribute.String("http.route", inner.Pattern), attribute.Int("http.response.status_code", rec.status))
+		h.log.DebugContext(ctx, "request", "method", req.Method, "path", req.URL.Path,
+			"status", rec.status, "duration_ms", time.Since(start).Milliseconds())
+	}()
+	h.mux.ServeHTTP(rec, inner)
+}
+
+// statusRecorder remembers the response status for the log and the span.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

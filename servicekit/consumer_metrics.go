@@ -1,0 +1,41 @@
+package servicekit
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Results counted by ConsumerMetrics.
+const (
+	resultHandled       = "handled"        // the handler succeeded
+	resultDuplicate     = "duplicate"      // skipped: the event_id was already handled
+	resultFailedAttempt = "failed_attempt" // one handler attempt failed
+	resultDeadLettered  = "dead_lettered"  // sent to the dead-letter topic
+	resultMalformed     = "malformed"      // not a valid envelope (also dead-lettered)
+)
+
+// ConsumerMetrics counts consumed events as
+// kafka_consumer_events_total{service, topic, result}, result being
+// handled, duplicate, failed_attempt, dead_lettered or malformed. It is a
+// prometheus.Collector; a nil *ConsumerMetrics counts nothing.
+type ConsumerMetrics struct {
+	events *prometheus.CounterVec
+}
+
+// NewConsumerMetrics returns the counters labelled service=service.
+func NewConsumerMetrics(service string) *ConsumerMetrics {
+	return &ConsumerMetrics{events: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name:        "kafka_consumer_events_total",
+		Help:        "Consumed Kafka events by topic and result (handled, duplicate, failed_attempt, dead_lettered, malformed).",
+		ConstLabels: prometheus.Labels{"service": service},
+	}, []string{"topic", "result"})}
+}
+
+// Describe implements prometheus.Collector.
+func (m *ConsumerMetrics) Describe(ch chan<- *prometheus.Desc) { m.events.Describe(ch) }
+
+// Collect implements prometheus.Collector.
+func (m *ConsumerMetrics) Collect(ch chan<- prometheus.Metric) { m.events.Collect(ch) }
+
+func (m *ConsumerMetrics) observe(topic, result string) {
+	if m != nil {
+		m.events.WithLabelValues(topic, result).Inc()
+	}
+}

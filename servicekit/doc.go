@@ -1,0 +1,69 @@
+// Package servicekit is what every HuleEdu service is built on: settings
+// from the environment, fx providers for the Kafka bus, circuit breakers,
+// HTTP clients and metrics, Kafka consumers with idempotent handling, an
+// admin HTTP server, and a lifecycle that starts and stops it all in an
+// order that loses nothing.
+//
+// # Settings
+//
+// LoadSettings reads the variables of DESIGN.md §6 (CIRCUIT_BREAKER_ENABLED,
+// KAFKA_BOOTSTRAP_SERVERS, KAFKA_CIRCUIT_BREAKER_*, KAFKA_FALLBACK_*) and the
+// service basics (HTTP_ADDR, ADMIN_ADDR, LOG_LEVEL, SHUTDOWN_TIMEOUT,
+// KAFKA_CONSUMER_*, HTTP_CIRCUIT_BREAKER_*; deploy/env.example lists them
+// all). Each may carry the service's prefix, which wins over the plain
+// name: FILE_SERVICE_KAFKA_CIRCUIT_BREAKER_FAILURE_THRESHOLD configures
+// file_service only. Every bad value stops start-up with a message naming
+// the variable as it was set, the value and the accepted range:
+//
+//	FILE_SERVICE_KAFKA_CIRCUIT_BREAKER_FAILURE_THRESHOLD="-1": must be between 1 and 1000000
+//
+// # Providers
+//
+// ModuleFrom (or Module, for the process environment) is the fx module
+// "servicekit". With CIRCUIT_BREAKER_ENABLED=true the kafkabus.Bus it
+// provides is a *kafkabus.ResilientBus whose breaker is registered as
+// "<service>.kafka_producer" with the configured thresholds, in front of a
+// memory or disk fallback queue; with false it is the plain
+// *kafkabus.KafkaBus, as before breakers existed. HTTPClients.For(dep)
+// gives a client whose transport is a resilience.Transport with the breaker
+// "<service>.<dep>". The Prometheus registry carries the breaker, bus,
+// publish-latency and consumer collectors (DESIGN.md §7).
+//
+// A service module registers its API with AsRoutes and its event handlers
+// with AsSubscriptions; the Runner serves and consumes them.
+//
+// # Guarantees
+//
+//   - Consumers (franz-go consumer groups) handle each event_id once per
+//     IdempotencyStore, commit offsets only after handling, retry a failing
+//     handler with exponential backoff up to KAFKA_CONSUMER_MAX_ATTEMPTS and
+//     then publish the record to "<topic>.dlq" with the error in its
+//     headers; malformed envelopes go there at once. No event is skipped
+//     silently: a dead letter that cannot be published is retried and its
+//     offset stays uncommitted.
+//   - Handlers run with the event's correlation id (errctx) and the
+//     producer's trace (traceparent) in their context.
+//   - Shutdown (SIGTERM, SIGINT) stops the API server, then the consumer,
+//     then closes the bus so its drainer flushes the fallback queue, all
+//     within SHUTDOWN_TIMEOUT; the bus is closed even when the time is up,
+//     leaving the rest in the disk spool or reporting it as undelivered.
+//   - /readyz is 200 while Kafka answers, and also while it does not but the
+//     fallback queue accepts ("degraded": what the service publishes is
+//     accepted and delivered later); 503 otherwise.
+//
+// # Usage
+//
+//	func Module() fx.Option {
+//		return fx.Options(
+//			fx.Provide(func(bus kafkabus.Bus, clients *servicekit.HTTPClients) (*Service, error) {
+//				return New(bus, clients.For("file_service"))
+//			}),
+//			servicekit.AsRoutes(func(s *Service) []servicekit.Route { return servicekit.MuxRoutes(s.Routes) }),
+//			servicekit.AsSubscriptions(func(s *Service) []servicekit.Subscription {
+//				return servicekit.Subscriptions(s.Handlers())
+//			}),
+//		)
+//	}
+//
+//	err := servicekit.Run(ctx, "spellchecker_service", Module()) // until SIGTERM
+package servicekit

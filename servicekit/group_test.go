@@ -1,0 +1,204 @@
+package servicekit
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/fx"
+)
+
+// pingRoutes is a module with one API route.
+var pingRoutes = AsRoutes(func() []Route {
+	return []Route{{Pattern: "GET /v1/ping", Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "pong")
+	})}}
+})
+
+// urlOf is a module that reports the value variable has for its service.
+func urlOf(variable string, got *string) fx.Option {
+	return fx.Invoke(func(e Env) { *got, _, _ = e.Lookup(variable) })
+}
+
+func environ(c interface{ Addrs() []string }, extra ...string) []string {
+	return append([]string{
+		"KAFKA_BOOTSTRAP_SERVERS=" + strings.Join(c.Addrs(), ","),
+		"LOG_LEVEL=error",
+		"KAFKA_METADATA_MIN_AGE=100ms",
+	}, extra...)
+}
+
+func TestStartAllStartsDependenciesFirstAndSetsTheirURLs(t *testing.T) {
+	c := newCluster(t)
+	var got string
+	specs := []ServiceSpec{
+		{Name: "caller_service", Module: urlOf("CALLEE_URL", &got), DependencyURLs: map[string]string{"callee_service": "CALLEE_URL"}},
+		{Name: "callee_service", Module: pingRoutes},
+	}
+	g, err := StartAll(testContext(t, 30*time.Second), environ(c), specs, WithLogOutput(io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Stop(context.Background())
+
+	var order []string
+	for _, a := range g.Apps() {
+		order = append(order, a.Service())
+	}
+	if strings.Join(order, " ") != "callee_service caller_service" {
+		t.Fatalf("start order %v, want the dependency first", order)
+	}
+	callee, _ := g.App("callee_service")
+	if got != callee.Endpoints().API {
+		t.Fatalf("caller's CALLEE_URL = %q, want the callee's API %q", got, callee.Endpoints().API)
+	}
+	resp, err := http.Get(got + "/v1/ping")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET callee = %d", resp.StatusCode)
+	}
+	http.DefaultClient.CloseIdleConnections()
+}
+
+func TestConfiguredDependencyURLWins(t *testing.T) {
+	c := newCluster(t)
+	var got string
+	specs := []ServiceSpec{
+		{Name: "callee_service", Module: pingRoutes},
+		{Name: "caller_service", Module: urlOf("CALLEE_URL", &got), DependencyURLs: map[string]string{"callee_service": "CALLEE_URL"}},
+	}
+	g, err := StartAll(testContext(t, 30*time.Second), environ(c, "CALLER_SERVICE_CALLEE_URL=http://callee.internal:8080"), specs,
+		WithLogOutput(io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Stop(context.Background())
+	if got != "http://callee.internal:8080" {
+		t.Fatalf("CALLEE_URL = %q, want the configured one", got)
+	}
+}
+
+func TestStartOrderRejectsBadDependencies(t *testing.T) {
+	cases := []struct {
+		name  string
+		specs []ServiceSpec
+		want  string
+	}{
+		{"cycle", []ServiceSpec{
+			{Name: "a", DependencyURLs: map[string]string{"b": "B_URL"}},
+			{Name: "b", DependencyURLs: map[string]string{"a": "A_URL"}},
+		}, "dependency cycle: a -> b -> a"},
+		{"duplicate", []ServiceSpec{{Name: "a"}, {Name: "a"}}, `service "a" listed twice`},
+		{"no name", []ServiceSpec{{}}, "has no Name"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := startOrder(tc.specs)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("startOrder = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestDependencyOutsideTheListIsLeftToTheEnvironment(t *testing.T) {
+	order, err := startOrder([]ServiceSpec{{Name: "a", DependencyURLs: map[string]string{"elsewhere": "ELSEWHERE_URL"}}, {Name: "b"}})
+	if err != nil || len(order) != 2 || order[0].Name != "a" {
+		t.Fatalf("startOrder = %v, %v; want a, b", order, err)
+	}
+}
+
+func TestStartAllStopsStartedServicesWhenOneFails(t *testing.T) {
+	c := newCluster(t)
+	specs := []ServiceSpec{
+		{Name: "good_service", Module: pingRoutes},
+		{Name: "bad_service"},
+	}
+	_, err := StartAll(testContext(t, 30*time.Second), environ(c, "BAD_SERVICE_KAFKA_FALLBACK_OVERFLOW=drop"), specs,
+		WithLogOutput(io.Discard))
+	if want := `BAD_SERVICE_KAFKA_FALLBACK_OVERFLOW="drop": must be block or reject`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("StartAll = %v, want an error containing %s", err, want)
+	}
+	// goleak (TestMain) checks that good_service was stopped again.
+}
+
+func TestRunAllPrintsAddressesAndStopsWhenContextEnds(t *testing.T) {
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- RunAll(ctx, []ServiceSpec{{Name: "ping_service", Module: pingRoutes}}, RunOptions{
+			Environ:       []string{"LOG_LEVEL=error"},
+			Out:           pw,
+			LogOutput:     io.Discard,
+			EmbeddedKafka: true,
+			Topics:        []string{topicA},
+		})
+		pw.Close()
+	}()
+
+	var printed strings.Builder
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		printed.WriteString(sc.Text() + "\n")
+		if strings.HasPrefix(sc.Text(), "Press Ctrl-C") {
+			break
+		}
+	}
+	out := printed.String()
+	api := regexp.MustCompile(`ping_service\s+api (http://127\.0\.0\.1:\d+)\s+admin (http://127\.0\.0\.1:\d+)`).FindStringSubmatch(out)
+	if api == nil || !strings.Contains(out, "(embedded kfake cluster)") {
+		t.Fatalf("RunAll printed\n%s\nwant the embedded cluster and ping_service's api and admin addresses", out)
+	}
+	resp, err := http.Get(api[1] + "/v1/ping")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	http.DefaultClient.CloseIdleConnections()
+
+	cancel()
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if err := <-done; err != nil {
+		t.Fatalf("RunAll = %v, want a clean stop", err)
+	}
+}
+
+func TestRunAllStopsGracefullyOnSIGTERM(t *testing.T) {
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- RunAll(context.Background(), []ServiceSpec{{Name: "ping_service", Module: pingRoutes}}, RunOptions{
+			Environ: []string{"LOG_LEVEL=error"}, Out: pw, LogOutput: io.Discard, EmbeddedKafka: true,
+		})
+		pw.Close()
+	}()
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() && !strings.HasPrefix(sc.Text(), "Press Ctrl-C") {
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	// RunAll has its signal handler installed once it printed the
+	// addresses, so the signal stops it rather than the test binary.
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("RunAll = %v after SIGTERM, want a clean stop", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("RunAll did not stop within 30s of SIGTERM")
+	}
+}

@@ -1,0 +1,172 @@
+package servicekit
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/fx"
+
+	"github.com/huleedu/huleedu/event"
+	"github.com/huleedu/huleedu/kafkabus"
+	"github.com/huleedu/huleedu/observability"
+	"github.com/huleedu/huleedu/resilience"
+)
+
+// Route is one endpoint of a service's API: a net/http ServeMux pattern
+// ("POST /v1/batches", "GET /v1/files/{id}") and its handler.
+type Route struct {
+	Pattern string
+	Handler http.Handler
+}
+
+// Subscription is a topic the service consumes and the handler of its
+// events.
+type Subscription struct {
+	Topic   string
+	Handler Handler
+}
+
+// MuxRoutes adapts a service that registers its endpoints on a ServeMux
+// (func (s *Service) Routes(mux *http.ServeMux)): its mux becomes the one
+// route "/", so its own patterns decide, 404s and 405s included.
+func MuxRoutes(register func(mux *http.ServeMux)) []Route {
+	mux := http.NewServeMux()
+	register(mux)
+	return []Route{{Pattern: "/", Handler: mux}}
+}
+
+// Subscriptions adapts a topic → handler map (a service's Handlers()) to
+// Subscriptions, sorted by topic. H is any function type with Handler's
+// signature, such as contracts.HandlerFunc.
+func Subscriptions[H ~func(context.Context, *event.Envelope) error](handlers map[string]H) []Subscription {
+	subs := make([]Subscription, 0, len(handlers))
+	for _, topic := range slices.Sorted(maps.Keys(handlers)) {
+		subs = append(subs, Subscription{Topic: topic, Handler: Handler(handlers[topic])})
+	}
+	return subs
+}
+
+// Value group names; use AsRoutes and AsSubscriptions rather than these.
+const (
+	routesGroup        = `group:"servicekit.routes,flatten"`
+	subscriptionsGroup = `group:"servicekit.subscriptions,flatten"`
+)
+
+// AsRoutes registers constructor's result, a []Route, as API routes of the
+// service. constructor is an fx constructor: its parameters are injected,
+// and it may return an error as its second result.
+//
+//	servicekit.AsRoutes(func(h *fileservice.API) []servicekit.Route {
+//		return []servicekit.Route{{Pattern: "POST /v1/files/batch", Handler: http.HandlerFunc(h.Upload)}}
+//	})
+func AsRoutes(constructor any) fx.Option {
+	return fx.Provide(fx.Annotate(constructor, fx.ResultTags(routesGroup)))
+}
+
+// AsSubscriptions registers constructor's result, a []Subscription, with
+// the service's consumer, in the same way as AsRoutes.
+func AsSubscriptions(constructor any) fx.Option {
+	return fx.Provide(fx.Annotate(constructor, fx.ResultTags(subscriptionsGroup)))
+}
+
+// Option configures ModuleFrom.
+type Option func(*moduleOptions)
+
+type moduleOptions struct {
+	logOutput io.Writer
+}
+
+// WithLogOutput sends the service's JSON logs to w (default os.Stderr).
+func WithLogOutput(w io.Writer) Option {
+	return func(o *moduleOptions) {
+		if w != nil {
+			o.logOutput = w
+		}
+	}
+}
+
+// Module returns servicekit's providers for service, configured from the
+// process environment. See ModuleFrom.
+func Module(service string) fx.Option { return ModuleFrom(ProcessEnv(service)) }
+
+// ModuleFrom returns the fx module "servicekit" for the service e is for.
+// It provides:
+//
+//   - Settings, loaded from e and validated (a bad value fails the app
+//     with a *SettingsError naming the variable);
+//   - *slog.Logger, JSON with the service, correlation and trace ids;
+//   - *resilience.Registry, every breaker of the service;
+//   - *Kafka and kafkabus.Bus (see NewKafka): the ResilientBus with its
+//     breaker "<service>.kafka_producer" when CIRCUIT_BREAKER_ENABLED=true,
+//     the plain KafkaBus when false;
+//   - *HTTPClients, HTTP clients behind breakers "<service>.<dependency>";
+//   - *prometheus.Registry with the breaker, bus, publish latency and
+//     consumer collectors, and *ConsumerMetrics;
+//   - IdempotencyStore (in memory) for the consumer;
+//   - *Runner, which starts the admin server, the consumer of the
+//     registered Subscriptions and the API server of the registered
+//     Routes, and stops them in order (see Runner).
+func ModuleFrom(e Env, opts ...Option) fx.Option {
+	o := moduleOptions{logOutput: os.Stderr}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return fx.Module("servicekit",
+		fx.Supply(e),
+		fx.Provide(
+			LoadSettingsFrom,
+			func(s Settings) *slog.Logger {
+				return observability.NewLogger(o.logOutput, s.Service, s.LogLevel)
+			},
+			func(s Settings) *resilience.Registry {
+				return resilience.NewRegistry(s.HTTPBreakerSettings())
+			},
+			newMetrics,
+			newConsumerMetrics,
+			newKafka,
+			func(k *Kafka) kafkabus.Bus { return k.Bus },
+			NewHTTPClients,
+			newIdempotencyStore,
+			newRunner,
+		),
+		fx.Invoke(func(*Runner) {}),
+	)
+}
+
+// newMetrics returns the service's Prometheus registry with the breaker
+// collector.
+func newMetrics(s Settings, breakers *resilience.Registry) (*prometheus.Registry, error) {
+	reg := observability.NewRegistry(s.Service)
+	if err := reg.Register(observability.NewBreakerCollector(s.Service, breakers)); err != nil {
+		return nil, err
+	}
+	return reg, nil
+}
+
+func newConsumerMetrics(s Settings, reg *prometheus.Registry) (*ConsumerMetrics, error) {
+	m := NewConsumerMetrics(s.Service)
+	if err := reg.Register(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// newKafka is NewKafka for fx; the Runner closes the bus, after the
+// consumers and servers that publish through it have stopped.
+func newKafka(s Settings, breakers *resilience.Registry, reg *prometheus.Registry, logger *slog.Logger) (*Kafka, error) {
+	return NewKafka(s, breakers, reg, logger)
+}
+
+func newIdempotencyStore(s Settings) (IdempotencyStore, error) {
+	return NewMemoryIdempotencyStore(MemoryIdempotencyOptions{
+		TTL:        time.Duration(s.IdempotencyTTL),
+		MaxEntries: s.IdempotencyMaxEntries,
+	})
+}

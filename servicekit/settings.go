@@ -1,0 +1,245 @@
+package servicekit
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/huleedu/huleedu/kafkabus"
+	"github.com/huleedu/huleedu/resilience"
+)
+
+// Settings are one service's settings: the Kafka publishing settings of
+// DESIGN.md §6 (embedded kafkabus.Settings) and the service basics. Every
+// variable may carry the service's prefix (see Env); deploy/env.example
+// lists them all with their defaults.
+type Settings struct {
+	// Service is the service's name ("file_service"): the prefix of its
+	// breaker names, the service label of its metrics and log lines, and
+	// the default consumer group. Not read from the environment.
+	Service string `env:"-"`
+
+	kafkabus.Settings
+
+	// HTTPAddr is where the service's API listens (host:port; port 0
+	// picks a free one, reported once started).
+	HTTPAddr string `env:"HTTP_ADDR" envDefault:"127.0.0.1:0"`
+	// AdminAddr is where /healthz, /readyz, /metrics and /circuit-breakers
+	// listen.
+	AdminAddr string `env:"ADMIN_ADDR" envDefault:"127.0.0.1:0"`
+	// LogLevel is the lowest level logged: debug, info, warn or error.
+	LogLevel slog.Level `env:"LOG_LEVEL" envDefault:"info"`
+	// ShutdownTimeout bounds a graceful stop: the API server finishing its
+	// requests, consumers finishing their events, the bus draining its
+	// fallback queue. What is left then stays in the disk spool, or is
+	// reported as undelivered (memory queue).
+	ShutdownTimeout kafkabus.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s"`
+	// DataDir holds the service's local state; with KAFKA_FALLBACK_MODE=disk
+	// and no KAFKA_FALLBACK_DIR the spool is <DataDir>/<service>/kafka-spool.
+	DataDir string `env:"DATA_DIR" envDefault:"data"`
+	// AutoCreateTopics lets the producer create missing topics, if the
+	// brokers allow it. Off by default, as in production: topics
+	// (including the <topic>.dlq dead-letter topics) are created up front.
+	AutoCreateTopics bool `env:"KAFKA_AUTO_CREATE_TOPICS" envDefault:"false"`
+
+	// MetadataMinAge is the least time between two metadata requests of
+	// one Kafka client, and so how soon after an outage a client learns
+	// that the brokers are back (franz-go's default is 5s).
+	MetadataMinAge kafkabus.Duration `env:"KAFKA_METADATA_MIN_AGE" envDefault:"1s"`
+
+	// ConsumerGroup is the Kafka consumer group of the service's
+	// consumers. Default: the service name.
+	ConsumerGroup string `env:"KAFKA_CONSUMER_GROUP"`
+	// ConsumerMaxAttempts is how often a failing handler runs for one
+	// event before the event goes to the dead-letter topic.
+	ConsumerMaxAttempts int `env:"KAFKA_CONSUMER_MAX_ATTEMPTS" envDefault:"5"`
+	// ConsumerRetryBackoff is the wait after the first failed attempt; it
+	// doubles per attempt up to ConsumerRetryMaxBackoff.
+	ConsumerRetryBackoff    kafkabus.Duration `env:"KAFKA_CONSUMER_RETRY_BACKOFF" envDefault:"200ms"`
+	ConsumerRetryMaxBackoff kafkabus.Duration `env:"KAFKA_CONSUMER_RETRY_MAX_BACKOFF" envDefault:"5s"`
+	// ConsumerSessionTimeout is how long the group waits for a member that
+	// stopped heartbeating (a crashed process) before moving its
+	// partitions; the broker bounds it (group.min/max.session.timeout.ms).
+	ConsumerSessionTimeout kafkabus.Duration `env:"KAFKA_CONSUMER_SESSION_TIMEOUT" envDefault:"45s"`
+	// IdempotencyTTL is how long a processed event_id is remembered.
+	IdempotencyTTL kafkabus.Duration `env:"KAFKA_CONSUMER_IDEMPOTENCY_TTL" envDefault:"24h"`
+	// IdempotencyMaxEntries bounds the processed event_ids remembered; the
+	// oldest are forgotten first.
+	IdempotencyMaxEntries int `env:"KAFKA_CONSUMER_IDEMPOTENCY_MAX_ENTRIES" envDefault:"100000"`
+
+	// HTTP dependency breakers (HTTPClients.For): the same policy as the
+	// Kafka breaker, with the original platform's HTTP defaults.
+	HTTPFailureThreshold int               `env:"HTTP_CIRCUIT_BREAKER_FAILURE_THRESHOLD" envDefault:"5"`
+	HTTPRecoveryTimeout  kafkabus.Duration `env:"HTTP_CIRCUIT_BREAKER_RECOVERY_TIMEOUT" envDefault:"30"`
+	HTTPSuccessThreshold int               `env:"HTTP_CIRCUIT_BREAKER_SUCCESS_THRESHOLD" envDefault:"2"`
+	// HTTPClientTimeout bounds one outgoing HTTP request, body included.
+	HTTPClientTimeout kafkabus.Duration `env:"HTTP_CLIENT_TIMEOUT" envDefault:"10s"`
+}
+
+// LoadSettings reads service's settings from the process environment and
+// validates them. See LoadSettingsFrom.
+func LoadSettings(service string) (Settings, error) {
+	return LoadSettingsFrom(ProcessEnv(service))
+}
+
+// LoadSettingsFrom reads the settings of e's service from e and validates
+// them. Defaults fill what is unset; KAFKA_FALLBACK_DIR defaults to
+// <DATA_DIR>/<service>/kafka-spool in disk mode; KAFKA_CONSUMER_GROUP to the
+// service name.
+//
+// A bad value is a *SettingsError (wrapping ErrInvalidSettings) that lists
+// every problem, each naming the variable as it was set (the prefixed one
+// if that is where the value came from), the value and the accepted range:
+//
+//	FILE_SERVICE_KAFKA_CIRCUIT_BREAKER_FAILURE_THRESHOLD="-1": must be between 1 and 1000000
+func LoadSettingsFrom(e Env) (Settings, error) {
+	if e.service == "" {
+		return Settings{}, errors.New("servicekit: LoadSettings: the service name is empty")
+	}
+	s := Settings{Service: e.service}
+	parseErr := e.Parse(&s)
+	var parsed *SettingsError
+	if parseErr != nil && !errors.As(parseErr, &parsed) {
+		return Settings{}, parseErr
+	}
+	s.Service = e.service
+	s.applyDefaults()
+	validErr := s.Validate()
+	if parseErr == nil && validErr == nil {
+		return s, nil
+	}
+	// Report every problem at once: the parse errors, and the range
+	// problems of the variables that did parse.
+	all := &SettingsError{Service: e.service}
+	unparsed := map[string]bool{}
+	if parsed != nil {
+		all.Problems = parsed.Problems
+		for _, p := range parsed.Problems {
+			unparsed[p.Var] = true
+		}
+	}
+	if validErr != nil {
+		var invalid *SettingsError
+		errors.As(e.attribute(validErr), &invalid)
+		for _, p := range invalid.Problems {
+			if !unparsed[p.Var] {
+				all.Problems = append(all.Problems, p)
+			}
+		}
+	}
+	all.Problems = sortedProblems(all.Problems)
+	return Settings{}, all
+}
+
+// applyDefaults fills the defaults that depend on other settings.
+func (s *Settings) applyDefaults() {
+	if s.ConsumerGroup == "" {
+		s.ConsumerGroup = s.Service
+	}
+	if s.FallbackMode == kafkabus.FallbackDisk && s.FallbackDir == "" && s.DataDir != "" {
+		s.FallbackDir = filepath.Join(s.DataDir, s.Service, "kafka-spool")
+	}
+}
+
+// Validate checks every setting and returns all problems as one error
+// whose parts are *kafkabus.SettingError values naming the unprefixed
+// variables (LoadSettingsFrom renames them to what was set).
+func (s Settings) Validate() error {
+	errs := []error{s.Settings.Validate()}
+	bad := func(v, val, want string) {
+		errs = append(errs, &kafkabus.SettingError{Var: v, Value: val, Want: want})
+	}
+	intRange := func(v string, n, lo, hi int) {
+		if n < lo || n > hi {
+			bad(v, strconv.Itoa(n), fmt.Sprintf("must be between %d and %d", lo, hi))
+		}
+	}
+	durRange := func(v string, d kafkabus.Duration, lo, hi time.Duration) {
+		if time.Duration(d) < lo || time.Duration(d) > hi {
+			bad(v, d.String(), fmt.Sprintf("must be between %v and %v (seconds, or a Go duration such as 500ms)", lo, hi))
+		}
+	}
+	addr := func(v, a string) {
+		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+			bad(v, a, "must be host:port (port 0 picks a free port), such as 127.0.0.1:8080 or :8080")
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			bad(v, a, "must be host:port with a port between 0 and 65535")
+		}
+	}
+	addr("HTTP_ADDR", s.HTTPAddr)
+	addr("ADMIN_ADDR", s.AdminAddr)
+	if s.LogLevel < slog.LevelDebug || s.LogLevel > slog.LevelError {
+		bad("LOG_LEVEL", s.LogLevel.String(), "must be debug, info, warn or error")
+	}
+	durRange("SHUTDOWN_TIMEOUT", s.ShutdownTimeout, 100*time.Millisecond, time.Hour)
+	durRange("KAFKA_METADATA_MIN_AGE", s.MetadataMinAge, 10*time.Millisecond, 10*time.Minute)
+	intRange("KAFKA_CONSUMER_MAX_ATTEMPTS", s.ConsumerMaxAttempts, 1, 1000)
+	durRange("KAFKA_CONSUMER_RETRY_BACKOFF", s.ConsumerRetryBackoff, time.Millisecond, 10*time.Minute)
+	durRange("KAFKA_CONSUMER_RETRY_MAX_BACKOFF", s.ConsumerRetryMaxBackoff, time.Millisecond, 10*time.Minute)
+	if s.ConsumerRetryMaxBackoff < s.ConsumerRetryBackoff {
+		bad("KAFKA_CONSUMER_RETRY_MAX_BACKOFF", s.ConsumerRetryMaxBackoff.String(),
+			"must not be below KAFKA_CONSUMER_RETRY_BACKOFF ("+s.ConsumerRetryBackoff.String()+")")
+	}
+	durRange("KAFKA_CONSUMER_SESSION_TIMEOUT", s.ConsumerSessionTimeout, 100*time.Millisecond, 30*time.Minute)
+	durRange("KAFKA_CONSUMER_IDEMPOTENCY_TTL", s.IdempotencyTTL, time.Second, 365*24*time.Hour)
+	intRange("KAFKA_CONSUMER_IDEMPOTENCY_MAX_ENTRIES", s.IdempotencyMaxEntries, 1, 100_000_000)
+	intRange("HTTP_CIRCUIT_BREAKER_FAILURE_THRESHOLD", s.HTTPFailureThreshold, 1, 1_000_000)
+	intRange("HTTP_CIRCUIT_BREAKER_SUCCESS_THRESHOLD", s.HTTPSuccessThreshold, 1, 1_000_000)
+	durRange("HTTP_CIRCUIT_BREAKER_RECOVERY_TIMEOUT", s.HTTPRecoveryTimeout, 10*time.Millisecond, 24*time.Hour)
+	durRange("HTTP_CLIENT_TIMEOUT", s.HTTPClientTimeout, time.Millisecond, time.Hour)
+	return errors.Join(errs...)
+}
+
+// attribute turns the problems of Validate into a *SettingsError whose
+// variables are the ones actually set and whose values are as typed.
+func (e Env) attribute(err error) error {
+	vars, source := e.resolved()
+	var problems []*kafkabus.SettingError
+	var collect func(error)
+	collect = func(err error) {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, inner := range j.Unwrap() {
+				collect(inner)
+			}
+			return
+		}
+		var se *kafkabus.SettingError
+		if !errors.As(err, &se) {
+			// Validate reports nothing else; keep whatever it is visible.
+			problems = append(problems, &kafkabus.SettingError{Var: e.prefix + "*", Want: err.Error()})
+			return
+		}
+		p := *se
+		if raw, ok := vars[p.Var]; ok {
+			p.Value = raw
+		}
+		p.Var = varName(p.Var, source)
+		problems = append(problems, &p)
+	}
+	collect(err)
+	return &SettingsError{Service: e.service, Problems: sortedProblems(problems)}
+}
+
+// KafkaBreakerSettings are the settings of the Kafka producer breaker,
+// registered as "<service>.kafka_producer".
+func (s Settings) KafkaBreakerSettings() resilience.Settings {
+	return s.BreakerSettings(s.Service + "." + KafkaProducerBreaker)
+}
+
+// HTTPBreakerSettings are the settings of the breakers HTTPClients
+// creates (their Name is left empty).
+func (s Settings) HTTPBreakerSettings() resilience.Settings {
+	return resilience.Settings{
+		FailureThreshold: s.HTTPFailureThreshold,
+		RecoveryTimeout:  time.Duration(s.HTTPRecoveryTimeout),
+		SuccessThreshold: s.HTTPSuccessThreshold,
+	}
+}
+
+// KafkaProducerBreaker is the name suffix of the Kafka producer breaker:
+// the full name is "<service>.kafka_producer".
+const KafkaProducerBreaker = "kafka_producer"

@@ -1,0 +1,35 @@
+package fileservice
+
+import (
+	"log/slog"
+
+	"go.uber.org/fx"
+
+	"github.com/huleedu/huleedu/kafkabus"
+	"github.com/huleedu/huleedu/servicekit"
+)
+
+// Module wires the File Service into servicekit: a Service built from the
+// environment (MAX_FILE_BYTES, MAX_FILES_PER_REQUEST, MAX_REQUEST_BYTES,
+// optionally prefixed FILE_SERVICE_) with the service's Kafka bus and
+// logger, and its routes served on HTTP_ADDR.
+func Module() fx.Option {
+	return fx.Module(ServiceName,
+		fx.Provide(newFromEnv),
+		servicekit.AsRoutes(func(s *Service) []servicekit.Route { return servicekit.MuxRoutes(s.Routes) }),
+		servicekit.AsSubscriptions(func(s *Service) []servicekit.Subscription { return servicekit.Subscriptions(s.Handlers()) }),
+	)
+}
+
+// Spec describes the File Service for servicekit.StartAll and RunAll.
+func Spec() servicekit.ServiceSpec {
+	return servicekit.ServiceSpec{Name: ServiceName, Module: Module()}
+}
+
+func newFromEnv(e servicekit.Env, bus kafkabus.Bus, logger *slog.Logger) (*Service, error) {
+	var cfg Config
+	if err := e.Parse(&cfg); err != nil {
+		return nil, err
+	}
+	return New(cfg, Deps{Bus: bus, Logger: logger})
+}

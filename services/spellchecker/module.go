@@ -1,0 +1,55 @@
+package spellchecker
+
+import (
+	"fmt"
+	"log/slog"
+
+	"go.uber.org/fx"
+
+	"github.com/huleedu/huleedu/kafkabus"
+	"github.com/huleedu/huleedu/servicekit"
+	"github.com/huleedu/huleedu/services/fileservice"
+	"github.com/huleedu/huleedu/services/fileservice/contentclient"
+)
+
+// FileServiceURLVar is the variable holding the File Service's base URL
+// (optionally prefixed SPELLCHECKER_SERVICE_). servicekit.StartAll sets it
+// when it starts the File Service in the same process.
+const FileServiceURLVar = "FILE_SERVICE_URL"
+
+// Module wires the Spellchecker into servicekit: a Service that fetches
+// essay texts from the File Service through an HTTP client behind the
+// breaker "spellchecker_service.file_service", publishes through the
+// service's Kafka bus, and has its handlers registered with the service's
+// consumer.
+func Module() fx.Option {
+	return fx.Module(ServiceName,
+		fx.Provide(newFromEnv),
+		servicekit.AsRoutes(func(s *Service) []servicekit.Route { return servicekit.MuxRoutes(s.Routes) }),
+		servicekit.AsSubscriptions(func(s *Service) []servicekit.Subscription { return servicekit.Subscriptions(s.Handlers()) }),
+	)
+}
+
+// Spec describes the Spellchecker for servicekit.StartAll and RunAll: it
+// depends on the File Service.
+func Spec() servicekit.ServiceSpec {
+	return servicekit.ServiceSpec{
+		Name:           ServiceName,
+		Module:         Module(),
+		DependencyURLs: map[string]string{fileservice.ServiceName: FileServiceURLVar},
+	}
+}
+
+func newFromEnv(e servicekit.Env, bus kafkabus.Bus, clients *servicekit.HTTPClients, logger *slog.Logger) (*Service, error) {
+	var deps struct {
+		FileServiceURL string `env:"FILE_SERVICE_URL,required"`
+	}
+	if err := e.Parse(&deps); err != nil {
+		return nil, err
+	}
+	content, err := contentclient.New(clients.For(fileservice.ServiceName), deps.FileServiceURL)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", FileServiceURLVar, err)
+	}
+	return New(Deps{Bus: bus, Content: content, Logger: logger})
+}
