@@ -337,53 +337,50 @@ func (b *ResilientBus) close(ctx context.Context) error {
 	b.closed = true
 	b.mu.Unlock()
 
-	waited := make(chan struct{})
-	go func() { b.inflight.Wait(); close(waited) }()
+	published := make(chan struct{})
+	go func() { b.inflight.Wait(); close(published) }()
 	select {
-	case <-waited:
+	case <-published:
+		// Every accepted record is in Kafka or in the queue: drain until
+		// the queue is empty or ctx ends.
+		close(b.closing)
+		select {
+		case <-b.drained:
+		case <-ctx.Done():
+		}
 	case <-ctx.Done():
-		// Publish calls still running will finish on their own contexts;
-		// the drainer must keep running until they have, so their records
-		// are counted below.
-		<-waited
-	}
-
-	close(b.closing)
-	select {
-	case <-b.drained:
-	case <-ctx.Done():
-		b.drainStop()
-		<-b.drained
 	}
 	b.drainStop()
+	<-b.drained
 
-	var errs []error
+	// Closing the queue fails the appends still waiting for room (they are
+	// not accepted, and say so), so no Publish outlives Close by more than
+	// a direct produce's publish timeout.
+	errs := []error{b.q.Close()}
+	<-published
+
 	left := b.q.Stats().Records
-	_, durable := b.q.(*spool.Disk)
-	if left > 0 && !durable {
-		recs, err := b.leftovers(int(left))
-		errs = append(errs, err)
-		errs = append(errs, &UndeliveredError{Count: int(left), Records: recs})
+	if v, ok := b.q.(volatileQueue); ok {
+		if rest := v.Remaining(); len(rest) > 0 {
+			recs := make([]event.Record, len(rest))
+			for i, e := range rest {
+				recs[i] = e.Record
+			}
+			errs = append(errs, &UndeliveredError{Count: len(recs), Records: recs})
+		}
 	} else if left > 0 {
 		b.log.Info("records left in the disk spool for the next start", "records", left)
 	}
-	errs = append(errs, b.q.Close())
 	if c, ok := b.producer.(interface{ Close(context.Context) error }); ok {
 		errs = append(errs, c.Close(ctx))
 	}
 	return errors.Join(errs...)
 }
 
-func (b *ResilientBus) leftovers(n int) ([]event.Record, error) {
-	entries, err := b.q.Peek(context.Background(), n)
-	if err != nil {
-		return nil, fmt.Errorf("kafkabus: close: reading undelivered records: %w", err)
-	}
-	recs := make([]event.Record, len(entries))
-	for i, e := range entries {
-		recs[i] = e.Record
-	}
-	return recs, nil
+// volatileQueue is a queue whose contents do not outlive the process (the
+// memory queue). Remaining returns what it still holds, also after Close.
+type volatileQueue interface {
+	Remaining() []spool.Entry
 }
 
 var _ Bus = (*ResilientBus)(nil)

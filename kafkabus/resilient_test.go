@@ -425,3 +425,25 @@ func checkDelivery(t *testing.T, accepted [][]string, delivered []string) {
 		}
 	}
 }
+
+// A publisher waiting for room in a full queue must not hold Close past its
+// deadline: it is told its record was not accepted.
+func TestCloseDeadlineReleasesPublishersBlockedOnAFullQueue(t *testing.T) {
+	q, _ := spool.NewMemory(spool.MemoryOptions{MaxRecords: 1, Overflow: spool.OverflowBlock})
+	h := newHarness(t, q)
+	h.openBreaker(t, "a")
+	blocked := make(chan error, 1)
+	go func() { blocked <- h.bus.PublishRecord(context.Background(), rec("k", "b")) }()
+	eventually(t, "publisher blocked", func() bool { return h.bus.backlog.Load() == 2 })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	err := h.bus.Close(ctx)
+	var ue *UndeliveredError
+	if !errors.As(err, &ue) || ue.Count != 1 || string(ue.Records[0].Value) != "a" {
+		t.Fatalf("Close = %v, want exactly [a] undelivered", err)
+	}
+	if perr := <-blocked; !errors.Is(perr, spool.ErrClosed) {
+		t.Fatalf("blocked publisher got %v, want a not-accepted error wrapping spool.ErrClosed", perr)
+	}
+}

@@ -181,6 +181,15 @@ func (m *Memory) DeadLetters() []DeadLetter {
 	return append([]DeadLetter(nil), m.dead...)
 }
 
+// Remaining returns a copy of the entries still queued, oldest first. Unlike
+// Peek it also works after Close, so the owner of a closed memory queue can
+// report exactly what was never delivered.
+func (m *Memory) Remaining() []Entry {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]Entry(nil), m.entries[m.head:]...)
+}
+
 // Stats implements Queue.
 func (m *Memory) Stats() Stats {
 	m.mu.Lock()
