@@ -333,3 +333,36 @@ func TestKafkaNonRetriableErrorsAreReturnedNotQueued(t *testing.T) {
 		})
 	}
 }
+
+// Kafka flaps: cut and healed again and again while producers write. The
+// breaker opens and closes repeatedly; nothing accepted is lost or
+// reordered.
+func TestKafkaFlappingLosesAndReordersNothing(t *testing.T) {
+	h := newKafkaHarness(t, nil, nil)
+	accepted := runPublishers(h.bus, 4, time.Millisecond, func() {
+		for range 4 {
+			time.Sleep(150 * time.Millisecond)
+			if err := h.cluster.Fault(kafkatest.FaultCut); err != nil {
+				t.Error(err)
+				return
+			}
+			time.Sleep(700 * time.Millisecond)
+			if err := h.cluster.Heal(); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+		eventually(t, "drained", func() bool { return h.bus.Stats().Queue.Records == 0 })
+	})
+	snap := h.cb.Snapshot()
+	opened := uint64(0)
+	for _, tr := range snap.Transitions {
+		if tr.To == resilience.StateOpen {
+			opened += tr.Count
+		}
+	}
+	if opened < 2 {
+		t.Fatalf("the breaker opened %d times over 4 outages, want it to flap", opened)
+	}
+	checkDelivery(t, accepted, h.closeAndRead(t))
+}
