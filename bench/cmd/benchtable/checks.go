@@ -1,0 +1,70 @@
+package main
+
+// kind says how a check turns measurements into a verdict.
+type kind int
+
+const (
+	// ratioAtMost: ours/baseline <= limit (costs: ns/op).
+	ratioAtMost kind = iota
+	// ratioAtLeast: ours/baseline >= limit (rates: records/s).
+	ratioAtLeast
+	// diffAtMost: ours-baseline <= limit, in the unit (extra ns/op).
+	diffAtMost
+	// valueAtMost: ours <= limit, no baseline (latency, memory, allocs).
+	valueAtMost
+	// ratioInfo: ours/baseline, shown without a target.
+	ratioInfo
+	// valueInfo: ours, shown without a target.
+	valueInfo
+)
+
+// check is one row of the table: a measurement of ours, optionally
+// against a baseline benchmark from the same run, and its target.
+type check struct {
+	Label    string
+	Ours     string // benchmark name without "Benchmark" and the -N suffix
+	Unit     string // ours' metric
+	Baseline string // the baseline benchmark; "" = Ours itself (with BaseUnit) or none
+	BaseUnit string // the baseline's metric; "" = Unit
+	BaseName string // how the baseline is shown ("gobreaker")
+	// RatioUnit, when set, names a metric the benchmark reports as the
+	// ratio itself, per run, from paired measurements (see the bench
+	// package's interleave). Its median is the ratio; the medians of ours
+	// and of the baseline are shown for reference.
+	RatioUnit string
+	Kind      kind
+	Limit     float64
+	// TargetProcs, when not 0, is the GOMAXPROCS the target applies to;
+	// rows measured at other values are shown for information only.
+	TargetProcs int
+}
+
+// checks are the targets of issues 2 ("Tests and benchmarks") and 3
+// ("Benchmarks"). The breaker targets apply on 2 CPUs.
+var checks = []check{
+	{Label: "breaker default, serial", Ours: "Breaker/default/ours", Baseline: "Breaker/default/gobreaker", BaseName: "gobreaker", Unit: "ns/op", Kind: ratioAtMost, Limit: 0.1, TargetProcs: 2},
+	{Label: "breaker default, serial", Ours: "Breaker/default/ours", Baseline: "Breaker/default/failsafe", BaseName: "failsafe-go", Unit: "ns/op", Kind: ratioInfo},
+	{Label: "breaker default, parallel", Ours: "BreakerParallel/default/ours", Baseline: "BreakerParallel/default/gobreaker", BaseName: "gobreaker", Unit: "ns/op", Kind: ratioAtMost, Limit: 0.1, TargetProcs: 2},
+	{Label: "breaker default, parallel", Ours: "BreakerParallel/default/ours", Baseline: "BreakerParallel/default/failsafe", BaseName: "failsafe-go", Unit: "ns/op", Kind: ratioInfo},
+	{Label: "breaker default, serial, allocs", Ours: "Breaker/default/ours", Unit: "allocs/op", Kind: valueAtMost, Limit: 0},
+	{Label: "breaker default, parallel, allocs", Ours: "BreakerParallel/default/ours", Unit: "allocs/op", Kind: valueAtMost, Limit: 0},
+	{Label: "breaker window(100), serial", Ours: "Breaker/window/ours", Baseline: "Breaker/window/gobreaker", BaseName: "gobreaker", Unit: "ns/op", Kind: ratioAtMost, Limit: 0.5, TargetProcs: 2},
+	{Label: "breaker window(100), serial", Ours: "Breaker/window/ours", Baseline: "Breaker/window/failsafe", BaseName: "failsafe-go", Unit: "ns/op", Kind: ratioInfo},
+	{Label: "breaker window(100), parallel", Ours: "BreakerParallel/window/ours", Baseline: "BreakerParallel/window/gobreaker", BaseName: "gobreaker", Unit: "ns/op", Kind: ratioAtMost, Limit: 0.5, TargetProcs: 2},
+	{Label: "breaker window(100), parallel", Ours: "BreakerParallel/window/ours", Baseline: "BreakerParallel/window/failsafe", BaseName: "failsafe-go", Unit: "ns/op", Kind: ratioInfo},
+	{Label: "breaker + Prometheus collector, serial", Ours: "Breaker/collector/ours", Baseline: "Breaker/default/ours", BaseName: "no collector", Unit: "ns/op", Kind: diffAtMost, Limit: 5, TargetProcs: 2},
+	{Label: "breaker + Prometheus collector, parallel", Ours: "BreakerParallel/collector/ours", Baseline: "BreakerParallel/default/ours", BaseName: "no collector", Unit: "ns/op", Kind: diffAtMost, Limit: 5, TargetProcs: 2},
+
+	{Label: "healthy publish throughput", Ours: "KafkaHealthy", Unit: "resilient-records/s", BaseUnit: "raw-records/s", BaseName: "raw franz-go", RatioUnit: "ratio", Kind: ratioAtLeast, Limit: 0.95},
+	{Label: "open circuit, disk spool, p50", Ours: "OpenCircuitLatency/disk", Unit: "p50-µs", Kind: valueInfo},
+	{Label: "open circuit, disk spool, p99", Ours: "OpenCircuitLatency/disk", Unit: "p99-µs", Kind: valueAtMost, Limit: 2000},
+	{Label: "open circuit, memory queue, p50", Ours: "OpenCircuitLatency/memory", Unit: "p50-µs", Kind: valueInfo},
+	{Label: "open circuit, memory queue, p99", Ours: "OpenCircuitLatency/memory", Unit: "p99-µs", Kind: valueAtMost, Limit: 20},
+	{Label: "raw write+fsync of one record, p50 (context)", Ours: "FsyncLatency", Unit: "p50-µs", Kind: valueInfo},
+	{Label: "raw write+fsync of one record, p99 (context)", Ours: "FsyncLatency", Unit: "p99-µs", Kind: valueInfo},
+	{Label: "raw write+fsync of one record, max (context)", Ours: "FsyncLatency", Unit: "max-µs", Kind: valueInfo},
+	{Label: "spool append throughput", Ours: "SpoolAppend", Unit: "spool-records/s", BaseUnit: "raw-records/s", BaseName: "raw write+fsync", RatioUnit: "ratio", Kind: ratioAtLeast, Limit: 0.7},
+	{Label: "drain rate after recovery", Ours: "Drain", Unit: "resilient-records/s", BaseUnit: "raw-records/s", BaseName: "raw franz-go", RatioUnit: "ratio", Kind: ratioAtLeast, Limit: 0.8},
+	{Label: "RSS while appending 1 GiB", Ours: "SpoolRSS", Unit: "append-peak-MiB", Kind: valueAtMost, Limit: 100},
+	{Label: "RSS while draining 1 GiB", Ours: "SpoolRSS", Unit: "drain-peak-MiB", Kind: valueAtMost, Limit: 100},
+}

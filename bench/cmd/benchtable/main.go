@@ -1,0 +1,58 @@
+// Command benchtable turns `go test -bench` output of the bench module into
+// a table: for every target of the project's benchmarks, the median of ours
+// and of its baseline from the same run, their ratio (or difference), the
+// target and whether it was met; then the medians of every benchmark.
+//
+//	cd bench
+//	go test -run '^$' -bench '^BenchmarkBreaker' -benchmem -cpu 1,2 -count 5 | go run ./cmd/benchtable
+//
+// Input may hold several runs (-count) and several go test invocations
+// concatenated; each metric's median over the runs is used. The table is
+// Markdown, so it can go into the README as it is. With -strict the exit
+// status is 1 when a target is missed or its baseline is missing.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+)
+
+func main() {
+	strict := flag.Bool("strict", false, "exit with status 1 when a target is not met")
+	medians := flag.Bool("medians", true, "also print the medians of every benchmark")
+	flag.Parse()
+	ok, err := run(os.Stdin, os.Stdout, *medians)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchtable:", err)
+		os.Exit(2)
+	}
+	if *strict && !ok {
+		os.Exit(1)
+	}
+}
+
+// run reads benchmark output from in and writes the tables to out. ok is
+// false when a target was missed or could not be evaluated.
+func run(in io.Reader, out io.Writer, medians bool) (ok bool, err error) {
+	res, err := parse(in)
+	if err != nil {
+		return false, err
+	}
+	if len(res) == 0 {
+		return false, fmt.Errorf("no benchmark results in the input")
+	}
+	rows, notRun := evaluate(res, checks)
+	writeChecks(out, rows, notRun)
+	if medians {
+		fmt.Fprintln(out)
+		writeMedians(out, res)
+	}
+	for _, r := range rows {
+		if r.Verdict == fail || r.Verdict == missing {
+			return false, nil
+		}
+	}
+	return true, nil
+}

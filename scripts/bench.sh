@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs the comparison benchmarks of bench/ and prints one Markdown table:
+# every target of the project's benchmarks with ours, the baseline measured
+# in the same run, the ratio (median over the runs), the target and PASS or
+# FAIL; then the medians of every benchmark. The raw `go test` output goes
+# to stderr as it runs.
+#
+#   scripts/bench.sh                  # ~5-6 minutes on 2 cores
+#   BENCH_LARGE=1 scripts/bench.sh    # + RSS while 1 GiB is spooled (writes 1 GiB, ~30 s more)
+#   BENCH_QUICK=1 scripts/bench.sh    # one short run of each, to check that everything works
+#   BENCH_OUT=raw.txt scripts/bench.sh  # keep the raw go test output
+#
+# Benchmarks share the machine with whatever else runs on it; run it on an
+# otherwise idle machine for numbers worth publishing.
+set -euo pipefail
+cd "$(dirname "$0")/../bench"
+
+out=${BENCH_OUT:-}
+if [ -z "$out" ]; then
+  out=$(mktemp)
+  trap 'rm -f "$out"' EXIT
+fi
+: >"$out"
+
+# Sizes: count, and -benchtime of the Kafka group (fixed iteration counts,
+# since parts of those benchmarks are untimed set-up).
+if [ "${BENCH_QUICK:-}" = 1 ]; then
+  breaker_count=1 breaker_time=100ms kafka_count=1
+  healthy=20000x latency=5000x spool=20000x fsync=200x drain=25000x
+else
+  breaker_count=5 breaker_time=1s kafka_count=3
+  healthy=200000x latency=50000x spool=200000x fsync=2000x drain=200000x
+fi
+
+run() {
+  printf '\n== go test -run ^$ %s\n' "$*" >&2
+  go test -run '^$' -timeout 30m "$@" 2>&1 | tee -a "$out" >&2
+}
+
+# Breaker group: ours, gobreaker and failsafe-go in one go test run.
+run -bench '^BenchmarkBreaker' -benchmem -cpu 1,2 -count "$breaker_count" -benchtime "$breaker_time"
+
+# Kafka and spool group (GOMAXPROCS = all cores).
+run -bench '^BenchmarkKafkaHealthy$' -count "$kafka_count" -benchtime "$healthy"
+run -bench '^BenchmarkOpenCircuitLatency$' -count "$kafka_count" -benchtime "$latency"
+run -bench '^BenchmarkFsyncLatency$' -count "$kafka_count" -benchtime "$fsync"
+run -bench '^BenchmarkSpoolAppend$' -count "$kafka_count" -benchtime "$spool"
+run -bench '^BenchmarkDrain$' -count "$kafka_count" -benchtime "$drain"
+if [ "${BENCH_LARGE:-}" = 1 ]; then
+  run -bench '^BenchmarkSpoolRSS$' -count 1 -benchtime 1x
+fi
+
+echo
+go run ./cmd/benchtable <"$out"
