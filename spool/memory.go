@@ -36,8 +36,7 @@ type Memory struct {
 	notify     chan struct{}
 
 	mu      sync.Mutex
-	entries []Entry // entries[head:] are queued, oldest first
-	head    int
+	entries deque // queued entries, oldest first
 	bytes   int64
 	nextSeq uint64
 	space   chan struct{} // closed and replaced whenever room is freed
@@ -103,7 +102,7 @@ func (m *Memory) Append(ctx context.Context, recs ...event.Record) error {
 	}
 	now := m.now()
 	for _, r := range recs {
-		m.entries = append(m.entries, Entry{Seq: m.nextSeq, AppendedAt: now, Record: r})
+		m.entries.push(Entry{Seq: m.nextSeq, AppendedAt: now, Record: r})
 		m.nextSeq++
 		m.bytes += int64(r.Size())
 	}
@@ -128,11 +127,7 @@ func (m *Memory) Peek(ctx context.Context, max int) ([]Entry, error) {
 	if m.closed {
 		return nil, ErrClosed
 	}
-	queued := m.entries[m.head:]
-	if len(queued) > max {
-		queued = queued[:max]
-	}
-	return append([]Entry(nil), queued...), nil
+	return m.entries.copyFront(max), nil
 }
 
 // Ack implements Queue.
@@ -146,7 +141,8 @@ func (m *Memory) Ack(seq uint64) error {
 		return fmt.Errorf("spool: ack %d past the tail (last seq %d)", seq, m.nextSeq-1)
 	}
 	n := 0
-	for _, e := range m.entries[m.head:] {
+	for n < m.entries.len() {
+		e := m.entries.at(n)
 		if e.Seq > seq {
 			break
 		}
@@ -164,11 +160,11 @@ func (m *Memory) DeadLetter(e Entry, reason string) error {
 	if m.closed {
 		return ErrClosed
 	}
-	if m.lenLocked() == 0 || m.entries[m.head].Seq != e.Seq {
+	if m.lenLocked() == 0 || m.entries.at(0).Seq != e.Seq {
 		return fmt.Errorf("spool: dead-letter seq %d: not the head of the queue", e.Seq)
 	}
 	m.deadID++
-	m.dead = append(m.dead, DeadLetter{ID: m.deadID, Entry: m.entries[m.head], Reason: reason, At: m.now()})
+	m.dead = append(m.dead, DeadLetter{ID: m.deadID, Entry: *m.entries.at(0), Reason: reason, At: m.now()})
 	m.bytes -= int64(e.Size())
 	m.removeHeadLocked(1)
 	return nil
@@ -187,7 +183,7 @@ func (m *Memory) DeadLetters() []DeadLetter {
 func (m *Memory) Remaining() []Entry {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return append([]Entry(nil), m.entries[m.head:]...)
+	return m.entries.copyFront(m.entries.len())
 }
 
 // Stats implements Queue.
@@ -201,7 +197,7 @@ func (m *Memory) Stats() Stats {
 		DeadLetters: int64(len(m.dead)),
 	}
 	if s.Records > 0 {
-		s.OldestAt = m.entries[m.head].AppendedAt
+		s.OldestAt = m.entries.at(0).AppendedAt
 	}
 	return s
 }
@@ -222,26 +218,76 @@ func (m *Memory) Close() error {
 	return nil
 }
 
-func (m *Memory) lenLocked() int { return len(m.entries) - m.head }
+func (m *Memory) lenLocked() int { return m.entries.len() }
 
-// removeHeadLocked drops n entries from the head, compacting the backing
-// array once the dead prefix outgrows the live part so memory stays bounded.
+// removeHeadLocked drops n entries from the head and wakes appenders
+// waiting for room.
 func (m *Memory) removeHeadLocked(n int) {
 	if n == 0 {
 		return
 	}
-	clear(m.entries[m.head : m.head+n]) // release record bytes to the GC
-	m.head += n
-	if m.head == len(m.entries) {
-		m.entries, m.head = m.entries[:0], 0
-	} else if m.head > len(m.entries)/2 {
-		old := len(m.entries)
-		m.entries = append(m.entries[:0], m.entries[m.head:]...)
-		clear(m.entries[len(m.entries):old]) // the moved entries' old slots
-		m.head = 0
-	}
+	m.entries.popFront(n)
 	close(m.space)
 	m.space = make(chan struct{})
+}
+
+// blockLen is the number of entries in one block of a deque.
+const blockLen = 512
+
+// deque is a FIFO of entries stored in fixed-size blocks. Appending never
+// copies the entries already queued (a growing slice would, under the
+// queue's lock, stalling every publisher behind it), and removing from the
+// head releases whole blocks to the garbage collector.
+type deque struct {
+	blocks [][]Entry // each of capacity blockLen; blocks[0][head:] is the front
+	head   int       // index of the front entry in blocks[0]
+	n      int       // entries queued
+}
+
+func (d *deque) len() int { return d.n }
+
+func (d *deque) push(e Entry) {
+	last := len(d.blocks) - 1
+	if last < 0 || len(d.blocks[last]) == blockLen {
+		d.blocks = append(d.blocks, make([]Entry, 0, blockLen))
+		last++
+	}
+	d.blocks[last] = append(d.blocks[last], e)
+	d.n++
+}
+
+// at returns the i-th entry from the front.
+func (d *deque) at(i int) *Entry {
+	i += d.head
+	return &d.blocks[i/blockLen][i%blockLen]
+}
+
+// copyFront returns a copy of the first max entries (or all of them).
+func (d *deque) copyFront(max int) []Entry {
+	out := make([]Entry, 0, min(max, d.n))
+	for i := 0; i < d.n && len(out) < max; i++ {
+		out = append(out, *d.at(i))
+	}
+	return out
+}
+
+func (d *deque) popFront(n int) {
+	for n > 0 {
+		b := d.blocks[0]
+		k := min(n, len(b)-d.head)
+		clear(b[d.head : d.head+k]) // release the records' bytes
+		d.head += k
+		d.n -= k
+		n -= k
+		if d.head == blockLen || d.n == 0 {
+			d.blocks[0] = nil
+			d.blocks = d.blocks[1:]
+			d.head = 0
+		}
+	}
+	if d.n == 0 {
+		d.blocks = nil
+	}
 }
 
 var _ Queue = (*Memory)(nil)

@@ -74,3 +74,38 @@ func TestMemoryDeadLetterKeepsRecordAndReason(t *testing.T) {
 		t.Fatalf("stats %+v, want 1 queued and 1 dead letter", st)
 	}
 }
+
+// Entries live in fixed-size blocks; order, Peek and Ack must hold across
+// block boundaries, with acks in uneven steps.
+func TestMemoryKeepsOrderAcrossBlocks(t *testing.T) {
+	m, _ := spool.NewMemory(spool.MemoryOptions{MaxRecords: 5000})
+	defer m.Close()
+	ctx := context.Background()
+	for i := range 2500 {
+		if err := m.Append(ctx, spooltest.Record(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	next := 0 // index of the record expected at the head
+	for _, step := range []int{1, 511, 1, 700, 513, 1, 773} {
+		es, err := m.Peek(ctx, step)
+		if err != nil || len(es) != step {
+			t.Fatalf("peek %d: %d entries, %v", step, len(es), err)
+		}
+		for k, e := range es {
+			if want := spooltest.Record(next + k); string(e.Value) != string(want.Value) {
+				t.Fatalf("entry %d of a peek at %d: got %q, want %q", k, next, e.Value, want.Value)
+			}
+		}
+		if err := m.Ack(es[len(es)-1].Seq); err != nil {
+			t.Fatal(err)
+		}
+		next += step
+		if got := m.Stats().Records; got != int64(2500-next) {
+			t.Fatalf("after acking %d: %d queued, want %d", next, got, 2500-next)
+		}
+	}
+	if rest := m.Remaining(); len(rest) != 0 {
+		t.Fatalf("%d entries remain after acking all", len(rest))
+	}
+}
