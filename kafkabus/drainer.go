@@ -10,7 +10,6 @@ import (
 	"github.com/huleedu/huleedu/spool"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // drain is the drainer goroutine: it replays the queue from the head, in
@@ -97,8 +96,10 @@ func (b *ResilientBus) drain() {
 // record stays at the head. Records after it that did land will be sent
 // again (duplicates, never loss or reordering).
 func (b *ResilientBus) replay(ctx context.Context, entries []spool.Entry) (infraErr error) {
-	ctx, span := b.tracer.Start(ctx, spanReplay, trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(attribute.String("messaging.system", messagingSys), attrRecords.Int(len(entries)), attrBreaker.String(b.cb.Name())))
+	ctx, span := b.tracer.Start(ctx, spanReplay, producerKind)
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("messaging.system", messagingSys), attrRecords.Int(len(entries)), attrBreaker.String(b.cb.Name()))
+	}
 	defer func() {
 		if infraErr != nil {
 			span.RecordError(infraErr)

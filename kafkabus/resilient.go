@@ -217,9 +217,11 @@ func (b *ResilientBus) PublishRecord(ctx context.Context, rec event.Record) erro
 }
 
 func (b *ResilientBus) publishTimed(ctx context.Context, rec event.Record) (path string, err error) {
-	start := time.Now()
-	path, err = b.publish(ctx, rec)
-	if b.opts.Latency != nil {
+	if b.opts.Latency == nil {
+		path, err = b.publish(ctx, rec)
+	} else {
+		start := time.Now()
+		path, err = b.publish(ctx, rec)
 		b.opts.Latency.Observe(time.Since(start).Seconds())
 	}
 	if err != nil {

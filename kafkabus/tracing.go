@@ -42,13 +42,20 @@ func (o *ResilientOptions) tracer() trace.Tracer {
 }
 
 func (b *ResilientBus) startPublishSpan(ctx context.Context, topic string) (context.Context, trace.Span) {
-	return b.tracer.Start(ctx, spanPublish, trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(
+	ctx, span := b.tracer.Start(ctx, spanPublish, producerKind)
+	if span.IsRecording() {
+		// Only a recording span is worth the attributes' allocations.
+		span.SetAttributes(
 			attribute.String("messaging.system", messagingSys),
 			attribute.String("messaging.destination.name", topic),
 			attrBreaker.String(b.cb.Name()),
-		))
+		)
+	}
+	return ctx, span
 }
+
+// producerKind is built once: span options allocate.
+var producerKind = trace.WithSpanKind(trace.SpanKindProducer)
 
 // endPublishSpan records the path the record took and the outcome.
 func endPublishSpan(span trace.Span, path string, err error) {
