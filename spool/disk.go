@@ -321,4 +321,7 @@ func (d *Disk) isClosed() bool {
 	return d.closed
 }
 
-var _ Queue = (*Disk)(nil)
+var (
+	_ Queue     = (*Disk)(nil)
+	_ ReadAhead = (*Disk)(nil)
+)

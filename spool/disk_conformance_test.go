@@ -26,3 +26,17 @@ func TestDiskKeepsTheQueueContract(t *testing.T) {
 		return d
 	})
 }
+
+func TestDiskKeepsTheReadAheadContract(t *testing.T) {
+	spooltest.TestReadAhead(t, func(t *testing.T, cfg spooltest.Config) spool.Queue {
+		d, err := spool.OpenDisk(t.TempDir(), spool.DiskOptions{
+			SegmentBytes: spool.MinSegmentBytes,
+			Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Close() })
+		return d
+	})
+}

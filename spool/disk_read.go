@@ -137,6 +137,21 @@ func (d *Disk) corrupt(p position, err error) error {
 // a Peek after an Ack of what the previous Peek returned continues where
 // that one stopped, without seeking or rescanning.
 func (d *Disk) Peek(ctx context.Context, max int) ([]Entry, error) {
+	return d.peek(ctx, 0, max, false)
+}
+
+// PeekAfter implements ReadAhead: up to max entries with Seq > after,
+// oldest first. Called with the last seq the previous Peek or PeekAfter
+// returned, it continues from the cursor; with any other seq it reads from
+// the head and skips what precedes after.
+func (d *Disk) PeekAfter(ctx context.Context, after uint64, max int) ([]Entry, error) {
+	return d.peek(ctx, after, max, true)
+}
+
+// peek reads up to max entries with Seq > after. The entries it reads are
+// kept in d.window, which always runs contiguously from the head (d.pos),
+// so Ack can find positions without rereading.
+func (d *Disk) peek(ctx context.Context, after uint64, max int, ahead bool) ([]Entry, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -149,11 +164,16 @@ func (d *Disk) Peek(ctx context.Context, max int) ([]Entry, error) {
 		return nil, ErrClosed
 	}
 	out := make([]Entry, 0, min(max, 256))
-	if cap(d.window) > 4096 && cap(d.window) > 4*max {
-		d.window = nil // a huge Peek once should not pin its window forever
-	}
-	d.window = d.window[:0]
 	p := d.pos
+	if n := len(d.window); ahead && n > 0 && d.window[n-1].seq == after {
+		w := d.window[n-1]
+		p = position{base: w.pos.base, off: w.pos.off + w.n}
+	} else {
+		if cap(d.window) > 4096 && cap(d.window) > 4*max {
+			d.window = nil // a huge Peek once should not pin its window forever
+		}
+		d.window = d.window[:0]
+	}
 	for len(out) < max {
 		limit, ok := d.locate(&p)
 		if !ok {
@@ -173,8 +193,10 @@ func (d *Disk) Peek(ctx context.Context, max int) ([]Entry, error) {
 			}
 			return nil, d.corrupt(p, err)
 		}
-		out = append(out, e)
 		d.window = append(d.window, peeked{seq: e.Seq, pos: p, n: n, at: e.AppendedAt})
+		if e.Seq > after {
+			out = append(out, e)
+		}
 		p.off += n
 	}
 	return out, nil

@@ -130,6 +130,33 @@ func (m *Memory) Peek(ctx context.Context, max int) ([]Entry, error) {
 	return m.entries.copyFront(max), nil
 }
 
+// PeekAfter implements ReadAhead.
+func (m *Memory) PeekAfter(ctx context.Context, after uint64, max int) ([]Entry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if max <= 0 {
+		return nil, fmt.Errorf("spool: Peek max = %d: must be > 0", max)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	// Seqs are consecutive from the head: entry i has Seq head+i.
+	skip := 0
+	if n := m.entries.len(); n > 0 {
+		if head := m.entries.at(0).Seq; after >= head {
+			skip = int(min(after-head+1, uint64(n)))
+		}
+	}
+	out := make([]Entry, 0, min(max, m.entries.len()-skip))
+	for i := skip; i < m.entries.len() && len(out) < max; i++ {
+		out = append(out, *m.entries.at(i))
+	}
+	return out, nil
+}
+
 // Ack implements Queue.
 func (m *Memory) Ack(seq uint64) error {
 	m.mu.Lock()
@@ -290,4 +317,7 @@ func (d *deque) popFront(n int) {
 	}
 }
 
-var _ Queue = (*Memory)(nil)
+var (
+	_ Queue     = (*Memory)(nil)
+	_ ReadAhead = (*Memory)(nil)
+)

@@ -109,3 +109,14 @@ func TestMemoryKeepsOrderAcrossBlocks(t *testing.T) {
 		t.Fatalf("%d entries remain after acking all", len(rest))
 	}
 }
+
+func TestMemoryKeepsTheReadAheadContract(t *testing.T) {
+	spooltest.TestReadAhead(t, func(t *testing.T, cfg spooltest.Config) spool.Queue {
+		m, err := spool.NewMemory(spool.MemoryOptions{MaxRecords: 100_000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		return m
+	})
+}

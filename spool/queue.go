@@ -114,6 +114,18 @@ type Queue interface {
 	Close() error
 }
 
+// ReadAhead is implemented by queues that can read past entries not yet
+// acknowledged, so that a drainer keeps several batches in flight: it reads
+// the next batch while the previous ones are being produced, and
+// acknowledges them in order as their results arrive. Both queues of this
+// package implement it.
+type ReadAhead interface {
+	// PeekAfter returns up to max entries with Seq > after, oldest first,
+	// without removing any. Like Peek it returns an empty slice when there
+	// are none.
+	PeekAfter(ctx context.Context, after uint64, max int) ([]Entry, error)
+}
+
 // DeadLetter is an entry that Kafka rejected for good during replay, kept
 // with the reason until an operator re-drives or purges it.
 type DeadLetter struct {
