@@ -28,3 +28,20 @@ type Producer interface {
 	// Errors are classified: see IsRetriable and the Err* values.
 	Produce(ctx context.Context, recs []event.Record) (errs []error)
 }
+
+// AsyncProducer is a Producer that can have several calls in flight while
+// keeping order: ProduceAsync hands recs over before it returns, in slice
+// order and after everything earlier calls handed over, and reports every
+// outcome later through done (errs[i] for recs[i], called exactly once).
+//
+// Order across calls must hold under failure too: when a record fails,
+// every record of the same topic and key handed over after it fails as
+// well (or is never written), so no later record lands ahead of a failed
+// one that will be sent again. franz-go's idempotent producer does this per
+// partition: a failed record fails everything buffered behind it.
+// KafkaBus implements it; ResilientBus uses it to keep several replay
+// batches on the wire at once.
+type AsyncProducer interface {
+	Producer
+	ProduceAsync(ctx context.Context, recs []event.Record, done func(errs []error))
+}

@@ -3,6 +3,7 @@ package kafkabus
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/huleedu/huleedu/event"
@@ -12,15 +13,52 @@ import (
 	"go.opentelemetry.io/otel/codes"
 )
 
+// batch is a replay produce under way: entries handed to the producer
+// under one breaker permit. errs is set before done is closed.
+type batch struct {
+	entries []spool.Entry
+	permit  *resilience.Permit
+	errs    []error
+	done    chan struct{}
+}
+
 // drain is the drainer goroutine: it replays the queue from the head, in
 // order, through the breaker, until Close tells it to finish. It is the only
-// goroutine that acknowledges or dead-letters queue entries.
+// goroutine that reads, acknowledges or dead-letters queue entries.
+//
+// While the circuit is closed and the queue can read ahead
+// (spool.ReadAhead), up to DrainInFlight batches are produced at once: the
+// next batch is read, and the oldest acknowledged, while later ones are on
+// the wire. Results are settled strictly oldest first, so order and the
+// dead-letter rule are those of a single batch; after a failure every
+// batch in flight is abandoned (their records are read again from the
+// head: duplicates, never loss or reordering).
 func (b *ResilientBus) drain() {
 	defer close(b.drained)
 	ctx := b.drainCtx
+	ra, _ := b.q.(spool.ReadAhead)
 	backoff := b.opts.RetryMin
+	var (
+		pending  []*batch
+		lastRead uint64 // seq of the newest entry in flight
+		ack      = &acker{b: b}
+	)
+	abandon := func() {
+		for _, f := range pending {
+			<-f.done
+			f.permit.ReportOutcome(resilience.OutcomeIgnore)
+		}
+		pending, lastRead = nil, 0
+	}
+	defer abandon()
+	defer func() {
+		if err := ack.flush(); err != nil && !errors.Is(err, spool.ErrClosed) {
+			b.log.Error("fallback queue ack failed at shutdown; those records will be replayed", "err", err)
+		}
+	}()
+
 	for {
-		if b.backlog.Load() == 0 {
+		if len(pending) == 0 && b.backlog.Load() == 0 {
 			select {
 			case <-b.closing:
 				if b.backlog.Load() == 0 {
@@ -33,118 +71,227 @@ func (b *ResilientBus) drain() {
 			continue
 		}
 
-		n := b.opts.DrainBatch
-		if b.cb.State() != resilience.StateClosed {
-			n = 1 // probe with one record while half-open
+		wait, err := b.fill(ctx, ra, &pending, &lastRead)
+		if ctx.Err() != nil {
+			return
 		}
-		entries, err := b.q.Peek(ctx, n)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, spool.ErrClosed) {
+		if len(pending) == 0 {
+			if err != nil && errors.Is(err, spool.ErrClosed) {
 				return
 			}
-			b.log.Error("fallback queue read failed; retrying", "err", err)
+			if err != nil {
+				b.log.Error("fallback queue read failed; retrying", "err", err)
+				wait, backoff = backoff, b.nextBackoff(backoff)
+			}
+			if !b.sleepOrNotify(ctx, wait) {
+				return
+			}
+			continue
+		}
+
+		// Settle the oldest batch together with every later one that has
+		// finished too: one Ack (a head write with fsyncs on disk) for all.
+		<-pending[0].done
+		n := 1
+		for n < len(pending) && isDone(pending[n]) {
+			n++
+		}
+		settled := pending[:n]
+		pending = pending[n:]
+		entries, errs := settled[0].entries, settled[0].errs
+		for _, f := range settled[1:] {
+			entries = append(entries, f.entries...)
+			errs = append(errs, f.errs...)
+		}
+		infraErr, queueErr := b.replay(ack, entries, errs, len(pending) == 0)
+		report := func(first error, firstOutcome bool) {
+			if firstOutcome {
+				settled[0].permit.Report(first)
+			} else {
+				settled[0].permit.ReportOutcome(resilience.OutcomeIgnore)
+			}
+			for _, f := range settled[1:] {
+				if first == nil && firstOutcome {
+					f.permit.Report(nil)
+				} else {
+					f.permit.ReportOutcome(resilience.OutcomeIgnore)
+				}
+			}
+		}
+		switch {
+		case ctx.Err() != nil:
+			report(nil, false)
+			return
+		case queueErr != nil:
+			// Not Kafka's doing: the breaker hears nothing of it.
+			report(nil, false)
+			abandon()
+			if errors.Is(queueErr, spool.ErrClosed) {
+				return
+			}
+			b.log.Error("fallback queue update failed; the batch will be replayed", "err", queueErr, "retry_in", backoff)
 			if !b.sleep(ctx, backoff) {
 				return
 			}
 			backoff = b.nextBackoff(backoff)
-			continue
-		}
-		if len(entries) == 0 {
-			// A publisher counted its record but has not finished appending.
-			select {
-			case <-b.q.Notify():
-			case <-time.After(b.opts.RetryMin):
-			case <-ctx.Done():
-				return
-			}
-			continue
-		}
-
-		permit, err := b.cb.Acquire(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			if !b.sleep(ctx, b.untilProbe(err)) {
-				return
-			}
-			continue
-		}
-
-		infraErr := b.replay(ctx, entries)
-		switch {
-		case ctx.Err() != nil:
-			permit.ReportOutcome(resilience.OutcomeIgnore)
-			return
 		case infraErr != nil:
-			permit.Report(infraErr)
+			report(infraErr, true)
+			abandon()
 			b.log.Warn("replay failed; the record stays at the head", "err", infraErr, "retry_in", backoff)
 			if !b.sleep(ctx, backoff) {
 				return
 			}
 			backoff = b.nextBackoff(backoff)
 		default:
-			permit.Report(nil)
+			report(nil, true)
 			backoff = b.opts.RetryMin
 		}
 	}
 }
 
-// replay produces entries and settles the queue from their results, in
-// order: successes are acknowledged, a record Kafka rejects for good is
-// dead-lettered, and the first infrastructure failure stops the walk so that
-// record stays at the head. Records after it that did land will be sent
-// again (duplicates, never loss or reordering).
-func (b *ResilientBus) replay(ctx context.Context, entries []spool.Entry) (infraErr error) {
+func isDone(f *batch) bool {
+	select {
+	case <-f.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// fill starts batches until DrainInFlight are under way, the queue has no
+// more to read, or the breaker refuses. With nothing in flight it returns
+// how long to wait before trying again.
+func (b *ResilientBus) fill(ctx context.Context, ra spool.ReadAhead, pending *[]*batch, lastRead *uint64) (wait time.Duration, err error) {
+	for len(*pending) < b.opts.DrainInFlight {
+		closed := b.cb.State() == resilience.StateClosed
+		if len(*pending) > 0 && (ra == nil || b.async == nil || !closed) {
+			return 0, nil // one batch at a time: no read-ahead, or probing
+		}
+		n := b.opts.DrainBatch
+		if !closed {
+			n = 1 // probe with one record while half-open
+		}
+		var entries []spool.Entry
+		if len(*pending) == 0 {
+			entries, err = b.q.Peek(ctx, n)
+		} else {
+			entries, err = ra.PeekAfter(ctx, *lastRead, n)
+		}
+		if err != nil || len(entries) == 0 {
+			// Empty: a publisher counted its record but has not finished
+			// appending, or everything is in flight.
+			return b.opts.RetryMin, err
+		}
+		permit, err := b.cb.Acquire(ctx)
+		if err != nil {
+			return b.untilProbe(err), nil
+		}
+		f := &batch{entries: entries, permit: permit, done: make(chan struct{})}
+		recs := make([]event.Record, len(entries))
+		for i := range entries {
+			recs[i] = entries[i].Record
+		}
+		b.replayProduce(ctx, recs, func(errs []error) { f.errs = errs; close(f.done) })
+		*pending = append(*pending, f)
+		*lastRead = entries[len(entries)-1].Seq
+	}
+	return 0, nil
+}
+
+// replayProduce hands one replay batch to the producer inside a
+// kafka.replay span and reports its outcomes through done. With an
+// AsyncProducer the records are on their way when it returns, so the next
+// batch follows them in order; otherwise it produces synchronously.
+func (b *ResilientBus) replayProduce(ctx context.Context, recs []event.Record, done func([]error)) {
 	ctx, span := b.tracer.Start(ctx, spanReplay, producerKind)
 	if span.IsRecording() {
-		span.SetAttributes(attribute.String("messaging.system", messagingSys), attrRecords.Int(len(entries)), attrBreaker.String(b.cb.Name()))
+		span.SetAttributes(attribute.String("messaging.system", messagingSys), attrRecords.Int(len(recs)), attrBreaker.String(b.cb.Name()))
 	}
-	defer func() {
-		if infraErr != nil {
-			span.RecordError(infraErr)
-			span.SetStatus(codes.Error, infraErr.Error())
+	finish := func(errs []error) {
+		for _, err := range errs {
+			if err != nil && IsRetriable(err) {
+				span.RecordError(err)
+				span.SetStatus(codes.Error, err.Error())
+				break
+			}
 		}
 		span.End()
-	}()
-	recs := make([]event.Record, len(entries))
-	for i := range entries {
-		recs[i] = entries[i].Record
+		done(errs)
 	}
-	errs := b.producer.Produce(ctx, recs)
-
-	var ackSeq uint64
-	acked := 0
-	flush := func() bool {
-		if acked == 0 {
-			return true
-		}
-		if err := b.q.Ack(ackSeq); err != nil {
-			b.log.Error("fallback queue ack failed; records will be replayed again", "seq", ackSeq, "err", err)
-			return false
-		}
-		b.backlog.Add(-int64(acked))
-		b.replayed.Add(uint64(acked))
-		acked = 0
-		return true
+	if b.async != nil {
+		b.async.ProduceAsync(ctx, recs, finish)
+		return
 	}
-	defer flush()
+	finish(b.producer.Produce(ctx, recs))
+}
 
+// sleepOrNotify waits d, or until a record is appended, or ctx ends; it
+// reports whether to go on.
+func (b *ResilientBus) sleepOrNotify(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-b.q.Notify():
+	case <-ctx.Done():
+		return false
+	}
+	return true
+}
+
+// acker batches acknowledgements across replay batches: an Ack of the
+// disk spool persists the head with fsyncs, so acknowledging every few
+// thousand records instead of every batch keeps the drain from waiting on
+// the disk. Records delivered but not yet acknowledged are replayed again
+// after a crash: duplicates, never loss. Owned by the drainer goroutine.
+type acker struct {
+	b     *ResilientBus
+	seq   uint64 // highest delivered seq not yet acknowledged
+	count int    // records delivered and not yet acknowledged
+}
+
+// ackEvery is how many delivered records may wait for one Ack.
+const ackEvery = 4096
+
+func (a *acker) delivered(seq uint64) { a.seq, a.count = seq, a.count+1 }
+
+// flush acknowledges everything delivered so far.
+func (a *acker) flush() error {
+	if a.count == 0 {
+		return nil
+	}
+	if err := a.b.q.Ack(a.seq); err != nil {
+		return fmt.Errorf("acknowledging up to seq %d: %w", a.seq, err)
+	}
+	a.b.backlog.Add(-int64(a.count))
+	a.b.replayed.Add(uint64(a.count))
+	a.count = 0
+	return nil
+}
+
+// replay settles the queue from the results of one batch, in order:
+// successes are recorded as delivered (acknowledged in groups, see acker),
+// a record Kafka rejects for good is dead-lettered, and the first
+// infrastructure failure (infraErr) stops the walk so that record stays at
+// the head. Records after it that did land will be sent again (duplicates,
+// never loss or reordering). queueErr reports an Ack or DeadLetter the
+// queue refused: the batches in flight behind this one must then not be
+// settled either. lastBatch says nothing more is in flight, so everything
+// delivered is acknowledged now.
+func (b *ResilientBus) replay(a *acker, entries []spool.Entry, errs []error, lastBatch bool) (infraErr, queueErr error) {
 	for i, e := range entries {
 		perr := errs[i]
 		switch {
 		case perr == nil:
-			ackSeq = e.Seq
-			acked++
-		case ctx.Err() != nil || IsRetriable(perr):
-			return perr
+			a.delivered(e.Seq)
+		case IsRetriable(perr) || errors.Is(perr, context.Canceled):
+			return perr, a.flush()
 		default:
-			if !flush() {
-				return nil
+			if err := a.flush(); err != nil {
+				return nil, err
 			}
 			if err := b.q.DeadLetter(e, perr.Error()); err != nil {
-				b.log.Error("moving a rejected record to the dead-letter store failed", "seq", e.Seq, "err", err)
-				return nil
+				return nil, fmt.Errorf("dead-lettering seq %d: %w", e.Seq, err)
 			}
 			b.backlog.Add(-1)
 			b.deadLettered.Add(1)
@@ -152,7 +299,10 @@ func (b *ResilientBus) replay(ctx context.Context, entries []spool.Entry) (infra
 				"seq", e.Seq, "topic", e.Topic, "reason", perr.Error())
 		}
 	}
-	return nil
+	if lastBatch || a.count >= ackEvery {
+		return nil, a.flush()
+	}
+	return nil, nil
 }
 
 // untilProbe says how long to wait after the breaker refused a permit: until

@@ -19,13 +19,18 @@ var errBrokerDown = &ProduceError{Topic: "t", Partition: -1, Err: errors.New("di
 // fakeProducer is a Kafka stand-in whose health the test scripts. It keeps
 // the log of everything "Kafka" acknowledged, in order.
 type fakeProducer struct {
-	mu     sync.Mutex
-	down   bool             // every record fails with errBrokerDown
-	poison map[string]error // value -> permanent error
-	block  chan struct{}    // when non-nil, Produce waits for it or ctx
-	calls  []int            // batch size of every Produce call
-	log    []event.Record   // acknowledged records, in order
-	onCall func(n int)      // observes each call (under no lock)
+	handoff sync.Mutex // orders ProduceAsync calls
+	mu      sync.Mutex
+	down    bool             // every record fails with errBrokerDown
+	poison  map[string]error // value -> permanent error
+	block   chan struct{}    // when non-nil, Produce waits for it or ctx
+	calls   []int            // batch size of every Produce call
+	log     []event.Record   // acknowledged records, in order
+	onCall  func(n int)      // observes each call (under no lock)
+	// failedAt is, per key, the value of a record that failed retriably:
+	// like franz-go, the fake fails every later record of that key until
+	// the failed one is sent again.
+	failedAt map[string]string
 }
 
 func (f *fakeProducer) Produce(ctx context.Context, recs []event.Record) []error {
@@ -50,16 +55,40 @@ func (f *fakeProducer) Produce(ctx context.Context, recs []event.Record) []error
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for i, r := range recs {
+		key, val := string(r.Key), string(r.Value)
+		if fv, ok := f.failedAt[key]; ok && fv != val {
+			errs[i] = errBrokerDown // behind a failed record of its key
+			continue
+		}
 		switch {
 		case f.down:
 			errs[i] = errBrokerDown
-		case f.poison[string(r.Value)] != nil:
-			errs[i] = f.poison[string(r.Value)]
+			if f.failedAt == nil {
+				f.failedAt = map[string]string{}
+			}
+			if _, ok := f.failedAt[key]; !ok {
+				f.failedAt[key] = val
+			}
+		case f.poison[val] != nil:
+			delete(f.failedAt, key)
+			errs[i] = f.poison[val]
 		default:
+			delete(f.failedAt, key)
 			f.log = append(f.log, r)
 		}
 	}
 	return errs
+}
+
+// ProduceAsync makes the fake an AsyncProducer, so the drainer keeps
+// several batches in flight against it: outcomes are decided in call order
+// (as franz-go keeps order per partition) and reported from another
+// goroutine.
+func (f *fakeProducer) ProduceAsync(ctx context.Context, recs []event.Record, done func([]error)) {
+	f.handoff.Lock()
+	errs := f.Produce(ctx, recs)
+	f.handoff.Unlock()
+	go done(errs)
 }
 
 func (f *fakeProducer) setDown(v bool) { f.mu.Lock(); f.down = v; f.mu.Unlock() }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -27,8 +28,9 @@ type KafkaBus struct {
 }
 
 var (
-	_ Bus      = (*KafkaBus)(nil)
-	_ Producer = (*KafkaBus)(nil)
+	_ Bus           = (*KafkaBus)(nil)
+	_ Producer      = (*KafkaBus)(nil)
+	_ AsyncProducer = (*KafkaBus)(nil)
 )
 
 // NewKafkaBus returns a bus for the cluster opts.Brokers names. It does not
@@ -73,42 +75,66 @@ func (b *KafkaBus) Publish(ctx context.Context, topic, key string, env *event.En
 // caller's back (see "Ordering and timeouts" in the package
 // documentation).
 func (b *KafkaBus) Produce(ctx context.Context, recs []event.Record) []error {
+	var errs []error
+	done := make(chan struct{})
+	b.ProduceAsync(ctx, recs, func(e []error) { errs = e; close(done) })
+	// No select on ctx here: franz-go calls every promise by the time the
+	// publish timeout ends (or soon after, once an in-flight request is
+	// abandoned), and returning earlier would leave records in franz-go
+	// that could still be delivered after the caller was told they failed.
+	<-done
+	return errs
+}
+
+// ProduceAsync implements AsyncProducer: it hands recs to franz-go before
+// it returns, in slice order, and calls done once with every outcome
+// (errs[i] for recs[i]), from another goroutine or, when nothing was
+// handed over, before returning. Records handed over by consecutive calls
+// keep their order per partition, so a caller may have several calls in
+// flight. The bounds of Produce apply to each record.
+func (b *KafkaBus) ProduceAsync(ctx context.Context, recs []event.Record, done func(errs []error)) {
 	errs := make([]error, len(recs))
 	if len(recs) == 0 {
-		return errs
+		done(errs)
+		return
 	}
 	rctx, cancel := context.WithTimeout(ctx, b.opts.PublishTimeout)
-	defer cancel()
+	// pending counts promises still to come, plus one for this call until
+	// it has handed every record over.
+	var pending atomic.Int64
+	pending.Store(int64(len(recs)) + 1)
+	finish := func() {
+		if pending.Add(-1) == 0 {
+			cancel()
+			done(errs)
+		}
+	}
 
-	var wg sync.WaitGroup
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
 		for i := range recs {
 			errs[i] = &ProduceError{Topic: recs[i].Topic, Partition: -1, Err: ErrBusClosed}
 		}
-		return errs
+		cancel()
+		done(errs)
+		return
 	}
 	for i := range recs {
 		if err := checkRecord(&recs[i]); err != nil {
 			errs[i] = err
+			finish()
 			continue
 		}
-		wg.Add(1)
 		b.client.Produce(rctx, toKgo(&recs[i]), func(r *kgo.Record, err error) {
 			if err != nil {
 				errs[i] = b.produceError(ctx, r, err)
 			}
-			wg.Done()
+			finish()
 		})
 	}
 	b.mu.RUnlock()
-	// No select on ctx here: franz-go calls every promise by the time
-	// rctx ends (or soon after, once an in-flight request is abandoned),
-	// and returning earlier would leave records in franz-go that could
-	// still be delivered after the caller was told they failed.
-	wg.Wait()
-	return errs
+	finish()
 }
 
 // produceError classifies a franz-go failure of r and says, for a

@@ -28,6 +28,11 @@ type ResilientOptions struct {
 	// circuit is closed (default 500). While half-open the drainer probes
 	// with a single record.
 	DrainBatch int
+	// DrainInFlight is how many replay batches may be produced at once
+	// while the circuit is closed, the queue can read ahead and the
+	// producer is an AsyncProducer (default 16, so about 8 MB of 1 KiB
+	// records). 1 replays strictly one batch at a time.
+	DrainInFlight int
 	// RetryMin and RetryMax bound the drainer's exponential back-off after a
 	// failed replay that did not open the circuit (defaults 100ms and 5s).
 	RetryMin, RetryMax time.Duration
@@ -82,6 +87,7 @@ func (e *UndeliveredError) Unwrap() error { return ErrUndelivered }
 // Queue.Ack.
 type ResilientBus struct {
 	producer Producer
+	async    AsyncProducer // producer, when it can keep batches in flight
 	cb       *resilience.CircuitBreaker
 	q        spool.Queue
 	opts     ResilientOptions
@@ -136,6 +142,7 @@ func NewResilientBus(p Producer, opts ResilientOptions) (*ResilientBus, error) {
 		closing:  make(chan struct{}),
 		drained:  make(chan struct{}),
 	}
+	b.async, _ = p.(AsyncProducer)
 	if l, ok := p.(interface{ MaxRecordBytes() int }); ok {
 		b.maxBytes = l.MaxRecordBytes()
 	}
@@ -163,6 +170,12 @@ func (o *ResilientOptions) fill() error {
 	}
 	if o.DrainBatch == 0 {
 		o.DrainBatch = 500
+	}
+	if o.DrainInFlight < 0 {
+		return fmt.Errorf("kafkabus: ResilientOptions.DrainInFlight = %d: must be >= 0 (0 means 16)", o.DrainInFlight)
+	}
+	if o.DrainInFlight == 0 {
+		o.DrainInFlight = 16
 	}
 	if o.RetryMin == 0 {
 		o.RetryMin = 100 * time.Millisecond

@@ -447,3 +447,51 @@ func TestCloseDeadlineReleasesPublishersBlockedOnAFullQueue(t *testing.T) {
 		t.Fatalf("blocked publisher got %v, want a not-accepted error wrapping spool.ErrClosed", perr)
 	}
 }
+
+// Several small batches in flight at once: order holds, a poison record in
+// the middle is dead-lettered, and a failure mid-pipeline replays from the
+// head without losing or reordering anything.
+func TestPipelinedDrainKeepsOrderThroughPoisonAndFailures(t *testing.T) {
+	q, _ := spool.NewMemory(spool.MemoryOptions{MaxRecords: 1000})
+	h := newHarness(t, q, func(o *ResilientOptions, s *resilience.Settings) {
+		o.DrainBatch, o.DrainInFlight = 3, 4
+		s.FailureThreshold = 1000 // the injected failure must not open it
+	})
+	h.cb.ForceOpen()
+	var want []string
+	for i := range 40 {
+		v := fmt.Sprintf("v%02d", i)
+		h.publish(t, "k", v)
+		if i != 10 {
+			want = append(want, v)
+		}
+	}
+	h.prod.mu.Lock()
+	h.prod.poison["v10"] = &ProduceError{Topic: "t", Err: ErrMessageTooLarge}
+	h.prod.mu.Unlock()
+	calls := 0
+	h.prod.onCall = func(int) {
+		calls++
+		h.prod.setDown(calls == 6) // one batch in the middle fails
+	}
+	h.cb.Reset()
+	eventually(t, "drain", func() bool { return h.bus.Stats().Queue.Records == 0 })
+
+	var first []string
+	seen := map[string]bool{}
+	for _, v := range h.prod.delivered() {
+		if !seen[v] {
+			seen[v] = true
+			first = append(first, v)
+		}
+	}
+	if !slices.Equal(first, want) {
+		t.Fatalf("first deliveries %v\nwant %v", first, want)
+	}
+	if dl := q.DeadLetters(); len(dl) != 1 || string(dl[0].Entry.Value) != "v10" {
+		t.Fatalf("dead letters %+v, want v10 alone", dl)
+	}
+	if calls < 14 {
+		t.Fatalf("%d produce calls: the backlog was not replayed in batches of 3 plus a retry", calls)
+	}
+}

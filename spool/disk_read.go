@@ -163,7 +163,7 @@ func (d *Disk) peek(ctx context.Context, after uint64, max int, ahead bool) ([]E
 	if d.isClosed() {
 		return nil, ErrClosed
 	}
-	out := make([]Entry, 0, min(max, 256))
+	out := make([]Entry, 0, min(max, 4096))
 	p := d.pos
 	if n := len(d.window); ahead && n > 0 && d.window[n-1].seq == after {
 		w := d.window[n-1]
