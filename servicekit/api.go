@@ -5,11 +5,12 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
@@ -23,11 +24,13 @@ type apiHandler struct {
 	service string
 	mux     *http.ServeMux
 	log     *slog.Logger
+	tracer  trace.Tracer
 }
 
 // newAPIHandler registers routes on a new ServeMux. An invalid or
-// conflicting pattern is an error naming it.
-func newAPIHandler(service string, routes []Route, log *slog.Logger) (h http.Handler, err error) {
+// conflicting pattern is an error naming it. Each request runs in a server
+// span from tracer that continues the caller's traceparent.
+func newAPIHandler(service string, routes []Route, log *slog.Logger, tracer trace.Tracer) (h http.Handler, err error) {
 	mux := http.NewServeMux()
 	for _, rt := range routes {
 		if rt.Handler == nil {
@@ -37,7 +40,7 @@ func newAPIHandler(service string, routes []Route, log *slog.Logger) (h http.Han
 			return nil, fmt.Errorf("servicekit: %s: %w", service, err)
 		}
 	}
-	return &apiHandler{service: service, mux: mux, log: log}, nil
+	return &apiHandler{service: service, mux: mux, log: log, tracer: tracer}, nil
 }
 
 // register adds rt to mux; ServeMux panics on a bad or conflicting
@@ -61,8 +64,20 @@ func (h *apiHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	w.Header().Set(HeaderCorrelationID, corr)
 	ctx = errctx.WithCorrelation(errctx.WithService(ctx, h.service), corr)
-	ctx, span := otel.Tracer(tracerName).Start(ctx, req.Method, trace.WithSpanKind(trace.SpanKindServer))
+	route := h.route(req)
+	name := req.Method
+	if route != "" {
+		name += " " + route
+	}
+	ctx, span := h.tracer.Start(ctx, name, serverKind)
 	defer span.End()
+	recording := span.IsRecording()
+	if recording {
+		span.SetAttributes(
+			attribute.String("http.request.method", req.Method),
+			attribute.String("http.route", route),
+			attribute.String("url.path", req.URL.Path))
+	}
 
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	inner := req.WithContext(ctx)
@@ -74,12 +89,35 @@ func (h *apiHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 				http.Error(rec, "internal error", http.StatusInternalServerError)
 			}
 		}
-		span.SetName(req.Method + " " + inner.Pattern)
-		span.SetAttributes(attribute.String("http.route", inner.Pattern), attribute.Int("http.response.status_code", rec.status))
+		if recording {
+			span.SetAttributes(attribute.Int("http.response.status_code", rec.status))
+			if rec.status >= 500 {
+				span.SetStatus(codes.Error, http.StatusText(rec.status))
+			}
+		}
 		h.log.DebugContext(ctx, "request", "method", req.Method, "path", req.URL.Path,
 			"status", rec.status, "duration_ms", time.Since(start).Milliseconds())
 	}()
 	h.mux.ServeHTTP(rec, inner)
+}
+
+// serverKind is built once: span options allocate, and without a tracer
+// provider the span is a no-op that should cost next to nothing.
+var serverKind = trace.WithSpanKind(trace.SpanKindServer)
+
+// route returns the pattern that serves req without its method
+// ("/v1/batches/{id}"), looking into a service's own ServeMux (MuxRoutes
+// registers it as the one route "/"); empty when nothing matches. It names
+// the server span, which a sampler sees when it starts.
+func (h *apiHandler) route(req *http.Request) string {
+	handler, pattern := h.mux.Handler(req)
+	if sub, ok := handler.(*http.ServeMux); ok {
+		_, pattern = sub.Handler(req)
+	}
+	if _, path, ok := strings.Cut(pattern, " "); ok {
+		return path
+	}
+	return pattern
 }
 
 // statusRecorder remembers the response status for the log and the span.

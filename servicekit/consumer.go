@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/huleedu/huleedu/event"
 )
@@ -104,6 +106,9 @@ type ConsumerOptions struct {
 	Logger *slog.Logger
 	// Metrics, when set, counts events by topic and result.
 	Metrics *ConsumerMetrics
+	// TracerProvider makes the consumer span each event is handled in
+	// (default OpenTelemetry's global provider).
+	TracerProvider trace.TracerProvider
 	// MaxPollRecords bounds the records handled between commits. Default 100.
 	MaxPollRecords int
 	// CommitTimeout bounds one offset commit. Default 5s.
@@ -168,6 +173,9 @@ func (o *ConsumerOptions) fill() error {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.TracerProvider == nil {
+		o.TracerProvider = otel.GetTracerProvider()
+	}
 	return nil
 }
 
@@ -194,6 +202,7 @@ type Consumer struct {
 	opts   ConsumerOptions
 	topics []string
 	log    *slog.Logger
+	tracer trace.Tracer
 
 	// Set by Start, read by the loop goroutine and Stop.
 	cl         *kgo.Client
@@ -214,7 +223,8 @@ func NewConsumer(opts ConsumerOptions) (*Consumer, error) {
 	if err := opts.fill(); err != nil {
 		return nil, err
 	}
-	c := &Consumer{opts: opts, log: opts.Logger.With("group", opts.Group), done: make(chan struct{})}
+	c := &Consumer{opts: opts, log: opts.Logger.With("group", opts.Group), done: make(chan struct{}),
+		tracer: opts.TracerProvider.Tracer(tracerName)}
 	c.topics = slices.Sorted(maps.Keys(opts.Handlers))
 	return c, nil
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -124,7 +123,7 @@ func (c *Consumer) recordContext(r *kgo.Record, env *event.Envelope) (context.Co
 		corr = headerValue(r, event.HeaderCorrelationID)
 	}
 	ctx = errctx.WithCorrelation(ctx, corr)
-	return otel.Tracer(tracerName).Start(ctx, "consume "+r.Topic,
+	return c.tracer.Start(ctx, "consume "+r.Topic,
 		trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(
 			attribute.String("messaging.system", "kafka"),

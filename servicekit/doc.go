@@ -43,6 +43,21 @@
 //     offset stays uncommitted.
 //   - Handlers run with the event's correlation id (errctx) and the
 //     producer's trace (traceparent) in their context.
+//   - One trace follows a request across services. An API request runs in
+//     a server span that continues the caller's traceparent; HTTPClients
+//     requests run in client spans whose traceparent the callee continues;
+//     a publish runs in a kafka.publish span whose traceparent travels in
+//     the record's headers; each consumed event is handled in a consumer
+//     span, the child of that kafka.publish span. Breaker rejections are
+//     span events ("circuit_breaker.rejected"). Spans come from the app's
+//     trace.TracerProvider (see ModuleFrom); with none installed they cost
+//     a no-op span, and trace context is still passed on.
+//   - Logs are JSON with service on every line and correlation_id and
+//     trace_id on lines logged with a request's or an event's context.
+//     Each breaker transition is logged once ("circuit breaker state
+//     changed"), never per call; the disk spool logs each recovery event
+//     of its open once, and the bus logs once how many records a previous
+//     process left to replay.
 //   - Shutdown (SIGTERM, SIGINT) stops the API server, then the consumer,
 //     then closes the bus so its drainer flushes the fallback queue, all
 //     within SHUTDOWN_TIMEOUT; the bus is closed even when the time is up,

@@ -7,7 +7,9 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/huleedu/huleedu/errctx"
 	"github.com/huleedu/huleedu/resilience"
@@ -25,9 +27,13 @@ const HeaderCorrelationID = "X-Correlation-ID"
 // wrapping resilience.ErrCircuitOpen; 5xx and 429 responses count as
 // failures but are returned intact.
 //
-// Requests carry the context's correlation id (X-Correlation-ID) and trace
-// (traceparent), so the callee continues both. All clients share one
-// connection pool; CloseIdleConnections releases it at shutdown.
+// Each request runs in a client span (with the event
+// "circuit_breaker.rejected" when the breaker refused it) and carries the
+// context's correlation id (X-Correlation-ID) and that span's trace
+// (traceparent), so the callee continues both. Without a tracer provider
+// installed there is no span and the caller's own trace, if any, is passed
+// on. All clients share one connection pool; CloseIdleConnections
+// releases it at shutdown.
 //
 // With CIRCUIT_BREAKER_ENABLED=false the clients have no breaker, as
 // before breakers existed. It is safe for concurrent use.
@@ -37,13 +43,15 @@ type HTTPClients struct {
 	breakers *resilience.Registry
 	timeout  time.Duration
 	base     *http.Transport
+	tracer   trace.Tracer // set before the first For
 
 	mu      sync.Mutex // guards clients
 	clients map[string]*http.Client
 }
 
 // NewHTTPClients returns the client factory for s.Service with breakers
-// registered in breakers.
+// registered in breakers and spans from OpenTelemetry's global tracer
+// provider.
 func NewHTTPClients(s Settings, breakers *resilience.Registry) *HTTPClients {
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	return &HTTPClients{
@@ -52,6 +60,7 @@ func NewHTTPClients(s Settings, breakers *resilience.Registry) *HTTPClients {
 		breakers: breakers,
 		timeout:  time.Duration(s.HTTPClientTimeout),
 		base:     base,
+		tracer:   otel.Tracer(tracerName),
 		clients:  make(map[string]*http.Client),
 	}
 }
@@ -68,6 +77,7 @@ func (h *HTTPClients) For(dependency string) *http.Client {
 		return c
 	}
 	var rt http.RoundTripper = propagating{base: h.base}
+	breaker := ""
 	switch {
 	case dependency == "":
 		rt = failing{err: errors.New("servicekit: HTTPClients.For: empty dependency name")}
@@ -78,7 +88,9 @@ func (h *HTTPClients) For(dependency string) *http.Client {
 			break
 		}
 		rt = resilience.NewTransport(cb, rt)
+		breaker = cb.Name()
 	}
+	rt = tracingTransport{tracer: h.tracer, dependency: dependency, breaker: breaker, next: rt}
 	c := &http.Client{Transport: rt, Timeout: h.timeout}
 	h.clients[dependency] = c
 	return c

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/huleedu/huleedu/kafkabus"
 	"github.com/huleedu/huleedu/observability"
@@ -38,8 +39,19 @@ type Kafka struct {
 // before breakers existed. When metrics is not nil, the bus collector and
 // the publish latency histogram are registered on it.
 //
-// The caller owns the result and must Close it.
+// The bus's kafka.publish and kafka.replay spans come from OpenTelemetry's
+// global tracer provider. The caller owns the result and must Close it.
 func NewKafka(s Settings, breakers *resilience.Registry, metrics *prometheus.Registry, logger *slog.Logger) (*Kafka, error) {
+	return newKafkaTraced(s, breakers, metrics, logger, nil)
+}
+
+// kafkabusTracerName is the instrumentation scope kafkabus gives its own
+// spans, kept for the tracer servicekit hands it.
+const kafkabusTracerName = "github.com/huleedu/huleedu/kafkabus"
+
+// newKafkaTraced is NewKafka with the ResilientBus's spans from tracer
+// (nil: the global provider's).
+func newKafkaTraced(s Settings, breakers *resilience.Registry, metrics *prometheus.Registry, logger *slog.Logger, tracer trace.Tracer) (*Kafka, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -74,7 +86,7 @@ func NewKafka(s Settings, breakers *resilience.Registry, metrics *prometheus.Reg
 	if metrics != nil {
 		latency = observability.NewPublishLatency(s.Service)
 	}
-	opts := kafkabus.ResilientOptions{Breaker: cb, Queue: q, Logger: logger.With("component", "kafka_bus")}
+	opts := kafkabus.ResilientOptions{Breaker: cb, Queue: q, Logger: logger.With("component", "kafka_bus"), Tracer: tracer}
 	if latency != nil {
 		opts.Latency = latency
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 
 	"github.com/huleedu/huleedu/event"
@@ -102,7 +104,15 @@ func Module(service string) fx.Option { return ModuleFrom(ProcessEnv(service)) }
 //   - Settings, loaded from e and validated (a bad value fails the app
 //     with a *SettingsError naming the variable);
 //   - *slog.Logger, JSON with the service, correlation and trace ids;
-//   - *resilience.Registry, every breaker of the service;
+//   - trace.TracerProvider, OpenTelemetry's global provider (what
+//     observability.SetupTracing installed, or the no-op default): every
+//     span of the service (API requests, HTTP calls, consumed events,
+//     kafka.publish and kafka.replay) comes from it. Replace it with
+//     fx.Decorate to give one service its own provider (its own
+//     service.name resource, or a test's span recorder);
+//   - *resilience.Registry, every breaker of the service; each state
+//     transition is logged once, as "circuit breaker state changed"
+//     (observability.LogTransitions), until the app stops;
 //   - *Kafka and kafkabus.Bus (see NewKafka): the ResilientBus with its
 //     breaker "<service>.kafka_producer" when CIRCUIT_BREAKER_ENABLED=true,
 //     the plain KafkaBus when false;
@@ -125,19 +135,28 @@ func ModuleFrom(e Env, opts ...Option) fx.Option {
 			func(s Settings) *slog.Logger {
 				return observability.NewLogger(o.logOutput, s.Service, s.LogLevel)
 			},
-			func(s Settings) *resilience.Registry {
-				return resilience.NewRegistry(s.HTTPBreakerSettings())
-			},
+			func() trace.TracerProvider { return otel.GetTracerProvider() },
+			newBreakerRegistry,
 			newMetrics,
 			newConsumerMetrics,
 			newKafka,
 			func(k *Kafka) kafkabus.Bus { return k.Bus },
-			NewHTTPClients,
+			newHTTPClients,
 			newIdempotencyStore,
 			newRunner,
 		),
 		fx.Invoke(func(*Runner) {}),
 	)
+}
+
+// newBreakerRegistry returns the service's breaker registry, whose
+// transitions are logged from the start, before any breaker exists (a
+// drainer replaying a disk spool may trip the Kafka breaker before the
+// service starts), until the app stops.
+func newBreakerRegistry(s Settings, logger *slog.Logger, lc fx.Lifecycle) *resilience.Registry {
+	r := resilience.NewRegistry(s.HTTPBreakerSettings())
+	lc.Append(fx.StopHook(observability.LogTransitions(logger.With("component", "circuit_breaker"), r)))
+	return r
 }
 
 // newMetrics returns the service's Prometheus registry with the breaker
@@ -158,10 +177,19 @@ func newConsumerMetrics(s Settings, reg *prometheus.Registry) (*ConsumerMetrics,
 	return m, nil
 }
 
-// newKafka is NewKafka for fx; the Runner closes the bus, after the
-// consumers and servers that publish through it have stopped.
-func newKafka(s Settings, breakers *resilience.Registry, reg *prometheus.Registry, logger *slog.Logger) (*Kafka, error) {
-	return NewKafka(s, breakers, reg, logger)
+// newKafka is NewKafka for fx, with the kafka.publish and kafka.replay
+// spans from the app's tracer provider; the Runner closes the bus, after
+// the consumers and servers that publish through it have stopped.
+func newKafka(s Settings, breakers *resilience.Registry, reg *prometheus.Registry, logger *slog.Logger, tp trace.TracerProvider) (*Kafka, error) {
+	return newKafkaTraced(s, breakers, reg, logger, tp.Tracer(kafkabusTracerName))
+}
+
+// newHTTPClients is NewHTTPClients for fx, with client spans from the
+// app's tracer provider.
+func newHTTPClients(s Settings, breakers *resilience.Registry, tp trace.TracerProvider) *HTTPClients {
+	h := NewHTTPClients(s, breakers)
+	h.tracer = tp.Tracer(tracerName)
+	return h
 }
 
 func newIdempotencyStore(s Settings) (IdempotencyStore, error) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 
 	"github.com/huleedu/huleedu/kafkabus"
@@ -80,6 +81,7 @@ type runnerParams struct {
 	ConsumerMetrics *ConsumerMetrics
 	Clients         *HTTPClients
 	Store           IdempotencyStore
+	TracerProvider  trace.TracerProvider
 	Routes          []Route        `group:"servicekit.routes"`
 	Subscriptions   []Subscription `group:"servicekit.subscriptions"`
 }
@@ -103,7 +105,7 @@ func newRunner(p runnerParams) (*Runner, error) {
 
 func (r *Runner) build(p runnerParams) error {
 	if len(p.Routes) > 0 {
-		api, err := newAPIHandler(r.s.Service, p.Routes, r.log)
+		api, err := newAPIHandler(r.s.Service, p.Routes, r.log, p.TracerProvider.Tracer(tracerName))
 		if err != nil {
 			return err
 		}
@@ -132,6 +134,7 @@ func (r *Runner) build(p runnerParams) error {
 		Service:         r.s.Service,
 		Logger:          r.log.With("component", "kafka_consumer"),
 		Metrics:         p.ConsumerMetrics,
+		TracerProvider:  p.TracerProvider,
 		KgoOpts:         []kgo.Opt{kgo.MetadataMinAge(time.Duration(r.s.MetadataMinAge))},
 	})
 	if err != nil {
