@@ -30,7 +30,7 @@ type ResilientOptions struct {
 	DrainBatch int
 	// DrainInFlight is how many replay batches may be produced at once
 	// while the circuit is closed, the queue can read ahead and the
-	// producer is an AsyncProducer (default 16, so about 8 MB of 1 KiB
+	// producer is an AsyncProducer (default 8, so about 4 MB of 1 KiB
 	// records). 1 replays strictly one batch at a time.
 	DrainInFlight int
 	// RetryMin and RetryMax bound the drainer's exponential back-off after a
@@ -172,10 +172,10 @@ func (o *ResilientOptions) fill() error {
 		o.DrainBatch = 500
 	}
 	if o.DrainInFlight < 0 {
-		return fmt.Errorf("kafkabus: ResilientOptions.DrainInFlight = %d: must be >= 0 (0 means 16)", o.DrainInFlight)
+		return fmt.Errorf("kafkabus: ResilientOptions.DrainInFlight = %d: must be >= 0 (0 means 8)", o.DrainInFlight)
 	}
 	if o.DrainInFlight == 0 {
-		o.DrainInFlight = 16
+		o.DrainInFlight = 8
 	}
 	if o.RetryMin == 0 {
 		o.RetryMin = 100 * time.Millisecond
