@@ -128,7 +128,12 @@ func TestQueueDrainsWithNoNewTraffic(t *testing.T) {
 	h.openBreaker(t, "a")
 	h.prod.setDown(false)
 	h.clock.Advance(31 * time.Second) // no publish from here on
-	eventually(t, "drain without traffic", func() bool { return len(h.prod.delivered()) == 1 })
+	// Drained means acknowledged and the probe's success reported, not
+	// merely delivered.
+	eventually(t, "drain without traffic", func() bool {
+		return len(h.prod.delivered()) == 1 && h.bus.backlog.Load() == 0 &&
+			h.cb.Snapshot().Window.ConsecutiveSuccesses == 1
+	})
 	// One successful probe of SuccessThreshold 2: the next publish is the
 	// second probe and closes the circuit.
 	if s := h.cb.State(); s != resilience.StateHalfOpen {
