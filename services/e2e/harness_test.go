@@ -20,6 +20,7 @@ import (
 	"github.com/huleedu/huleedu/internal/kafkatest"
 	"github.com/huleedu/huleedu/kafkabus"
 	"github.com/huleedu/huleedu/servicekit"
+	"github.com/huleedu/huleedu/servicekit/servicekittest"
 	"github.com/huleedu/huleedu/services/batchconductor"
 	"github.com/huleedu/huleedu/services/batchorchestrator"
 	"github.com/huleedu/huleedu/services/cjassessment"
@@ -36,7 +37,7 @@ type platform struct {
 	cluster  *kafkatest.Cluster
 	group    *servicekit.Group
 	accepted *acceptedEvents
-	logs     *logBuffer
+	logs     *servicekittest.LogBuffer
 	// gates hold back the publishes of a service until opened.
 	gates map[string]*gate
 	// halted are apps stopped with Halt; restarted replace them.
@@ -65,7 +66,7 @@ func startPlatform(t *testing.T, extra []string, gated ...string) *platform {
 		Topics:        servicekit.WithDeadLetterTopics(contracts.Topics()),
 		BrokerConfigs: map[string]string{"group.min.session.timeout.ms": "100"},
 	})
-	p := &platform{t: t, cluster: cluster, accepted: newAcceptedEvents(), logs: &logBuffer{}, gates: map[string]*gate{},
+	p := &platform{t: t, cluster: cluster, accepted: newAcceptedEvents(), logs: &servicekittest.LogBuffer{}, gates: map[string]*gate{},
 		halted: map[*servicekit.App]bool{}, restarted: map[string]*servicekit.App{}}
 	for _, name := range gated {
 		p.gates[name] = newGate()
@@ -404,26 +405,3 @@ func (g *gate) Entered() <-chan struct{} { return g.entered }
 
 // Open lets every publish through, now and later.
 func (g *gate) Open() { g.openOnce.Do(func() { close(g.open) }) }
-
-// logBuffer keeps the services' logs for a failing test.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(b)
-}
-
-// Tail returns the last n bytes written.
-func (l *logBuffer) Tail(n int) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.buf.Bytes()
-	if len(b) > n {
-		b = b[len(b)-n:]
-	}
-	return string(b)
-}

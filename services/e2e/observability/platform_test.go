@@ -1,7 +1,6 @@
 package observability
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -12,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 
 	"github.com/huleedu/huleedu/internal/kafkatest"
 	"github.com/huleedu/huleedu/servicekit"
+	"github.com/huleedu/huleedu/servicekit/servicekittest"
 	"github.com/huleedu/huleedu/services/batchconductor"
 	"github.com/huleedu/huleedu/services/batchorchestrator"
 	"github.com/huleedu/huleedu/services/cjassessment"
@@ -57,7 +56,7 @@ type platform struct {
 	t       *testing.T
 	cluster *kafkatest.Cluster
 	group   *servicekit.Group
-	logs    *logBuffer
+	logs    *servicekittest.LogBuffer
 	client  *http.Client
 }
 
@@ -72,7 +71,7 @@ func startPlatform(t *testing.T, module func(service string) fx.Option) *platfor
 		Topics:        servicekit.WithDeadLetterTopics(contracts.Topics()),
 		BrokerConfigs: map[string]string{"group.min.session.timeout.ms": "100"},
 	})
-	p := &platform{t: t, cluster: cluster, logs: &logBuffer{}, client: &http.Client{Transport: &http.Transport{}}}
+	p := &platform{t: t, cluster: cluster, logs: &servicekittest.LogBuffer{}, client: &http.Client{Transport: &http.Transport{}}}
 	environ := append([]string{"KAFKA_BOOTSTRAP_SERVERS=" + strings.Join(cluster.Addrs(), ",")}, platformEnv...)
 
 	// The services of `huleedu serve all`.
@@ -237,56 +236,4 @@ func (p *platform) do(ctx context.Context, method, url, contentType string, body
 		}
 	}
 	return resp.StatusCode, nil
-}
-
-// logBuffer keeps the services' JSON logs.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(b)
-}
-
-// Tail returns the last n bytes written.
-func (l *logBuffer) Tail(n int) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.buf.Bytes()
-	if len(b) > n {
-		b = b[len(b)-n:]
-	}
-	return string(b)
-}
-
-// Lines returns the decoded log lines whose msg is msg and whose
-// attributes include every key and value of match.
-func (l *logBuffer) Lines(t *testing.T, msg string, match map[string]string) []map[string]any {
-	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(l.buf.Bytes()))
-	sc.Buffer(nil, 4<<20)
-next:
-	for sc.Scan() {
-		var line map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
-			t.Errorf("a log line is not JSON: %v: %.300s", err, sc.Bytes())
-			continue
-		}
-		if line["msg"] != msg {
-			continue
-		}
-		for k, v := range match {
-			if line[k] != v {
-				continue next
-			}
-		}
-		out = append(out, line)
-	}
-	return out
 }
