@@ -380,6 +380,14 @@ func TestKafkaBusCloseGivesUpWhenContextEnds(t *testing.T) {
 	if err := b.Publish(context.Background(), busTopic, "k", newEnvelope(t, 0)); err != nil {
 		t.Fatal(err)
 	}
+	// franz-go calls a record's promise before it stops counting the record
+	// as buffered: wait for that, so the count below is the second record.
+	for deadline := time.Now().Add(10 * time.Second); b.Client().BufferedProduceRecords() != 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the first record stayed buffered")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	if err := c.Fault(kafkatest.FaultBlackhole); err != nil {
 		t.Fatal(err)
 	}
