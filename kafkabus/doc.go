@@ -98,9 +98,14 @@
 // so nothing overtakes an older record. One drainer goroutine replays the
 // queue from the head through the same breaker (its failures open the
 // circuit, its successes close it), also when no new traffic arrives: one
-// record per call while half-open, batches of DrainBatch while closed. A
-// record whose replay fails stays at the head; one Kafka rejects for good
-// moves to the queue's dead-letter store with the reason.
+// record per call while half-open, batches of DrainBatch while closed, up
+// to DrainInFlight of them on the wire at once (the queue reads ahead and
+// a KafkaBus hands batches to franz-go in order; results are settled oldest
+// first, and acknowledgements are grouped, about one per 4,096 records). A
+// record whose replay fails stays at the head and everything behind it is
+// sent again; one Kafka rejects for good moves to the queue's dead-letter
+// store with the reason. After a crash, records delivered but not yet
+// acknowledged are replayed: duplicates, never loss.
 //
 // Only infrastructure failures reach the breaker (IsRetriable). A record
 // rejected for good, and a call whose caller gave up, are reported as

@@ -104,27 +104,13 @@ func (b *ResilientBus) drain() {
 			errs = append(errs, f.errs...)
 		}
 		infraErr, queueErr := b.replay(ack, entries, errs, len(pending) == 0)
-		report := func(first error, firstOutcome bool) {
-			if firstOutcome {
-				settled[0].permit.Report(first)
-			} else {
-				settled[0].permit.ReportOutcome(resilience.OutcomeIgnore)
-			}
-			for _, f := range settled[1:] {
-				if first == nil && firstOutcome {
-					f.permit.Report(nil)
-				} else {
-					f.permit.ReportOutcome(resilience.OutcomeIgnore)
-				}
-			}
-		}
 		switch {
 		case ctx.Err() != nil:
-			report(nil, false)
+			reportSettled(settled, nil, true)
 			return
 		case queueErr != nil:
 			// Not Kafka's doing: the breaker hears nothing of it.
-			report(nil, false)
+			reportSettled(settled, nil, true)
 			abandon()
 			if errors.Is(queueErr, spool.ErrClosed) {
 				return
@@ -135,7 +121,7 @@ func (b *ResilientBus) drain() {
 			}
 			backoff = b.nextBackoff(backoff)
 		case infraErr != nil:
-			report(infraErr, true)
+			reportSettled(settled, infraErr, false)
 			abandon()
 			b.log.Warn("replay failed; the record stays at the head", "err", infraErr, "retry_in", backoff)
 			if !b.sleep(ctx, backoff) {
@@ -143,8 +129,23 @@ func (b *ResilientBus) drain() {
 			}
 			backoff = b.nextBackoff(backoff)
 		default:
-			report(nil, true)
+			reportSettled(settled, nil, false)
 			backoff = b.opts.RetryMin
+		}
+	}
+}
+
+// reportSettled gives the breaker one outcome per settled batch: all
+// ignored (the drain was stopped, or the queue failed), one failure for a
+// replay that hit an infrastructure error (the rest ignored, since they are
+// sent again), or a success each.
+func reportSettled(settled []*batch, infraErr error, ignore bool) {
+	for i, f := range settled {
+		switch {
+		case ignore || (infraErr != nil && i > 0):
+			f.permit.ReportOutcome(resilience.OutcomeIgnore)
+		default:
+			f.permit.Report(infraErr)
 		}
 	}
 }
