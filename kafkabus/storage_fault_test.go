@@ -86,3 +86,54 @@ func TestSpoolStorageFailureIsAnErrorAndLosesNothingAccepted(t *testing.T) {
 		})
 	}
 }
+
+// Close with a disk spool leaves what it could not deliver on disk and
+// says nothing is lost (nil); the next bus on that spool replays it before
+// any record published after the restart.
+func TestRestartOnDiskSpoolReplaysLeftoversBeforeNewRecords(t *testing.T) {
+	dir := t.TempDir()
+	q, err := spool.OpenDisk(dir, spool.DiskOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := newHarness(t, q)
+	first.openBreaker(t, "a")
+	first.publish(t, "k", "b")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := first.bus.Close(ctx); err != nil {
+		t.Fatalf("Close with records left in the disk spool = %v, want nil", err)
+	}
+	if got := first.prod.delivered(); len(got) != 0 {
+		t.Fatalf("delivered %v during the outage", got)
+	}
+
+	q2, err := spool.OpenDisk(dir, spool.DiskOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := newHarness(t, q2)
+	hold := make(chan struct{}) // hold the replay until "c" is published
+	second.prod.mu.Lock()
+	second.prod.block = hold
+	second.prod.mu.Unlock()
+	published := make(chan error, 1)
+	go func() { published <- second.bus.PublishRecord(context.Background(), rec("k", "c")) }()
+	select {
+	case err := <-published:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		close(hold)
+		t.Fatal(`"c" waited on Kafka: it went straight to Kafka instead of queueing behind the leftovers`)
+	}
+	if st := second.bus.Stats(); st.Spooled != 1 || st.Published != 0 {
+		t.Fatalf("stats %+v: want c spooled behind the leftovers, nothing published directly", st)
+	}
+	close(hold)
+	eventually(t, "drain", func() bool { return second.bus.Stats().Queue.Records == 0 })
+	if got := second.prod.delivered(); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Fatalf("delivered %v after the restart, want [a b c]: leftovers first", got)
+	}
+}
