@@ -50,6 +50,31 @@ func recordTraces(t *testing.T) (func(service string) fx.Option, *tracetest.Span
 	return module, rec, provider("test_client").Tracer("e2e")
 }
 
+// settledSpans returns the ended spans once every span of the trace whose
+// parent is in the trace finds that parent ended too, or when within
+// passes (the caller's assertions then report what is missing).
+func settledSpans(rec *tracetest.SpanRecorder, traceID trace.TraceID, within time.Duration) []sdktrace.ReadOnlySpan {
+	deadline := time.Now().Add(within)
+	for {
+		spans := rec.Ended()
+		ended := map[trace.SpanID]bool{}
+		for _, s := range spans {
+			ended[s.SpanContext().SpanID()] = true
+		}
+		settled := true
+		for _, s := range spans {
+			if s.SpanContext().TraceID() == traceID && s.Parent().IsValid() && !ended[s.Parent().SpanID()] {
+				settled = false
+				break
+			}
+		}
+		if settled || time.Now().After(deadline) {
+			return spans
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func TestOneBatchIsOneTraceAcrossServices(t *testing.T) {
 	module, rec, tracer := recordTraces(t)
 	p := startPlatform(t, module)
@@ -69,7 +94,10 @@ func TestOneBatchIsOneTraceAcrossServices(t *testing.T) {
 	}
 	traceID := client.SpanContext().TraceID()
 
-	spans := rec.Ended()
+	// The batch reads as completed while the handler that completed it is
+	// still returning: its consumer span ends a moment after the child
+	// kafka.publish. Wait (bounded) until every parent in the trace ended.
+	spans := settledSpans(rec, traceID, 10*time.Second)
 	byID := map[trace.SpanID]sdktrace.ReadOnlySpan{}
 	for _, s := range spans {
 		byID[s.SpanContext().SpanID()] = s
