@@ -71,7 +71,7 @@ func (b *ResilientBus) drain() {
 			continue
 		}
 
-		wait, err := b.fill(ctx, ra, &pending, &lastRead)
+		wait, onAppend, err := b.fill(ctx, ra, &pending, &lastRead)
 		if ctx.Err() != nil {
 			return
 		}
@@ -83,7 +83,7 @@ func (b *ResilientBus) drain() {
 				b.log.Error("fallback queue read failed; retrying", "err", err)
 				wait, backoff = backoff, b.nextBackoff(backoff)
 			}
-			if !b.sleepOrNotify(ctx, wait) {
+			if !b.sleepOrNotify(ctx, wait, onAppend) {
 				return
 			}
 			continue
@@ -161,12 +161,22 @@ func isDone(f *batch) bool {
 
 // fill starts batches until DrainInFlight are under way, the queue has no
 // more to read, or the breaker refuses. With nothing in flight it returns
-// how long to wait before trying again.
-func (b *ResilientBus) fill(ctx context.Context, ra spool.ReadAhead, pending *[]*batch, lastRead *uint64) (wait time.Duration, err error) {
+// how long to wait before trying again, and whether an append may end the
+// wait early: not when the breaker refused, since new records change
+// nothing about when it will let a probe through.
+//
+// The permit is taken before the queue is read, so that an open breaker
+// costs the publishers nothing: no wake-up per append, no copy of the
+// head under the queue's lock.
+func (b *ResilientBus) fill(ctx context.Context, ra spool.ReadAhead, pending *[]*batch, lastRead *uint64) (wait time.Duration, onAppend bool, err error) {
 	for len(*pending) < b.opts.DrainInFlight {
 		closed := b.cb.State() == resilience.StateClosed
 		if len(*pending) > 0 && (ra == nil || b.async == nil || !closed) {
-			return 0, nil // one batch at a time: no read-ahead, or probing
+			return 0, false, nil // one batch at a time: no read-ahead, or probing
+		}
+		permit, err := b.cb.Acquire(ctx)
+		if err != nil {
+			return b.untilProbe(err), false, nil
 		}
 		n := b.opts.DrainBatch
 		if !closed {
@@ -179,13 +189,11 @@ func (b *ResilientBus) fill(ctx context.Context, ra spool.ReadAhead, pending *[]
 			entries, err = ra.PeekAfter(ctx, *lastRead, n)
 		}
 		if err != nil || len(entries) == 0 {
+			// Nothing was sent: the permit says nothing about Kafka.
+			permit.ReportOutcome(resilience.OutcomeIgnore)
 			// Empty: a publisher counted its record but has not finished
 			// appending, or everything is in flight.
-			return b.opts.RetryMin, err
-		}
-		permit, err := b.cb.Acquire(ctx)
-		if err != nil {
-			return b.untilProbe(err), nil
+			return b.opts.RetryMin, err == nil, err
 		}
 		f := &batch{entries: entries, permit: permit, done: make(chan struct{})}
 		recs := make([]event.Record, len(entries))
@@ -196,7 +204,7 @@ func (b *ResilientBus) fill(ctx context.Context, ra spool.ReadAhead, pending *[]
 		*pending = append(*pending, f)
 		*lastRead = entries[len(entries)-1].Seq
 	}
-	return 0, nil
+	return 0, false, nil
 }
 
 // replayProduce hands one replay batch to the producer inside a
@@ -226,14 +234,18 @@ func (b *ResilientBus) replayProduce(ctx context.Context, recs []event.Record, d
 	finish(b.producer.Produce(ctx, recs))
 }
 
-// sleepOrNotify waits d, or until a record is appended, or ctx ends; it
-// reports whether to go on.
-func (b *ResilientBus) sleepOrNotify(ctx context.Context, d time.Duration) bool {
+// sleepOrNotify waits d, or until ctx ends, or (if onAppend) until a
+// record is appended; it reports whether to go on.
+func (b *ResilientBus) sleepOrNotify(ctx context.Context, d time.Duration, onAppend bool) bool {
+	var notify <-chan struct{}
+	if onAppend {
+		notify = b.q.Notify()
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
-	case <-b.q.Notify():
+	case <-notify:
 	case <-ctx.Done():
 		return false
 	}
