@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // tracerName is the instrumentation scope of ResilientBus's spans.
@@ -30,10 +31,7 @@ const (
 	messagingSys = "kafka"
 )
 
-// tracer returns the configured tracer, or the global provider's. Without
-// an installed provider (observability.SetupTracing with no OTEL_*
-// settings) that is OpenTelemetry's no-op tracer: spans cost an interface
-// call and no allocation worth measuring against a produce.
+// tracer returns the configured tracer, or the global provider's.
 func (o *ResilientOptions) tracer() trace.Tracer {
 	if o.Tracer != nil {
 		return o.Tracer
@@ -41,7 +39,25 @@ func (o *ResilientOptions) tracer() trace.Tracer {
 	return otel.Tracer(tracerName)
 }
 
+// unsetProvider is what otel.GetTracerProvider returns until a provider is
+// installed (by observability.SetupTracing, say). Its tracers delegate to
+// the provider installed later, but until then every Start allocates a
+// non-recording span and a context for nothing.
+var unsetProvider = otel.GetTracerProvider()
+
+// tracing reports whether publish spans can be recorded: the bus has a
+// tracer of its own, or a global provider has been installed. Without
+// either, Publish skips its span and allocates nothing for tracing.
+func (b *ResilientBus) tracing() bool {
+	// Interface comparison: a provider of another dynamic type is unequal
+	// without its value being compared.
+	return b.opts.Tracer != nil || otel.GetTracerProvider() != unsetProvider
+}
+
 func (b *ResilientBus) startPublishSpan(ctx context.Context, topic string) (context.Context, trace.Span) {
+	if !b.tracing() {
+		return ctx, noop.Span{}
+	}
 	ctx, span := b.tracer.Start(ctx, spanPublish, producerKind)
 	if span.IsRecording() {
 		// Only a recording span is worth the attributes' allocations.

@@ -7,8 +7,10 @@ import (
 
 	"github.com/huleedu/huleedu/event"
 	"github.com/huleedu/huleedu/resilience"
+	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 func tracedHarness(t *testing.T) (*harness, *tracetest.SpanRecorder) {
@@ -91,4 +93,26 @@ func TestSpansShowSpoolingRejectionsAndReplay(t *testing.T) {
 		t.Errorf("rejection events %d and %d, want 1 (open breaker) and 0 (queued behind the first)", rejections(0), rejections(1))
 	}
 	eventually(t, "replay spans ended", func() bool { return len(spansNamed(rec, spanReplay)) > 0 })
+}
+
+// A bus built before the global tracer provider is installed (the usual
+// order: packages are wired, then tracing is set up) still records its
+// publish spans once it is: it only skips them while none is installed.
+func TestPublishSpansFollowAGlobalProviderInstalledLater(t *testing.T) {
+	h := newHarness(t, nil) // no Tracer of its own: the global provider's
+	h.publish(t, "k", "before")
+
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	otel.SetTracerProvider(tp)
+	t.Cleanup(func() {
+		// The unset provider cannot be put back; a no-op one is the same
+		// to every other test.
+		otel.SetTracerProvider(noop.NewTracerProvider())
+		_ = tp.Shutdown(context.Background())
+	})
+	h.publish(t, "k", "after")
+	if spans := spansNamed(rec, spanPublish); len(spans) != 1 || attr(spans[0], string(attrPath)) != pathDirect {
+		t.Fatalf("publish spans after installing a provider: %d, want 1 (path direct)", len(spans))
+	}
 }

@@ -38,6 +38,9 @@ bash scripts/promtool.sh
 step "go test -race"
 go test -race -count=1 -timeout 20m ./...
 
+step "allocation budgets (without -race, which allocates on its own account)"
+go test -count=1 -run 'NotAllocate' ./...
+
 if [ -f scripts/fuzz.sh ]; then
   step "fuzz (short)"
   bash scripts/fuzz.sh 10s

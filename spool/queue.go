@@ -92,7 +92,9 @@ type Stats struct {
 //
 //   - Append(ctx, recs...) stores all recs at the tail, in order, or none of
 //     them. nil means stored (the disk spool: written and fsynced). An error
-//     means nothing was stored.
+//     means nothing was stored. The recs slice itself is not kept after
+//     Append returns (the records' byte slices may be: the memory queue
+//     keeps them), so a caller may reuse it.
 //   - Peek(ctx, max) returns up to max entries from the head, oldest first,
 //     without removing them; an empty slice when the queue is empty. Entries
 //     stay until Ack or DeadLetter removes them.
