@@ -57,8 +57,9 @@ func pacedOpenPublish(b *testing.B, q spool.Queue) {
 			time.Sleep(d)
 		}
 		wg.Go(func() {
+			rec := benchRecord(i) // the caller's record, built before the call
 			t0 := time.Now()
-			err := bus.PublishRecord(ctx, benchRecord(i))
+			err := bus.PublishRecord(ctx, rec)
 			lat[i] = time.Since(t0)
 			if err != nil {
 				select {
