@@ -17,8 +17,9 @@ import (
 // plain bus (no breaker, no fallback queue) and the Producer a
 // ResilientBus sends through. It is safe for concurrent use.
 type KafkaBus struct {
-	opts   Options
-	client *kgo.Client
+	opts      Options
+	client    *kgo.Client
+	deadlines *deadlines // record contexts of calls that cannot end
 
 	// mu is held shared while Produce hands records to franz-go and
 	// exclusively by Close to set closed, so no record is handed over
@@ -45,7 +46,7 @@ func NewKafkaBus(opts Options) (*KafkaBus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafkabus: new franz-go client: %w", err)
 	}
-	return &KafkaBus{opts: o, client: cl}, nil
+	return &KafkaBus{opts: o, client: cl, deadlines: newDeadlines(o.PublishTimeout)}, nil
 }
 
 // Publish encodes env for topic with partition key key (event.Envelope's
@@ -57,7 +58,7 @@ func (b *KafkaBus) Publish(ctx context.Context, topic, key string, env *event.En
 	if err != nil {
 		return &ProduceError{Topic: topic, Partition: -1, Err: err}
 	}
-	return b.Produce(ctx, []event.Record{rec})[0]
+	return b.produceOne(ctx, &rec)
 }
 
 // Produce sends recs and waits for the outcome of every one of them:
@@ -98,7 +99,7 @@ func (b *KafkaBus) ProduceAsync(ctx context.Context, recs []event.Record, done f
 		done(errs)
 		return
 	}
-	rctx, cancel := context.WithTimeout(ctx, b.opts.PublishTimeout)
+	rctx, cancel := b.recordContext(ctx)
 	// pending counts promises still to come, plus one for this call until
 	// it has handed every record over.
 	var pending atomic.Int64
@@ -135,6 +136,84 @@ func (b *KafkaBus) ProduceAsync(ctx context.Context, recs []event.Record, done f
 	}
 	b.mu.RUnlock()
 	finish()
+}
+
+// produceOne is Produce for one record, the healthy path of every
+// ResilientBus publish, without Produce's per-call allocations: the
+// waiter, with its franz-go record, promise and channel, is reused.
+func (b *KafkaBus) produceOne(ctx context.Context, rec *event.Record) error {
+	if err := checkRecord(rec); err != nil {
+		return err
+	}
+	rctx, cancel := b.recordContext(ctx)
+	defer cancel()
+	w := waiters.Get().(*waiter)
+	defer w.release()
+	w.fill(rec)
+
+	b.mu.RLock()
+	if b.closed {
+		b.mu.RUnlock()
+		return &ProduceError{Topic: rec.Topic, Partition: -1, Err: ErrBusClosed}
+	}
+	b.client.Produce(rctx, &w.rec, w.promise)
+	b.mu.RUnlock()
+	// As in Produce: no select on ctx, franz-go calls the promise by the
+	// publish timeout.
+	<-w.done
+	if w.err != nil {
+		return b.produceError(ctx, &w.rec, w.err)
+	}
+	return nil
+}
+
+// waiter is one produceOne call's franz-go record and the promise that
+// reports its outcome on done.
+type waiter struct {
+	rec     kgo.Record
+	headers []kgo.RecordHeader
+	err     error
+	done    chan struct{}
+	promise func(*kgo.Record, error) // bound once: a method value allocates
+}
+
+var waiters = sync.Pool{New: func() any {
+	w := &waiter{done: make(chan struct{}, 1)}
+	w.promise = w.settle
+	return w
+}}
+
+func (w *waiter) settle(_ *kgo.Record, err error) {
+	w.err = err
+	w.done <- struct{}{}
+}
+
+// fill makes w.rec the record r, as toKgo does, reusing w's header slice.
+func (w *waiter) fill(r *event.Record) {
+	w.headers = w.headers[:0]
+	for _, h := range r.Headers {
+		w.headers = append(w.headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+	}
+	w.rec = kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: w.headers, Partition: -1}
+}
+
+// release drops the references to the caller's bytes and returns w to the
+// pool. franz-go is done with w.rec once the promise has run.
+func (w *waiter) release() {
+	clear(w.headers)
+	w.rec, w.err = kgo.Record{}, nil
+	waiters.Put(w)
+}
+
+// recordContext returns the context the records of one call are handed to
+// franz-go with: it ends at the publish timeout, or earlier with ctx.
+func (b *KafkaBus) recordContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx.Done() == nil {
+		// ctx never ends: a context shared with the calls of the same
+		// few milliseconds bounds the call just as well.
+		return b.deadlines.get(), func() {}
+	}
+	return context.WithTimeout(ctx, b.opts.PublishTimeout)
 }
 
 // produceError classifies a franz-go failure of r and says, for a
@@ -230,6 +309,7 @@ func (b *KafkaBus) Close(ctx context.Context) error {
 	b.mu.Unlock()
 	err := b.client.Flush(ctx)
 	b.client.Close()
+	b.deadlines.stop()
 	if err != nil {
 		return fmt.Errorf("kafkabus: close: flush gave up, unanswered records failed: %w", err)
 	}
