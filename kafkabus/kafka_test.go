@@ -463,3 +463,71 @@ func TestKafkaBusPublishRejectsInvalidEnvelopeWithoutSending(t *testing.T) {
 		})
 	}
 }
+
+// Publish reuses its franz-go records and promises across calls. Under
+// concurrency every caller must still get its own outcome, and every
+// record in Kafka its own headers.
+func TestKafkaBusConcurrentPublishesKeepTheirOwnOutcomesAndHeaders(t *testing.T) {
+	c := kafkatest.NewTestCluster(t, kafkatest.Config{Topics: []string{busTopic}})
+	if err := c.Kfake().CreateTopic("small.topic", 1, map[string]string{"max.message.bytes": "1024"}); err != nil {
+		t.Fatal(err)
+	}
+	b := newBus(t, c.Addrs(), nil)
+	random := make([]byte, 2048)
+	rand.Read(random)
+	big := hex.EncodeToString(random) // incompressible, over the topic's limit
+
+	const goroutines, each = 16, 40
+	var wg sync.WaitGroup
+	errs := make(chan error, goroutines*each)
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range each {
+				n := g*each + i
+				if n%3 == 2 {
+					env, _ := event.NewEnvelope("T", "s", big)
+					if err := b.Publish(context.Background(), "small.topic", "k", env); !errors.Is(err, ErrMessageTooLarge) {
+						errs <- fmt.Errorf("oversized record %d: err = %v, want ErrMessageTooLarge", n, err)
+					}
+					continue
+				}
+				if err := b.Publish(context.Background(), busTopic, fmt.Sprint(n), newEnvelope(t, n)); err != nil {
+					errs <- fmt.Errorf("record %d: %w", n, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+
+	got := map[int]bool{}
+	for _, r := range readBack(t, c, busTopic) {
+		env, err := event.ParseEnvelope(r.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := seqOf(t, r.Value)
+		if string(r.Key) != fmt.Sprint(n) || header(r, "event_id") != env.EventID.String() || header(r, "correlation_id") != fmt.Sprintf("corr-%d", n) {
+			t.Errorf("record %d: key %q, event_id header %q (envelope %s), correlation_id %q: another call's record?",
+				n, r.Key, header(r, "event_id"), env.EventID, header(r, "correlation_id"))
+		}
+		got[n] = true
+	}
+	for n := range goroutines * each {
+		if n%3 != 2 && !got[n] {
+			t.Errorf("record %d acknowledged but not in Kafka", n)
+		}
+	}
+}
+
+func header(r *kgo.Record, key string) string {
+	for _, h := range r.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
