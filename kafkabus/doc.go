@@ -44,10 +44,10 @@
 //     one such context, which ends up to a window later: a context per
 //     call would cost a timer per record and make franz-go watch it on
 //     every produce request (some 5% of healthy-path throughput in the
-//     benchmarks). franz-go itself
-//     fails the record when it expires; it removes it and every later
-//     record of the same partition from its buffers (failing them too), so
-//     nothing buffered behind a failed record can overtake it.
+//     benchmarks). franz-go itself fails the record when it expires; it
+//     removes it and every later record of the same partition from its
+//     buffers (failing them too), so nothing buffered behind a failed
+//     record can overtake it.
 //   - Produce waits for franz-go's verdict on every record (its promise),
 //     never returning early on the context. When Produce reports a
 //     failure, franz-go no longer holds the record: it cannot be sent
