@@ -121,13 +121,23 @@ func (b *KafkaBus) ProduceAsync(ctx context.Context, recs []event.Record, done f
 		done(errs)
 		return
 	}
+	// One allocation for the batch's franz-go records, one for their
+	// headers, rather than two per record.
+	krs := make([]kgo.Record, len(recs))
+	nh := 0
+	for i := range recs {
+		nh += len(recs[i].Headers)
+	}
+	hdrs := make([]kgo.RecordHeader, nh)
 	for i := range recs {
 		if err := checkRecord(&recs[i]); err != nil {
 			errs[i] = err
 			finish()
 			continue
 		}
-		b.client.Produce(rctx, toKgo(&recs[i]), func(r *kgo.Record, err error) {
+		toKgo(&krs[i], hdrs, &recs[i])
+		hdrs = hdrs[len(recs[i].Headers):]
+		b.client.Produce(rctx, &krs[i], func(r *kgo.Record, err error) {
 			if err != nil {
 				errs[i] = b.produceError(ctx, r, err)
 			}
@@ -188,19 +198,18 @@ func (w *waiter) settle(_ *kgo.Record, err error) {
 	w.done <- struct{}{}
 }
 
-// fill makes w.rec the record r, as toKgo does, reusing w's header slice.
+// fill makes w.rec the record r, reusing w's header slice.
 func (w *waiter) fill(r *event.Record) {
-	w.headers = w.headers[:0]
-	for _, h := range r.Headers {
-		w.headers = append(w.headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+	if cap(w.headers) < len(r.Headers) {
+		w.headers = make([]kgo.RecordHeader, len(r.Headers))
 	}
-	w.rec = kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: w.headers, Partition: -1}
+	toKgo(&w.rec, w.headers[:cap(w.headers)], r)
 }
 
 // release drops the references to the caller's bytes and returns w to the
 // pool. franz-go is done with w.rec once the promise has run.
 func (w *waiter) release() {
-	clear(w.headers)
+	clear(w.headers[:cap(w.headers)])
 	w.rec, w.err = kgo.Record{}, nil
 	waiters.Put(w)
 }
@@ -260,18 +269,19 @@ func checkTopicName(topic string) error {
 	return nil
 }
 
-// toKgo converts r without copying its bytes: franz-go does not modify
-// them. Partition -1 marks "not yet assigned" for produceError; the
-// partitioner overwrites it.
-func toKgo(r *event.Record) *kgo.Record {
-	kr := &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Partition: -1}
-	if len(r.Headers) > 0 {
-		kr.Headers = make([]kgo.RecordHeader, len(r.Headers))
-		for i, h := range r.Headers {
-			kr.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
-		}
+// toKgo makes dst the franz-go record for r, without copying r's bytes
+// (franz-go does not modify them), with its headers in hdrs, which must
+// have room for them (len(hdrs) >= len(r.Headers)). Partition -1 marks
+// "not yet assigned" for produceError; the partitioner overwrites it.
+func toKgo(dst *kgo.Record, hdrs []kgo.RecordHeader, r *event.Record) {
+	hdrs = hdrs[:len(r.Headers):len(r.Headers)]
+	for i, h := range r.Headers {
+		hdrs[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
 	}
-	return kr
+	if len(hdrs) == 0 {
+		hdrs = nil
+	}
+	*dst = kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: hdrs, Partition: -1}
 }
 
 // Ping reports whether a broker answers a metadata request, for health
