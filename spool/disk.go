@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -141,6 +142,13 @@ type Disk struct {
 	acked  uint64   // every seq <= acked is acknowledged
 	window []peeked // the entries of the last Peek still unacknowledged, from pos on
 	rd     segReader
+	dec    recordDecoder // decodes what rd reads
+	// ahead is the batch being read in the background for the next
+	// PeekAfter, or nil.
+	ahead atomic.Pointer[readAhead]
+	// background counts the goroutines reading ahead and deleting
+	// acknowledged segments; Close waits for them.
+	background sync.WaitGroup
 
 	deadMu sync.Mutex
 	dead   deadLetterLog
@@ -288,6 +296,7 @@ func (d *Disk) Close() error {
 	}
 	d.mu.Unlock()
 	err := d.closeFiles()
+	d.background.Wait() // before the lock goes: the directory is ours until then
 	if lerr := d.lock.Close(); err == nil {
 		err = lerr
 	}

@@ -17,7 +17,9 @@ const readBufferSize = 256 << 10
 // segReader is the cached read cursor of Peek and Ack: one open segment
 // and a buffer of its bytes. It only ever reads below the committed end
 // it is given, so it never caches bytes an in-flight group commit is
-// still writing. Guarded by Disk.readMu.
+// still writing. A refill reads into a new buffer, never over the old
+// one: the records Peek decodes alias the bytes read, with no copy.
+// Guarded by Disk.readMu.
 type segReader struct {
 	fsys FS
 	dir  string
@@ -28,8 +30,7 @@ type segReader struct {
 }
 
 // read returns bytes [off, off+n) of segment base; off+n must not exceed
-// limit, the segment's committed end. The slice is valid until the next
-// read.
+// limit, the segment's committed end. The bytes are never overwritten.
 func (r *segReader) read(base uint64, off, n, limit int64) ([]byte, error) {
 	if off+n > limit {
 		return nil, fmt.Errorf("%w: %d bytes at offset %d past the committed end %d", errFrameShort, n, off, limit)
@@ -49,10 +50,7 @@ func (r *segReader) read(base uint64, off, n, limit int64) ([]byte, error) {
 		b := make([]byte, n)
 		return b, readFullAt(r.f, b, off)
 	}
-	if r.buf == nil {
-		r.buf = make([]byte, readBufferSize)
-	}
-	r.buf = r.buf[:min(readBufferSize, limit-off)]
+	r.buf = make([]byte, min(readBufferSize, limit-off))
 	r.off = off
 	if err := readFullAt(r.f, r.buf, off); err != nil {
 		r.buf = r.buf[:0]
@@ -72,7 +70,7 @@ func (r *segReader) close() {
 	if r.f != nil {
 		r.f.Close()
 	}
-	r.f, r.base, r.buf = nil, 0, r.buf[:0]
+	r.f, r.base, r.buf = nil, 0, nil
 }
 
 // locate moves p past the ends of finished segments to the next record's
@@ -104,8 +102,8 @@ func (d *Disk) locateLocked(p *position) (limit int64, ok bool) {
 	return d.segs[i].size, true
 }
 
-// frameAt reads the frame at p, below limit, returning its payload (valid
-// until the next read) and size. Damage found here appeared after the
+// frameAt reads the frame at p, below limit, returning its payload (never
+// overwritten: see segReader) and size. Damage found here appeared after the
 // spool was opened: it is reported, not repaired; reopening quarantines it.
 func (d *Disk) frameAt(p position, limit int64) ([]byte, int64, error) {
 	if limit-p.off < frameHeaderSize+payloadPrefixSize {
@@ -151,6 +149,10 @@ func (d *Disk) PeekAfter(ctx context.Context, after uint64, max int) ([]Entry, e
 // peek reads up to max entries with Seq > after. The entries it reads are
 // kept in d.window, which always runs contiguously from the head (d.pos),
 // so Ack can find positions without rereading.
+//
+// A PeekAfter that returns a full batch starts reading the next one in the
+// background (see readAhead), so that a drainer continuing from it finds
+// it read and decoded while it was busy producing.
 func (d *Disk) peek(ctx context.Context, after uint64, max int, ahead bool) ([]Entry, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -158,12 +160,18 @@ func (d *Disk) peek(ctx context.Context, after uint64, max int, ahead bool) ([]E
 	if max <= 0 {
 		return nil, fmt.Errorf("spool: Peek max = %d: must be > 0", max)
 	}
+	if ra := d.ahead.Load(); ra != nil && ahead {
+		<-ra.done // it reads under readMu: wait for it outside
+	}
 	d.readMu.Lock()
 	defer d.readMu.Unlock()
+	ra := d.ahead.Swap(nil)
+	if ra != nil {
+		ra.stale = true // if it has not run yet, it will not
+	}
 	if d.isClosed() {
 		return nil, ErrClosed
 	}
-	out := make([]Entry, 0, min(max, 4096))
 	p := d.pos
 	if n := len(d.window); ahead && n > 0 && d.window[n-1].seq == after {
 		w := d.window[n-1]
@@ -174,6 +182,44 @@ func (d *Disk) peek(ctx context.Context, after uint64, max int, ahead bool) ([]E
 		}
 		d.window = d.window[:0]
 	}
+	var out []Entry
+	if ra != nil && ra.usable(p, after) {
+		// Continuing from where the read-ahead started: what it read is
+		// what reading now would return.
+		out = ra.entries[:min(max, len(ra.entries))]
+		d.window = append(d.window, ra.window[:len(out)]...)
+		if len(out) < max && len(ra.entries) == ra.max {
+			// A smaller batch was read ahead than is asked for now.
+			last := d.window[len(d.window)-1]
+			more, win, err := d.readFrames(position{base: last.pos.base, off: last.pos.off + last.n}, last.seq, max-len(out))
+			d.window = append(d.window, win...)
+			if err == nil {
+				out = append(out[:len(out):len(out)], more...)
+			}
+		}
+	} else {
+		var win []peeked
+		var err error
+		out, win, err = d.readFrames(p, after, max)
+		d.window = append(d.window, win...)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if ahead && len(out) == max {
+		last := d.window[len(d.window)-1]
+		d.startReadAhead(position{base: last.pos.base, off: last.pos.off + last.n}, last.seq, max)
+	}
+	return out, nil
+}
+
+// readFrames reads up to max entries with Seq > after from p on, and the
+// window records of every entry it read (those skipped included). Damage
+// after the first entry ends the batch early; at the first, it is the
+// error. readMu is held.
+func (d *Disk) readFrames(p position, after uint64, max int) ([]Entry, []peeked, error) {
+	out := make([]Entry, 0, min(max, 4096))
+	var win []peeked
 	for len(out) < max {
 		limit, ok := d.locate(&p)
 		if !ok {
@@ -184,22 +230,70 @@ func (d *Disk) peek(ctx context.Context, after uint64, max int, ahead bool) ([]E
 			if len(out) > 0 {
 				break // deliver what precedes the damage first
 			}
-			return nil, err
+			return nil, win, err
 		}
 		var e Entry
-		if err := decodeRecordPayload(append([]byte(nil), payload...), &e); err != nil {
+		if err := d.dec.decode(payload, &e); err != nil {
 			if len(out) > 0 {
 				break
 			}
-			return nil, d.corrupt(p, err)
+			return nil, win, d.corrupt(p, err)
 		}
-		d.window = append(d.window, peeked{seq: e.Seq, pos: p, n: n, at: e.AppendedAt})
+		win = append(win, peeked{seq: e.Seq, pos: p, n: n, at: e.AppendedAt})
 		if e.Seq > after {
 			out = append(out, e)
 		}
 		p.off += n
 	}
-	return out, nil
+	return out, win, nil
+}
+
+// readAhead is a batch read in the background, from start on, for a
+// PeekAfter(after, max) that continues where the previous one stopped.
+// Its fields are written by its goroutine before done is closed; stale is
+// set, under readMu, by the peek that takes it.
+type readAhead struct {
+	start   position
+	after   uint64
+	max     int
+	done    chan struct{}
+	stale   bool
+	entries []Entry
+	window  []peeked
+	err     error
+}
+
+// usable reports whether ra read the entries a peek from p after after
+// would read. Log bytes never change once committed, so the same start
+// means the same entries.
+func (ra *readAhead) usable(p position, after uint64) bool {
+	select {
+	case <-ra.done:
+	default:
+		return false // started by another peek since this one waited
+	}
+	return ra.err == nil && len(ra.entries) > 0 && ra.start == p && ra.after == after
+}
+
+// startReadAhead reads the batch after the one just returned in a
+// goroutine of its own. readMu is held (the goroutine waits for it).
+func (d *Disk) startReadAhead(start position, after uint64, max int) {
+	ra := &readAhead{start: start, after: after, max: max, done: make(chan struct{})}
+	d.ahead.Store(ra)
+	d.background.Add(1)
+	go func() {
+		defer d.background.Done()
+		defer close(ra.done)
+		d.readMu.Lock()
+		defer d.readMu.Unlock()
+		if ra.stale || d.isClosed() {
+			return
+		}
+		ra.entries, ra.window, ra.err = d.readFrames(ra.start, ra.after, ra.max)
+		// Only entries whose window records follow contiguously are of
+		// use; readFrames reads no skipped ones from a start after after.
+		ra.window = ra.window[:len(ra.entries)]
+	}()
 }
 
 // Ack implements Queue. It persists the new head (a small file written
@@ -305,15 +399,29 @@ func (d *Disk) ackLocked(seq uint64) error {
 	if retired != nil {
 		retired.f.Close()
 	}
-	for _, s := range drop {
-		d.rd.forget(s.base)
-		// Not fsynced: if the removal is lost in a crash, the next open
-		// finds the segment fully acknowledged and removes it again.
+	if len(drop) > 0 {
+		for _, s := range drop {
+			d.rd.forget(s.base)
+		}
+		// Unlinking a large file takes milliseconds the drain need not
+		// wait for: nothing refers to these segments any more, and their
+		// names are never reused (a segment is named by its first seq).
+		d.background.Add(1)
+		go d.removeSegments(drop)
+	}
+	return nil
+}
+
+// removeSegments deletes fully acknowledged segments. Not fsynced: if a
+// removal is lost in a crash, the next open finds the segment fully
+// acknowledged and removes it again. Close waits for it.
+func (d *Disk) removeSegments(segs []segInfo) {
+	defer d.background.Done()
+	for _, s := range segs {
 		if err := d.fs.Remove(filepath.Join(d.dir, segmentName(s.base))); err != nil {
 			d.log.Warn("spool: could not remove an acknowledged segment; the next open retries", "dir", d.dir, "segment", segmentName(s.base), "err", err)
 		}
 	}
-	return nil
 }
 
 // timeAtLocked reads the appended-at of the record at p, or the zero time

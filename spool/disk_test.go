@@ -1,10 +1,12 @@
 package spool
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -83,6 +85,7 @@ func TestAckRemovesFullyAcknowledgedSegments(t *testing.T) {
 	if err := d.Ack(es[first-1].Seq); err != nil {
 		t.Fatal(err)
 	}
+	d.background.Wait() // segments are removed in the background
 	if _, err := os.Stat(segs[0]); !os.IsNotExist(err) {
 		t.Fatalf("fully acknowledged segment still there (%v)", err)
 	}
@@ -105,6 +108,7 @@ func TestDrainedSpoolRemovesEverySegmentAndKeepsNumbering(t *testing.T) {
 	if err := d.Ack(es[len(es)-1].Seq); err != nil {
 		t.Fatal(err)
 	}
+	d.background.Wait() // segments are removed in the background
 	if n := len(segmentPaths(t, dir)); n != 0 {
 		t.Fatalf("%d segment files left after draining", n)
 	}
@@ -307,4 +311,43 @@ func dirSize(t *testing.T, dir string) int64 {
 		}
 	}
 	return n
+}
+
+// Peeked entries alias the bytes the read cursor read, without a copy, so
+// the cursor must never read over them: entries handed out stay intact
+// through later peeks (many refills of the cursor's buffer), acks (which
+// reread frame headers) and segment deletions.
+func TestPeekedEntriesSurviveLaterReads(t *testing.T) {
+	d := openTest(t, t.TempDir(), DiskOptions{SegmentBytes: 1 << 20})
+	const n = 3000 // 3 MB: a dozen cursor refills, three segments
+	value := func(i int) []byte { return bytes.Repeat([]byte{byte('a' + i%26)}, 1000) }
+	for i := 0; i < n; i += 100 {
+		batch := make([]event.Record, 100)
+		for j := range batch {
+			batch[j] = event.Record{Topic: "t", Key: []byte(strconv.Itoa(i + j)), Value: value(i + j)}
+		}
+		if err := d.Append(context.Background(), batch...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var held []Entry
+	var last uint64
+	for len(held) < n {
+		es, err := d.PeekAfter(context.Background(), last, 250)
+		if err != nil || len(es) == 0 {
+			t.Fatalf("PeekAfter(%d) = %d entries, %v", last, len(es), err)
+		}
+		held = append(held, es...)
+		last = es[len(es)-1].Seq
+		if len(held)%1000 == 0 {
+			if err := d.Ack(held[len(held)-500].Seq); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i, e := range held {
+		if string(e.Key) != strconv.Itoa(i) || !bytes.Equal(e.Value, value(i)) || e.Topic != "t" {
+			t.Fatalf("entry %d read back as key %q, value %.10q... after later reads", i, e.Key, e.Value)
+		}
+	}
 }

@@ -177,6 +177,47 @@ func decodeRecordPayload(p []byte, e *Entry) error {
 	return d.finish()
 }
 
+// recordDecoder decodes the records one reader reads, one after another,
+// with fewer allocations than decodeRecordPayload: topics and header keys
+// (a handful of distinct values, repeated in every record) are shared
+// strings. Like decodeRecordPayload, the entries' byte slices alias the
+// payload. Not safe for concurrent use.
+type recordDecoder struct {
+	strs map[string]string
+}
+
+// maxShared bounds the shared strings: header keys are the publisher's
+// choice, and a decoder must not grow without bound on varied ones.
+const maxShared = 256
+
+// decode is decodeRecordPayload, sharing strings.
+func (rd *recordDecoder) decode(p []byte, e *Entry) error {
+	if len(p) == 0 || p[0] != payloadKindRecord {
+		return fmt.Errorf("%w: not a record", errPayload)
+	}
+	d := payloadDecoder{b: p[1:], shared: rd}
+	d.recordBody(e)
+	return d.finish()
+}
+
+// str returns b as a string, shared with earlier equal ones when it can.
+func (rd *recordDecoder) str(b []byte) string {
+	if rd == nil {
+		return string(b)
+	}
+	if s, ok := rd.strs[string(b)]; ok { // the conversion does not allocate
+		return s
+	}
+	s := string(b)
+	if len(rd.strs) < maxShared && len(s) <= 255 {
+		if rd.strs == nil {
+			rd.strs = make(map[string]string)
+		}
+		rd.strs[s] = s
+	}
+	return s
+}
+
 // decodeDeadLetterPayload decodes a dead-letter payload like
 // decodeRecordPayload.
 func decodeDeadLetterPayload(p []byte, dl *DeadLetter) error {
@@ -211,8 +252,9 @@ func appendDeadLetterFrame(dst []byte, dl *DeadLetter) []byte {
 // has exactly one encoding. The first error sticks; later reads return
 // zero values.
 type payloadDecoder struct {
-	b   []byte
-	err error
+	b      []byte
+	err    error
+	shared *recordDecoder // nil: every string is allocated
 }
 
 func (d *payloadDecoder) fail(what string) {
@@ -276,14 +318,14 @@ func (d *payloadDecoder) recordBody(e *Entry) {
 	for i := range count {
 		k, v := d.bytes(d.uvarint()), d.nilable()
 		if headers != nil {
-			headers[i] = event.Header{Key: string(k), Value: v}
+			headers[i] = event.Header{Key: d.shared.str(k), Value: v}
 		}
 	}
 	if e == nil || d.err != nil {
 		return
 	}
 	*e = Entry{Seq: seq, AppendedAt: time.Unix(0, int64(at)), Record: event.Record{
-		Topic: string(topic), Key: key, Value: value, Headers: headers,
+		Topic: d.shared.str(topic), Key: key, Value: value, Headers: headers,
 	}}
 }
 

@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/huleedu/huleedu/event"
@@ -37,10 +38,17 @@ func FuzzDecodeFrame(f *testing.F) {
 			crc32.Checksum(payload, castagnoli) != uint32(b[4])|uint32(b[5])<<8|uint32(b[6])<<16|uint32(b[7])<<24 {
 			t.Fatal("parseFrame accepted a frame whose checksum does not match")
 		}
-		var e Entry
+		var e, shared Entry
+		var rd recordDecoder
+		if (decodeRecordPayload(payload, &e) == nil) != (rd.decode(payload, &shared) == nil) {
+			t.Fatal("decodeRecordPayload and recordDecoder disagree on validity")
+		}
 		if decodeRecordPayload(payload, &e) == nil {
 			if decodeRecordPayload(payload, nil) != nil {
 				t.Fatal("validation and decoding disagree")
+			}
+			if !reflect.DeepEqual(e, shared) {
+				t.Fatalf("recordDecoder decoded %+v, decodeRecordPayload %+v", shared, e)
 			}
 			if again := appendRecordFrame(nil, e.Seq, e.AppendedAt.UnixNano(), &e.Record); !bytes.Equal(again, b[:n]) {
 				t.Fatalf("accepted record re-encodes differently:\n%x\n%x", again, b[:n])

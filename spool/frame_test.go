@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
+	"reflect"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/huleedu/huleedu/event"
 )
@@ -131,5 +134,54 @@ func TestDamagedHeadFilesAreRejected(t *testing.T) {
 		if _, err := decodeHead(b); err == nil {
 			t.Errorf("%s: decodeHead accepted it", name)
 		}
+	}
+}
+
+// recordDecoder decodes like decodeRecordPayload and shares topic and
+// header-key strings between records.
+func TestRecordDecoderSharesStrings(t *testing.T) {
+	var rd recordDecoder
+	recs := append(append([]event.Record{}, frameTestRecords...), frameTestRecords...)
+	var got []Entry
+	for i, r := range recs {
+		payload, _, err := parseFrame(appendRecordFrame(nil, uint64(i+1), int64(i), &r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want, e Entry
+		if err := decodeRecordPayload(payload, &want); err != nil {
+			t.Fatal(err)
+		}
+		if err := rd.decode(payload, &e); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		if !reflect.DeepEqual(e, want) {
+			t.Fatalf("record %d: recordDecoder gave %+v, want %+v", i, e, want)
+		}
+		// Appending to a decoded slice must not write into the bytes
+		// that follow it.
+		if cap(e.Value) != len(e.Value) || cap(e.Key) != len(e.Key) {
+			t.Errorf("record %d: key or value has room to grow into the next field's bytes", i)
+		}
+		got = append(got, e)
+	}
+	a, b := got[2], got[2+len(frameTestRecords)]
+	if unsafe.StringData(a.Topic) != unsafe.StringData(b.Topic) || unsafe.StringData(a.Headers[0].Key) != unsafe.StringData(b.Headers[0].Key) {
+		t.Error("equal topics and header keys were allocated again, not shared")
+	}
+}
+
+func TestRecordDecoderBoundsItsSharedStrings(t *testing.T) {
+	var rd recordDecoder
+	for i := range 4 * maxShared {
+		r := event.Record{Topic: "t", Headers: []event.Header{{Key: fmt.Sprintf("key-%d", i)}}}
+		payload, _, _ := parseFrame(appendRecordFrame(nil, 1, 0, &r))
+		var e Entry
+		if err := rd.decode(payload, &e); err != nil || e.Headers[0].Key != r.Headers[0].Key {
+			t.Fatalf("decode %d: %v, key %q", i, err, e.Headers[0].Key)
+		}
+	}
+	if len(rd.strs) > maxShared {
+		t.Fatalf("%d shared strings, want at most %d", len(rd.strs), maxShared)
 	}
 }
