@@ -161,7 +161,11 @@ func (d *Disk) peek(ctx context.Context, after uint64, max int, ahead bool) ([]E
 		return nil, fmt.Errorf("spool: Peek max = %d: must be > 0", max)
 	}
 	if ra := d.ahead.Load(); ra != nil && ahead {
-		<-ra.done // it reads under readMu: wait for it outside
+		select {
+		case <-ra.done: // it reads under readMu: wait for it outside
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	d.readMu.Lock()
 	defer d.readMu.Unlock()

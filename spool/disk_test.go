@@ -351,3 +351,60 @@ func TestPeekedEntriesSurviveLaterReads(t *testing.T) {
 		}
 	}
 }
+
+// A drainer reading ahead (PeekAfter, batch after batch, acknowledging as
+// it goes) while publishers keep appending sees every record exactly once,
+// in order: the background read-ahead stops at the tail, is restarted
+// after it, and never hands over a batch that does not continue the last.
+func TestReadAheadWhileAppendingDeliversEveryRecordOnceInOrder(t *testing.T) {
+	d := openTest(t, t.TempDir(), DiskOptions{SegmentBytes: 1 << 20})
+	const n, writers = 20000, 4
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := w; i < n; i += writers {
+				if err := d.Append(context.Background(), rec(i)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	seen := make([]bool, n)
+	lastByWriter := make([]int, writers)
+	for i := range lastByWriter {
+		lastByWriter[i] = -1
+	}
+	var last uint64
+	got := 0
+	deadline := time.Now().Add(30 * time.Second)
+	for got < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("drained %d of %d records", got, n)
+		}
+		max := 50 + got%7*40 // the batch size varies, as read-aheads must cope
+		es, err := d.PeekAfter(context.Background(), last, max)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range es {
+			i := recIndex(t, e)
+			if e.Seq <= last || seen[i] {
+				t.Fatalf("record %d (seq %d) again, after seq %d", i, e.Seq, last)
+			}
+			if w := i % writers; i <= lastByWriter[w] {
+				t.Fatalf("writer %d's record %d after its record %d", w, i, lastByWriter[w])
+			} else {
+				lastByWriter[w] = i
+			}
+			seen[i], last = true, e.Seq
+			got++
+		}
+		if len(es) > 0 && got%3 == 0 {
+			if err := d.Ack(last); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	wg.Wait()
+}
