@@ -358,7 +358,7 @@ func TestPeekedEntriesSurviveLaterReads(t *testing.T) {
 // after it, and never hands over a batch that does not continue the last.
 func TestReadAheadWhileAppendingDeliversEveryRecordOnceInOrder(t *testing.T) {
 	d := openTest(t, t.TempDir(), DiskOptions{SegmentBytes: 1 << 20})
-	const n, writers = 20000, 4
+	const n, writers = 6000, 4
 	var wg sync.WaitGroup
 	for w := range writers {
 		wg.Go(func() {
