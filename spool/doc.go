@@ -126,9 +126,12 @@
 //     bytes.
 //   - A record is removed only by Ack or DeadLetter (or Purge). Ack writes
 //     the head file first and deletes segment files after, when every
-//     record in them is acknowledged; when the queue drains completely the
-//     last segment goes too and the next append starts a new one. Disk use
-//     therefore shrinks a segment at a time while draining.
+//     record in them is acknowledged, in the background (Close waits for
+//     it; a deletion a crash interrupts is redone on open, since the head
+//     file already says the segment is acknowledged); when the queue
+//     drains completely the last segment goes too and the next append
+//     starts a new one. Disk use therefore shrinks a segment at a time
+//     while draining.
 //   - DeadLetter writes the entry to deadletter.log and fsyncs it before
 //     acknowledging it in the queue: a crash in between leaves it in both
 //     (delivered again, and listed as a dead letter), never in neither.
@@ -138,7 +141,11 @@
 // Peek streams from disk through one cached cursor (an open segment and a
 // 256 KiB buffer): a Peek after acknowledging the previous Peek's entries
 // continues where it stopped, without seeking or rescanning, and a repeated
-// Peek is served from the buffer. Memory is bounded by the buffers and
+// Peek is served from the buffer. The cursor reads into a new buffer each
+// time and never over one it filled, so returned entries alias the bytes
+// read instead of being copied out. A PeekAfter that returns a full batch
+// reads the next batch in the background, for a drainer that continues
+// from it while it produces the last. Memory is bounded by the buffers and
 // what the caller asks Peek for, whatever the backlog: a million queued
 // records cost no more memory than ten. Ack writes the head file (two
 // fsyncs), so acknowledge in batches. Bit rot that appears in a segment
