@@ -125,9 +125,7 @@ func NewCircuitBreaker(s Settings) (*CircuitBreaker, error) {
 	}
 	cb.word.Store(w)
 	if eff.OnStateChange != nil {
-		l := &listener{fn: eff.OnStateChange}
-		l.active.Store(true)
-		cb.listeners = []*listener{l}
+		cb.listeners = []*listener{newListener(eff.OnStateChange)}
 	}
 	return cb, nil
 }

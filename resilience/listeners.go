@@ -33,6 +33,35 @@ type listener struct {
 	active atomic.Bool // false once cancelled
 }
 
+func newListener(fn func(name string, from, to State)) *listener {
+	l := &listener{fn: fn}
+	l.active.Store(true)
+	return l
+}
+
+// subscribe appends fn to the copy-on-write list *ls (guarded by mu) and
+// returns its cancel: after cancel returns, fn is skipped by deliveries
+// that have not reached it yet and dropped from the list. A nil fn is
+// ignored. CircuitBreaker.Subscribe and Registry.Subscribe share it.
+func subscribe(mu sync.Locker, ls *[]*listener, fn func(name string, from, to State)) (cancel func()) {
+	if fn == nil {
+		return func() {}
+	}
+	l := newListener(fn)
+	mu.Lock()
+	*ls = append(slices.Clip(*ls), l)
+	mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			l.active.Store(false)
+			mu.Lock()
+			*ls = slices.DeleteFunc(slices.Clone(*ls), func(x *listener) bool { return x == l })
+			mu.Unlock()
+		})
+	}
+}
+
 // stateEvent is a transition waiting to be delivered.
 type stateEvent struct {
 	from, to  State
@@ -45,23 +74,7 @@ type stateEvent struct {
 // for a call that had already started on a delivering goroutine. A nil fn
 // is ignored.
 func (cb *CircuitBreaker) Subscribe(fn func(name string, from, to State)) (cancel func()) {
-	if fn == nil {
-		return func() {}
-	}
-	l := &listener{fn: fn}
-	l.active.Store(true)
-	cb.mu.Lock()
-	cb.listeners = append(slices.Clip(cb.listeners), l)
-	cb.mu.Unlock()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			l.active.Store(false)
-			cb.mu.Lock()
-			cb.listeners = slices.DeleteFunc(slices.Clone(cb.listeners), func(x *listener) bool { return x == l })
-			cb.mu.Unlock()
-		})
-	}
+	return subscribe(&cb.mu, &cb.listeners, fn)
 }
 
 // needsDelivery reports whether the caller, about to release mu, must call

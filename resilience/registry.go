@@ -147,23 +147,7 @@ func (r *Registry) ResetAll() {
 // registry, present and future, with the guarantees of
 // CircuitBreaker.Subscribe (per breaker, fn sees transitions in order).
 func (r *Registry) Subscribe(fn func(name string, from, to State)) (cancel func()) {
-	if fn == nil {
-		return func() {}
-	}
-	l := &listener{fn: fn}
-	l.active.Store(true)
-	r.mu.Lock()
-	r.listeners = append(slices.Clip(r.listeners), l)
-	r.mu.Unlock()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			l.active.Store(false)
-			r.mu.Lock()
-			r.listeners = slices.DeleteFunc(slices.Clone(r.listeners), func(x *listener) bool { return x == l })
-			r.mu.Unlock()
-		})
-	}
+	return subscribe(&r.mu, &r.listeners, fn)
 }
 
 func (r *Registry) dispatch(name string, from, to State) {
