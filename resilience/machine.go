@@ -177,9 +177,7 @@ func (cb *CircuitBreaker) closedFailure(w uint64, err error, slow bool) {
 		case cb.tw != nil:
 			trip = cb.timeWindowRecordLocked(now, true, slow) || trip
 		}
-		if trip && w&disabledBit == 0 {
-			cb.advance(StateOpen, 0, 0, now)
-		}
+		cb.tripLocked(w, trip, now)
 	}
 	cb.unlockAndDeliver()
 }
@@ -196,8 +194,8 @@ func (cb *CircuitBreaker) rateTrips(calls, failures, slows uint64) bool {
 	return s.SlowCallRateThreshold > 0 && float64(slows)*100 >= s.SlowCallRateThreshold*float64(calls)
 }
 
-// tripLocked opens the circuit for a window verdict reached after a
-// success (mu held, generation of w checked by the caller).
+// tripLocked opens the circuit if a policy tripped, unless the breaker is
+// disabled (mu held, generation of w checked by the caller).
 func (cb *CircuitBreaker) tripLocked(w uint64, trip bool, now int64) {
 	if trip && w&disabledBit == 0 {
 		cb.advance(StateOpen, 0, 0, now)
