@@ -3,6 +3,7 @@ package resilience
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -322,4 +323,32 @@ func TestBreakerWorksWithRealClock(t *testing.T) {
 	waitFor(t, "half-open on the real clock", func() bool { return cb.State() == StateHalfOpen })
 	succeedN(t, cb, 2)
 	wantState(t, cb, StateClosed)
+}
+
+// countingClock counts its reads.
+type countingClock struct{ reads atomic.Int64 }
+
+func (c *countingClock) Now() time.Time { c.reads.Add(1); return testStart }
+
+// The package doc promises that with default settings the closed path of
+// Call and Execute reads no clock (a clock read is what makes other
+// breakers cost 100 ns a call).
+func TestClosedSuccessDoesNotReadClock(t *testing.T) {
+	clock := &countingClock{}
+	cb, err := NewCircuitBreaker(Settings{Name: "clock", Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := clock.reads.Load()
+	for range 10 {
+		if ran, err := call(cb, nil); !ran || err != nil {
+			t.Fatalf("Call: ran=%v err=%v", ran, err)
+		}
+		if _, err := Execute(context.Background(), cb, func(context.Context) (int, error) { return 1, nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := clock.reads.Load() - before; n != 0 {
+		t.Fatalf("20 closed successes read the clock %d times, want 0", n)
+	}
 }

@@ -36,8 +36,9 @@ func (c *manualCtx) end(err error) {
 	close(c.done)
 }
 
-// hangingProbe starts a Call on a half-open breaker whose fn blocks until
-// release is closed, and returns the channel with Call's result.
+// hangingProbe starts a Call (a probe when the breaker is half-open) whose
+// fn blocks until release is closed, and returns the channel with Call's
+// result.
 func hangingProbe(t *testing.T, cb *CircuitBreaker, ctx context.Context, fnErr error) (release chan struct{}, result chan error) {
 	t.Helper()
 	release, result = make(chan struct{}), make(chan error, 1)
@@ -125,15 +126,7 @@ func TestProbeFinishingFirstStopsContextWatch(t *testing.T) {
 func TestClosedCallDoesNotWatchContext(t *testing.T) {
 	cb, _ := newBreaker(t, Settings{FailureThreshold: 1})
 	ctx := newManualCtx()
-	release, result := func() (chan struct{}, chan error) {
-		release, result := make(chan struct{}), make(chan error, 1)
-		started := make(chan struct{})
-		go func() {
-			result <- cb.Call(ctx, func(context.Context) error { close(started); <-release; return nil })
-		}()
-		<-started
-		return release, result
-	}()
+	release, result := hangingProbe(t, cb, ctx, nil)
 	ctx.end(context.DeadlineExceeded)
 	close(release)
 	<-result
