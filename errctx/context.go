@@ -17,10 +17,7 @@ const (
 // with New or Wrap and the logger from package observability pick it up.
 // An empty id leaves ctx unchanged.
 func WithCorrelation(ctx context.Context, id string) context.Context {
-	if id == "" {
-		return ctx
-	}
-	return context.WithValue(ctx, correlationKey, id)
+	return withString(ctx, correlationKey, id)
 }
 
 // CorrelationID returns the correlation id stored by WithCorrelation, or ""
@@ -32,10 +29,7 @@ func CorrelationID(ctx context.Context) string {
 // WithService returns a copy of ctx that names the service doing the work
 // ("file_service"). An empty name leaves ctx unchanged.
 func WithService(ctx context.Context, name string) context.Context {
-	if name == "" {
-		return ctx
-	}
-	return context.WithValue(ctx, serviceKey, name)
+	return withString(ctx, serviceKey, name)
 }
 
 // Service returns the service name stored by WithService, or "".
@@ -46,15 +40,21 @@ func Service(ctx context.Context) string {
 // WithOperation returns a copy of ctx that names the operation in progress
 // ("publish_event", "fetch_content"). An empty op leaves ctx unchanged.
 func WithOperation(ctx context.Context, op string) context.Context {
-	if op == "" {
-		return ctx
-	}
-	return context.WithValue(ctx, operationKey, op)
+	return withString(ctx, operationKey, op)
 }
 
 // Operation returns the operation stored by WithOperation, or "".
 func Operation(ctx context.Context) string {
 	return stringValue(ctx, operationKey)
+}
+
+// withString stores v under k; an empty v leaves ctx unchanged, so an
+// unknown value never hides one set further out.
+func withString(ctx context.Context, k ctxKey, v string) context.Context {
+	if v == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, k, v)
 }
 
 func stringValue(ctx context.Context, k ctxKey) string {

@@ -91,13 +91,7 @@ func (e *Error) LogValue() slog.Value {
 	attrs = append(attrs,
 		slog.String("error_type", e.Type),
 		slog.String("message", e.Message))
-	for _, kv := range [...][2]string{
-		{"service", e.Service},
-		{"operation", e.Operation},
-		{"correlation_id", e.CorrelationID},
-		{"trace_id", e.TraceID},
-		{"span_id", e.SpanID},
-	} {
+	for _, kv := range e.contextFields() {
 		if kv[1] != "" {
 			attrs = append(attrs, slog.String(kv[0], kv[1]))
 		}

@@ -170,19 +170,25 @@ func (e *Error) writeDetailed(w io.Writer) {
 	if e == nil {
 		return
 	}
-	for _, kv := range [...][2]string{
-		{"service", e.Service},
-		{"operation", e.Operation},
-		{"correlation_id", e.CorrelationID},
-		{"trace_id", e.TraceID},
-		{"span_id", e.SpanID},
-	} {
+	for _, kv := range e.contextFields() {
 		if kv[1] != "" {
 			_, _ = fmt.Fprintf(w, "\n%s=%s", kv[0], kv[1])
 		}
 	}
 	for _, fr := range e.Stack {
 		_, _ = fmt.Fprintf(w, "\n\t%s\n\t\t%s:%d", fr.Function, fr.File, fr.Line)
+	}
+}
+
+// contextFields pairs the context fields with their names in JSON, logs and
+// %+v output.
+func (e *Error) contextFields() [5][2]string {
+	return [...][2]string{
+		{"service", e.Service},
+		{"operation", e.Operation},
+		{"correlation_id", e.CorrelationID},
+		{"trace_id", e.TraceID},
+		{"span_id", e.SpanID},
 	}
 }
 
