@@ -136,6 +136,14 @@ func TestOptionsOverrideContext(t *testing.T) {
 	}
 }
 
+func TestWithExtraLaterValueForSameKeyWins(t *testing.T) {
+	e := errctx.New(context.Background(), "t", "m",
+		errctx.WithExtra("attempt", 1), errctx.WithExtra("topic", "essays"), errctx.WithExtra("attempt", 2))
+	if len(e.Extra) != 2 || e.Extra["attempt"] != 2 || e.Extra["topic"] != "essays" {
+		t.Fatalf("Extra = %v, want attempt=2 (the later value) and topic", e.Extra)
+	}
+}
+
 func TestWrapInheritsCorrelationFromInnerError(t *testing.T) {
 	inner := errctx.New(errctx.WithCorrelation(context.Background(), "corr-inner"), "kafka", "produce")
 	outer := errctx.Wrap(context.Background(), fmt.Errorf("bus: %w", inner), "publish", "failed")
@@ -150,9 +158,11 @@ func TestWrapInheritsCorrelationFromInnerError(t *testing.T) {
 
 func TestContextHelpersIgnoreEmptyValuesAndNilContext(t *testing.T) {
 	ctx := errctx.WithCorrelation(context.Background(), "a")
-	ctx = errctx.WithCorrelation(ctx, "")
-	if got := errctx.CorrelationID(ctx); got != "a" {
-		t.Fatalf("empty id replaced the stored one: %q", got)
+	ctx = errctx.WithService(ctx, "b")
+	ctx = errctx.WithOperation(ctx, "c")
+	ctx = errctx.WithOperation(errctx.WithService(errctx.WithCorrelation(ctx, ""), ""), "")
+	if got := [3]string{errctx.CorrelationID(ctx), errctx.Service(ctx), errctx.Operation(ctx)}; got != [3]string{"a", "b", "c"} {
+		t.Fatalf("empty values replaced the stored ones: %q", got)
 	}
 	var nilCtx context.Context
 	if errctx.CorrelationID(nilCtx) != "" || errctx.Service(nilCtx) != "" || errctx.Operation(nilCtx) != "" {
@@ -193,6 +203,13 @@ func TestWithStackSkipStartsAtHelpersCaller(t *testing.T) {
 	}
 }
 
+func TestNegativeStackSkipCountsAsZero(t *testing.T) {
+	e := errctx.New(context.Background(), "t", "m", errctx.WithStackSkip(-3))
+	if top := e.Stack[0]; !strings.HasSuffix(top.Function, ".TestNegativeStackSkipCountsAsZero") {
+		t.Fatalf("top frame = %s, want the caller of New", top)
+	}
+}
+
 func TestWrapStackStartsAtCaller(t *testing.T) {
 	e := errctx.Wrap(context.Background(), errCircuitOpen, "t", "m")
 	if top := e.Stack[0]; !strings.HasSuffix(top.Function, ".TestWrapStackStartsAtCaller") {
@@ -209,6 +226,20 @@ func TestWithStackDepthLimitsFrames(t *testing.T) {
 		if len(e.Stack) != tt.want {
 			t.Errorf("WithStackDepth(%d): %d frames, want %d", tt.depth, len(e.Stack), tt.want)
 		}
+	}
+}
+
+// newAtDepth calls New from n nested calls down, with WithStackDepth(depth).
+func newAtDepth(n, depth int) *errctx.Error {
+	if n == 0 {
+		return errctx.New(context.Background(), "t", "m", errctx.WithStackDepth(depth))
+	}
+	return newAtDepth(n-1, depth)
+}
+
+func TestWithStackDepthIsCappedAt512Frames(t *testing.T) {
+	if got := len(newAtDepth(600, 10_000).Stack); got != 512 {
+		t.Fatalf("WithStackDepth(10000) 600 calls deep kept %d frames, want the cap of 512", got)
 	}
 }
 

@@ -45,6 +45,28 @@ func TestNewWithoutSpanLeavesTraceIDsEmpty(t *testing.T) {
 	}
 }
 
+func TestWrapInheritsTraceIDsFromInnerError(t *testing.T) {
+	_, tracer := newRecorder(t)
+	ctx, span := tracer.Start(context.Background(), "produce")
+	inner := errctx.New(ctx, "kafka", "produce failed")
+	span.End()
+
+	// A layer that did not receive the span's context.
+	outer := errctx.Wrap(context.Background(), inner, "publish", "failed")
+	sc := span.SpanContext()
+	if outer.TraceID != sc.TraceID().String() || outer.SpanID != sc.SpanID().String() {
+		t.Fatalf("ids = %q/%q, want the inner error's %s/%s", outer.TraceID, outer.SpanID, sc.TraceID(), sc.SpanID())
+	}
+
+	// A span of its own wins over the inner error's.
+	ctx2, span2 := tracer.Start(context.Background(), "handle")
+	defer span2.End()
+	own := errctx.Wrap(ctx2, inner, "publish", "failed")
+	if own.TraceID != span2.SpanContext().TraceID().String() || own.SpanID != span2.SpanContext().SpanID().String() {
+		t.Fatalf("ids = %q/%q, want the context's span", own.TraceID, own.SpanID)
+	}
+}
+
 func TestRecordOnSpanAddsExceptionEventAndErrorStatus(t *testing.T) {
 	rec, tracer := newRecorder(t)
 	ctx, span := tracer.Start(context.Background(), "publish")
