@@ -127,7 +127,7 @@ func (t *tracedCaller) Call(ctx context.Context, fn func(context.Context) error)
 		span.SetStatus(codes.Error, err.Error())
 	default:
 		span.SetAttributes(attribute.String(AttrOutcome, OutcomeFailure))
-		if e, ok := errctx.As(err); ok && e == err {
+		if e, ok := err.(*errctx.Error); ok && e != nil {
 			e.RecordOnSpan(span)
 		} else {
 			span.RecordError(err)

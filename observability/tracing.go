@@ -84,12 +84,16 @@ func SetupTracingTo(ctx context.Context, service string, console io.Writer) (shu
 		opts      []sdktrace.TracerProviderOption
 		exporters []sdktrace.SpanExporter
 	)
+	// On an error nothing is installed: stop the exporters built so far.
+	abandon := func() {
+		for _, e := range exporters {
+			_ = e.Shutdown(ctx)
+		}
+	}
 	for _, name := range names {
 		exp, batched, err := newExporter(ctx, name, console)
 		if err != nil {
-			for _, e := range exporters {
-				_ = e.Shutdown(ctx)
-			}
+			abandon()
 			return noShutdown, err
 		}
 		exporters = append(exporters, exp)
@@ -111,9 +115,7 @@ func SetupTracingTo(ctx context.Context, service string, console io.Writer) (shu
 		// A partial resource (one bad OTEL_RESOURCE_ATTRIBUTES entry) is
 		// still worth exporting with; anything else is a configuration bug.
 		if !errors.Is(err, resource.ErrPartialResource) {
-			for _, e := range exporters {
-				_ = e.Shutdown(ctx)
-			}
+			abandon()
 			return noShutdown, fmt.Errorf("observability: tracing resource: %w", err)
 		}
 		otel.Handle(err)
