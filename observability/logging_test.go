@@ -166,3 +166,26 @@ func TestLogTransitionsStopsAfterCancel(t *testing.T) {
 		t.Fatalf("logged after cancel: %s", buf.String())
 	}
 }
+
+// The ContextHandler's keys are errctx's JSON field names, so that one
+// query finds a request's log lines and its errors (LogKey*'s doc).
+func TestLogKeysMatchErrctxJSONFieldNames(t *testing.T) {
+	b, err := json.Marshal(&errctx.Error{Service: "s", CorrelationID: "c", TraceID: "t", SpanID: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(b, &fields); err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]string{
+		observability.LogKeyService:       "s",
+		observability.LogKeyCorrelationID: "c",
+		observability.LogKeyTraceID:       "t",
+		observability.LogKeySpanID:        "p",
+	} {
+		if fields[key] != want {
+			t.Errorf("errctx JSON has %s=%v, want %q: the log key and the error field differ", key, fields[key], want)
+		}
+	}
+}

@@ -1,12 +1,14 @@
 package observability_test
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
 
@@ -49,17 +51,9 @@ func TestHandlerServesRegistryWithRuntimeAndServiceMetrics(t *testing.T) {
 	srv := httptest.NewServer(observability.Handler(reg))
 	defer srv.Close()
 
-	resp, err := http.Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	status, body := get(t, srv.URL)
+	if status != http.StatusOK {
+		t.Fatalf("status %d: %s", status, body)
 	}
 	for _, want := range []string{
 		`service_info{service="file_service"} 1`,
@@ -68,8 +62,52 @@ func TestHandlerServesRegistryWithRuntimeAndServiceMetrics(t *testing.T) {
 		`kafka_fallback_queue_depth{service="file_service"} 0`,
 		"# TYPE kafka_publish_duration_seconds histogram",
 	} {
-		if !strings.Contains(string(body), want) {
+		if !strings.Contains(body, want) {
 			t.Errorf("response lacks %q", want)
+		}
+	}
+}
+
+// failingCollector reports an error instead of a metric, as a collector
+// whose source broke does.
+type failingCollector struct{ desc *prometheus.Desc }
+
+func (c failingCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c failingCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.NewInvalidMetric(c.desc, errors.New("source unavailable"))
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(body)
+}
+
+// Handler's doc promises that a failing collector does not fail the scrape
+// and that promhttp_metric_handler_errors_total counts the failure.
+func TestHandlerServesOtherMetricsWhenACollectorFails(t *testing.T) {
+	reg := observability.NewRegistry("svc")
+	reg.MustRegister(failingCollector{prometheus.NewDesc("broken_metric", "Always fails.", nil, nil)})
+	srv := httptest.NewServer(observability.Handler(reg))
+	defer srv.Close()
+
+	for scrape := 1; scrape <= 2; scrape++ {
+		status, body := get(t, srv.URL)
+		if status != http.StatusOK || !strings.Contains(body, `service_info{service="svc"} 1`) {
+			t.Fatalf("scrape %d: status %d, body:\n%s", scrape, status, body)
+		}
+		// The error of a scrape is counted after it was served: the second
+		// scrape shows the first one's.
+		if want := `promhttp_metric_handler_errors_total{cause="gathering"} ` + formatFloat(float64(scrape-1)); !strings.Contains(body, want) {
+			t.Fatalf("scrape %d lacks %s:\n%s", scrape, want, body)
 		}
 	}
 }

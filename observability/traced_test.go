@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -147,6 +148,32 @@ func TestTracedRejectionEventDescribesOpenError(t *testing.T) {
 		if got[k] != v {
 			t.Errorf("event attribute %s = %q, want %q", k, got[k], v)
 		}
+	}
+}
+
+func TestTracedRejectionEventOmitsRetryAtWhileForcedOpen(t *testing.T) {
+	rec, tracer := newTestTracer(t)
+	c := observability.Traced(tracer, &fakeBreaker{name: "kafka",
+		reject: &resilience.OpenError{Name: "kafka", State: resilience.StateOpen}})
+	_ = c.Call(context.Background(), func(context.Context) error { return nil })
+	got := attrMap(rec.Ended()[0].Events()[0].Attributes)
+	if _, ok := got["retry_at"]; ok || got["state"] != "open" {
+		t.Fatalf("event attributes %v: want state open and no retry_at (forced open lasts until Reset)", got)
+	}
+}
+
+func TestTracedWithNilTracerUsesPackageTracerOfGlobalProvider(t *testing.T) {
+	setTracingEnv(t, nil) // restores the global provider afterwards
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	otel.SetTracerProvider(tp)
+
+	c := observability.Traced(nil, &fakeBreaker{name: "kafka"})
+	_ = c.Call(context.Background(), func(context.Context) error { return nil })
+	spans := rec.Ended()
+	if len(spans) != 1 || spans[0].InstrumentationScope().Name != "github.com/huleedu/huleedu/observability" {
+		t.Fatalf("spans %v: want one from the tracer named after the package", spans)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,17 +19,21 @@ import (
 )
 
 // tracingEnv lists every variable SetupTracing decides on; each test starts
-// with all of them empty and the global provider is restored afterwards.
+// with all of them empty but those it sets, and the global provider is
+// restored afterwards.
 var tracingEnv = []string{
 	"OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT",
 	"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL",
 	"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_SERVICE_NAME",
 }
 
-func cleanTracingEnv(t *testing.T) {
+func setTracingEnv(t *testing.T, env map[string]string) {
 	t.Helper()
 	for _, k := range tracingEnv {
 		t.Setenv(k, "")
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
 	}
 	prevTP, prevProp := otel.GetTracerProvider(), otel.GetTextMapPropagator()
 	t.Cleanup(func() {
@@ -49,10 +54,7 @@ func TestSetupTracingWithoutEnvInstallsNothing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cleanTracingEnv(t)
-			for k, v := range tt.env {
-				t.Setenv(k, v)
-			}
+			setTracingEnv(t, tt.env)
 			before := otel.GetTracerProvider()
 			shutdown, err := observability.SetupTracing(context.Background(), "svc")
 			if err != nil {
@@ -74,7 +76,7 @@ func TestSetupTracingWithoutEnvInstallsNothing(t *testing.T) {
 }
 
 func TestSetupTracingInstallsTraceContextPropagator(t *testing.T) {
-	cleanTracingEnv(t)
+	setTracingEnv(t, nil)
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator())
 	shutdown, err := observability.SetupTracing(context.Background(), "svc")
 	if err != nil {
@@ -82,23 +84,13 @@ func TestSetupTracingInstallsTraceContextPropagator(t *testing.T) {
 	}
 	defer func() { _ = shutdown(context.Background()) }()
 	fields := otel.GetTextMapPropagator().Fields()
-	if !containsString(fields, "traceparent") || !containsString(fields, "baggage") {
+	if !slices.Contains(fields, "traceparent") || !slices.Contains(fields, "baggage") {
 		t.Fatalf("propagator fields = %v", fields)
 	}
 }
 
-func containsString(xs []string, s string) bool {
-	for _, x := range xs {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 func TestSetupTracingConsoleExporterWritesSpansToStdout(t *testing.T) {
-	cleanTracingEnv(t)
-	t.Setenv("OTEL_TRACES_EXPORTER", "console")
+	setTracingEnv(t, map[string]string{"OTEL_TRACES_EXPORTER": "console"})
 	var out bytes.Buffer
 	shutdown, err := observability.SetupTracingTo(context.Background(), "file_service", &out)
 	if err != nil {
@@ -120,7 +112,7 @@ func TestSetupTracingConsoleExporterWritesSpansToStdout(t *testing.T) {
 }
 
 func TestSetupTracingExportsOverOTLPHTTPWhenEndpointSet(t *testing.T) {
-	cleanTracingEnv(t)
+	setTracingEnv(t, nil)
 	var (
 		mu       sync.Mutex
 		requests []string
@@ -174,10 +166,7 @@ func TestSetupTracingRejectsUnsupportedSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cleanTracingEnv(t)
-			for k, v := range tt.env {
-				t.Setenv(k, v)
-			}
+			setTracingEnv(t, tt.env)
 			before := otel.GetTracerProvider()
 			shutdown, err := observability.SetupTracing(context.Background(), "svc")
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
