@@ -2,6 +2,7 @@ package classmgmt
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/huleedu/huleedu/event"
@@ -18,7 +19,9 @@ type AssociateEssayRequest struct {
 
 // handleAssociateEssay names the student who wrote an essay and publishes
 // StudentAssociatedV1 (method "manual"). Naming the same student again
-// publishes nothing; naming another replaces the association.
+// publishes nothing; naming another replaces the association in a new
+// revision, whose event id differs from every earlier one (A, then B, then
+// A again is three events, none of which a consumer drops as a duplicate).
 func (s *Service) handleAssociateEssay(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	correlationID := httpjson.CorrelationID(w, r)
@@ -41,13 +44,15 @@ func (s *Service) handleAssociateEssay(w http.ResponseWriter, r *http.Request) {
 		if _, ok := tx.Student(req.StudentID); !ok {
 			return notFound("student", req.StudentID)
 		}
-		if old, ok := tx.Association(a.BatchID, a.EssayID); ok && old.StudentID == a.StudentID {
+		old, ok := tx.Association(a.BatchID, a.EssayID)
+		if ok && old.StudentID == a.StudentID {
 			a = old
 			return nil
 		}
+		a.Revision = old.Revision + 1
 		tx.PutAssociation(a)
 		return s.pub.Publish(ctx, contracts.Message{EventType: event.TypeStudentAssociatedV1, Key: a.BatchID,
-			Identity: []string{a.StudentID, "essay", a.BatchID, a.EssayID}, CorrelationID: correlationID,
+			Identity: []string{a.StudentID, "essay", a.BatchID, a.EssayID, strconv.Itoa(a.Revision)}, CorrelationID: correlationID,
 			Data: contracts.StudentAssociatedV1{StudentID: a.StudentID, BatchID: a.BatchID, EssayID: a.EssayID,
 				AssociationMethod: contracts.AssociationManual, CreatedByUserID: a.CreatedByUserID}})
 	})

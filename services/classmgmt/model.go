@@ -28,11 +28,15 @@ type Student struct {
 
 // EssayAssociation names the author of an essay.
 type EssayAssociation struct {
-	BatchID         string    `json:"batch_id"`
-	EssayID         string    `json:"essay_id"`
-	StudentID       string    `json:"student_id"`
-	CreatedByUserID string    `json:"created_by_user_id,omitempty"`
-	CreatedAt       time.Time `json:"created_at"`
+	BatchID         string `json:"batch_id"`
+	EssayID         string `json:"essay_id"`
+	StudentID       string `json:"student_id"`
+	CreatedByUserID string `json:"created_by_user_id,omitempty"`
+	// Revision counts the essay's associations, 1 for the first: each
+	// change of author is a new fact with its own event id, also a return
+	// to an earlier author.
+	Revision  int       `json:"revision"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 func (c Class) clone() Class {

@@ -149,6 +149,34 @@ func TestAssociateEssayPublishesManualAssociation(t *testing.T) {
 	}
 }
 
+func TestReassociatingAnEssayBackPublishesANewEvent(t *testing.T) {
+	f := newFixture(t)
+	var students []string
+	for _, name := range []string{"Ada", "Grace"} {
+		students = append(students, decode[classmgmt.Student](t, f.do(t, http.MethodPost, "/v1/students",
+			fmt.Sprintf(`{"first_name":%q,"last_name":"L"}`, name))).StudentID)
+	}
+	// Ada, then Grace, then Ada again: three changes of author.
+	var revisions []int
+	for _, id := range []string{students[0], students[1], students[0]} {
+		rec := f.do(t, http.MethodPut, "/v1/essays/e-1/student", fmt.Sprintf(`{"batch_id":"b-1","student_id":%q}`, id))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("status %d %s", rec.Code, rec.Body)
+		}
+		revisions = append(revisions, decode[classmgmt.EssayAssociation](t, rec).Revision)
+	}
+	if !slices.Equal(revisions, []int{1, 2, 3}) {
+		t.Errorf("revisions %v, want 1, 2, 3", revisions)
+	}
+	ids := map[string]bool{}
+	for _, env := range f.bus.Envelopes(event.TypeStudentAssociatedV1) {
+		ids[env.EventID.String()] = true
+	}
+	if len(ids) != 3 {
+		t.Errorf("%d distinct event ids for three changes of author, want 3: consumers would drop the return to Ada as a duplicate", len(ids))
+	}
+}
+
 func TestValidationErrorsAre400WithField(t *testing.T) {
 	f := newFixture(t)
 	c := f.createClass(t)

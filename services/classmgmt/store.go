@@ -107,33 +107,31 @@ func (m *MemoryStore) Classes(_ context.Context) []Class {
 	return out
 }
 
-func (t *memTx) Class(id string) (Class, bool) {
-	if c, ok := t.classes[id]; ok {
-		return c.clone(), true
+// read returns the transaction's own write of k, else the store's value.
+func read[V any](written, stored map[string]V, k string) (V, bool) {
+	if v, ok := written[k]; ok {
+		return v, true
 	}
-	c, ok := t.s.classes[id]
+	v, ok := stored[k]
+	return v, ok
+}
+
+func (t *memTx) Class(id string) (Class, bool) {
+	c, ok := read(t.classes, t.s.classes, id)
 	return c.clone(), ok
 }
 
 func (t *memTx) PutClass(c Class) { t.classes[c.ClassID] = c.clone() }
 
 func (t *memTx) Student(id string) (Student, bool) {
-	if s, ok := t.students[id]; ok {
-		return s.clone(), true
-	}
-	s, ok := t.s.students[id]
+	s, ok := read(t.students, t.s.students, id)
 	return s.clone(), ok
 }
 
 func (t *memTx) PutStudent(s Student) { t.students[s.StudentID] = s.clone() }
 
 func (t *memTx) Association(batchID, essayID string) (EssayAssociation, bool) {
-	k := batchID + "\x00" + essayID
-	if a, ok := t.associations[k]; ok {
-		return a, true
-	}
-	a, ok := t.s.associations[k]
-	return a, ok
+	return read(t.associations, t.s.associations, batchID+"\x00"+essayID)
 }
 
 func (t *memTx) PutAssociation(a EssayAssociation) { t.associations[a.BatchID+"\x00"+a.EssayID] = a }
