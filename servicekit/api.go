@@ -58,8 +58,8 @@ func register(mux *http.ServeMux, rt Route) (err error) {
 func (h *apiHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	start := time.Now()
 	ctx := traceContext.Extract(req.Context(), propagation.HeaderCarrier(req.Header))
-	corr := req.Header.Get(HeaderCorrelationID)
-	if corr == "" {
+	corr := strings.TrimSpace(req.Header.Get(HeaderCorrelationID))
+	if corr == "" || len(corr) > maxCorrelationIDLen {
 		corr = uuid.NewString()
 	}
 	w.Header().Set(HeaderCorrelationID, corr)
@@ -100,6 +100,11 @@ func (h *apiHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}()
 	h.mux.ServeHTTP(rec, inner)
 }
+
+// maxCorrelationIDLen bounds a caller's X-Correlation-ID: the id goes into
+// every log line, span and event of the request, so a longer one is
+// replaced by a new id (httpjson.CorrelationID applies the same bound).
+const maxCorrelationIDLen = 128
 
 // serverKind is built once: span options allocate, and without a tracer
 // provider the span is a no-op that should cost next to nothing.

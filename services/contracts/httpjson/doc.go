@@ -7,7 +7,8 @@
 //	{"error": {"code": "invalid_field", "message": "essay_count must be between 1 and 500, got 0", "field": "essay_count"}}
 //
 // with a stable machine-readable code, a message for people and, for
-// validation errors, the field at fault.
+// validation errors, the field at fault. GetByID is the whole handler of a
+// GET endpoint for one resource (200, or 404 naming the id).
 //
 // Usage:
 //

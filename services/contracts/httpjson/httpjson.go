@@ -1,6 +1,7 @@
 package httpjson
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+
+	"github.com/huleedu/huleedu/errctx"
 )
 
 // HeaderCorrelationID is the request header that carries a correlation id
@@ -83,6 +86,27 @@ func WriteErr(w http.ResponseWriter, err error) {
 	WriteError(w, http.StatusInternalServerError, CodeInternal, err.Error(), "")
 }
 
+// GetByID returns the handler of a GET endpoint for one resource: it
+// answers get(ctx, id), id being the path wildcard param, as JSON with
+// 200; an error wrapping notFound as a 404 not_found body ("no batch with
+// id \"b-1\"", field param); any other error as WriteErr does.
+//
+//	mux.HandleFunc("GET /v1/batches/{id}", httpjson.GetByID("id", "batch", ErrBatchNotFound, repo.Get))
+func GetByID[T any](param, what string, notFound error, get func(ctx context.Context, id string) (T, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue(param)
+		v, err := get(r.Context(), id)
+		switch {
+		case errors.Is(err, notFound):
+			WriteError(w, http.StatusNotFound, CodeNotFound, fmt.Sprintf("no %s with %s %q", what, param, id), param)
+		case err != nil:
+			WriteErr(w, err)
+		default:
+			Write(w, http.StatusOK, v)
+		}
+	}
+}
+
 // Decode reads a JSON object from r's body into dst. It requires the
 // Content-Type application/json (or none), at most maxBytes of body, no
 // unknown fields and no trailing data. Its errors are *RequestError values
@@ -137,10 +161,17 @@ func decodeError(err error) *RequestError {
 	return bad("", "body could not be decoded: "+err.Error())
 }
 
-// CorrelationID returns the request's X-Correlation-ID, or a new random id
-// when it has none, and echoes it on the response.
+// CorrelationID returns the request's correlation id and echoes it on the
+// response: the one in the request's context (errctx.CorrelationID) when a
+// middleware such as servicekit's already chose it, so the events a
+// handler publishes carry the id of the request's log lines and outgoing
+// calls; else the X-Correlation-ID header, or a new random id when that is
+// missing or longer than 128 bytes.
 func CorrelationID(w http.ResponseWriter, r *http.Request) string {
-	id := strings.TrimSpace(r.Header.Get(HeaderCorrelationID))
+	id := errctx.CorrelationID(r.Context())
+	if id == "" {
+		id = strings.TrimSpace(r.Header.Get(HeaderCorrelationID))
+	}
 	if id == "" || len(id) > 128 {
 		id = uuid.NewString()
 	}

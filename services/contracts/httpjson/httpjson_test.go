@@ -1,13 +1,17 @@
 package httpjson_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/huleedu/huleedu/errctx"
+	"github.com/huleedu/huleedu/servicekit"
 	"github.com/huleedu/huleedu/services/contracts/httpjson"
 )
 
@@ -79,5 +83,80 @@ func TestCorrelationIDIsEchoedOrCreated(t *testing.T) {
 	rec = httptest.NewRecorder()
 	if id := httpjson.CorrelationID(rec, httptest.NewRequest(http.MethodGet, "/", nil)); len(id) != 36 {
 		t.Errorf("generated id %q", id)
+	}
+}
+
+// A middleware (servicekit's API handler) that already chose the request's
+// correlation id puts it in the context and on the response; a handler
+// must publish its events with that id, not make another one.
+func TestCorrelationIDKeepsTheOneInTheRequestContext(t *testing.T) {
+	for name, header := range map[string]string{"no header": "", "header": "from-header"} {
+		t.Run(name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			if header != "" {
+				req.Header.Set(httpjson.HeaderCorrelationID, header)
+			}
+			req = req.WithContext(errctx.WithCorrelation(context.Background(), "from-middleware"))
+			rec := httptest.NewRecorder()
+			if id := httpjson.CorrelationID(rec, req); id != "from-middleware" || rec.Header().Get(httpjson.HeaderCorrelationID) != id {
+				t.Errorf("id %q, response header %q; want the context's from-middleware", id, rec.Header().Get(httpjson.HeaderCorrelationID))
+			}
+		})
+	}
+}
+
+func TestGetByIDAnswersFoundNotFoundAndFailure(t *testing.T) {
+	errMissing := errors.New("missing")
+	get := func(_ context.Context, id string) (body, error) {
+		switch id {
+		case "b-1":
+			return body{Name: "b-1", Count: 3}, nil
+		case "broken":
+			return body{}, errors.New("store down")
+		}
+		return body{}, fmt.Errorf("%w: %s", errMissing, id)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/batches/{batch_id}", httpjson.GetByID("batch_id", "batch", errMissing, get))
+	tests := []struct {
+		path    string
+		status  int
+		code    string
+		message string
+	}{
+		{"/v1/batches/b-1", http.StatusOK, "", ""},
+		{"/v1/batches/nope", http.StatusNotFound, httpjson.CodeNotFound, `no batch with batch_id "nope"`},
+		{"/v1/batches/broken", http.StatusInternalServerError, httpjson.CodeInternal, "store down"},
+	}
+	for _, tt := range tests {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tt.path, nil))
+		if rec.Code != tt.status {
+			t.Errorf("GET %s: %d, want %d (%s)", tt.path, rec.Code, tt.status, rec.Body)
+			continue
+		}
+		if tt.status == http.StatusOK {
+			var got body
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || got != (body{Name: "b-1", Count: 3}) {
+				t.Errorf("GET %s: body %s (%v)", tt.path, rec.Body, err)
+			}
+			continue
+		}
+		var b httpjson.ErrorBody
+		_ = json.Unmarshal(rec.Body.Bytes(), &b)
+		if b.Error.Code != tt.code || b.Error.Message != tt.message {
+			t.Errorf("GET %s: error %+v, want code %s message %q", tt.path, b.Error, tt.code, tt.message)
+		}
+		if tt.status == http.StatusNotFound && b.Error.Field != "batch_id" {
+			t.Errorf("GET %s: field %q, want the path wildcard batch_id", tt.path, b.Error.Field)
+		}
+	}
+}
+
+// servicekit's API middleware chooses the correlation id from the same
+// header that CorrelationID reads and echoes.
+func TestCorrelationHeaderIsServicekits(t *testing.T) {
+	if httpjson.HeaderCorrelationID != servicekit.HeaderCorrelationID {
+		t.Errorf("httpjson reads %q, servicekit %q", httpjson.HeaderCorrelationID, servicekit.HeaderCorrelationID)
 	}
 }
