@@ -30,7 +30,8 @@
 // publish-latency and consumer collectors (DESIGN.md §7).
 //
 // A service module registers its API with AsRoutes and its event handlers
-// with AsSubscriptions; the Runner serves and consumes them.
+// with AsSubscriptions (AsService does both for a service with Routes and
+// Handlers methods); the Runner serves and consumes them.
 //
 // # Guarantees
 //
@@ -73,10 +74,7 @@
 //			fx.Provide(func(bus kafkabus.Bus, clients *servicekit.HTTPClients) (*Service, error) {
 //				return New(bus, clients.For("file_service"))
 //			}),
-//			servicekit.AsRoutes(func(s *Service) []servicekit.Route { return servicekit.MuxRoutes(s.Routes) }),
-//			servicekit.AsSubscriptions(func(s *Service) []servicekit.Subscription {
-//				return servicekit.Subscriptions(s.Handlers())
-//			}),
+//			servicekit.AsService[*Service, contracts.HandlerFunc](), // its Routes and Handlers
 //		)
 //	}
 //

@@ -4,9 +4,31 @@ import (
 	"bufio"
 	"os"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 )
+
+// settingDefaults maps every variable of Settings to its envDefault ("" for
+// none).
+func settingDefaults() map[string]string {
+	defaults := map[string]string{}
+	var walk func(reflect.Type)
+	walk = func(typ reflect.Type) {
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			if f.Anonymous {
+				walk(f.Type)
+				continue
+			}
+			if key, _, _ := strings.Cut(f.Tag.Get("env"), ","); key != "" && key != "-" {
+				defaults[key] = f.Tag.Get("envDefault")
+			}
+		}
+	}
+	walk(reflect.TypeFor[Settings]())
+	return defaults
+}
 
 // TestEnvExampleDocumentsEverySettingWithItsDefault keeps
 // deploy/env.example true: every variable of Settings is listed, with the
@@ -25,27 +47,49 @@ func TestEnvExampleDocumentsEverySettingWithItsDefault(t *testing.T) {
 			documented[k] = v
 		}
 	}
-	var walk func(reflect.Type)
-	walk = func(typ reflect.Type) {
-		for i := range typ.NumField() {
-			f := typ.Field(i)
-			key, _, _ := strings.Cut(f.Tag.Get("env"), ",")
-			if f.Anonymous {
-				walk(f.Type)
-				continue
-			}
-			if key == "" || key == "-" {
-				continue
-			}
-			got, ok := documented[key]
-			if !ok {
-				t.Errorf("deploy/env.example does not list %s", key)
-				continue
-			}
-			if want := f.Tag.Get("envDefault"); got != want {
-				t.Errorf("deploy/env.example: %s=%s, but the default is %q", key, got, want)
-			}
+	for key, want := range settingDefaults() {
+		got, ok := documented[key]
+		if !ok {
+			t.Errorf("deploy/env.example does not list %s", key)
+			continue
+		}
+		if got != want {
+			t.Errorf("deploy/env.example: %s=%s, but the default is %q", key, got, want)
 		}
 	}
-	walk(reflect.TypeFor[Settings]())
+}
+
+// TestReadmeConfigurationTableMatchesTheDefaults keeps the variable table
+// of README.md's "Configuration" section true: every variable it lists is
+// read by Settings, with the default it shows ("(required)" or an empty
+// cell for none).
+func TestReadmeConfigurationTableMatchesTheDefaults(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n## Configuration\n")
+	if !ok {
+		t.Fatal(`README.md has no "## Configuration" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	row := regexp.MustCompile("(?m)^\\| `([A-Z0-9_]+)` \\| ([^|]*) \\|")
+	rows := row.FindAllStringSubmatch(section, -1)
+	if len(rows) == 0 {
+		t.Fatal("README.md's Configuration section has no variable table")
+	}
+	defaults := settingDefaults()
+	for _, r := range rows {
+		key, shown := r[1], strings.Trim(strings.TrimSpace(r[2]), "`")
+		if shown == "(required)" {
+			shown = ""
+		}
+		want, ok := defaults[key]
+		switch {
+		case !ok:
+			t.Errorf("README.md lists %s, which Settings does not read", key)
+		case shown != want:
+			t.Errorf("README.md: %s defaults to %q, but the default is %q", key, shown, want)
+		}
+	}
 }

@@ -71,9 +71,10 @@ func StartAll(ctx context.Context, environ []string, specs []ServiceSpec, opts .
 	return g, nil
 }
 
-// abort stops what was started and returns err.
+// abort stops what was started, within the longest SHUTDOWN_TIMEOUT of
+// those services (as RunAll's stop), and returns err.
 func (g *Group) abort(ctx context.Context, err error) error {
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.ShutdownTimeout())
 	defer cancel()
 	return errors.Join(err, g.Stop(sctx))
 }

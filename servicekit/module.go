@@ -78,6 +78,27 @@ func AsSubscriptions(constructor any) fx.Option {
 	return fx.Provide(fx.Annotate(constructor, fx.ResultTags(subscriptionsGroup)))
 }
 
+// MuxService is the shape every HuleEdu service has (contracts.Service):
+// a REST API it registers on a ServeMux and its event handlers by topic. H
+// is its handler type, such as contracts.HandlerFunc.
+type MuxService[H ~func(context.Context, *event.Envelope) error] interface {
+	Routes(mux *http.ServeMux)
+	Handlers() map[string]H
+}
+
+// AsService registers the API and the event handlers of the service S that
+// the module provides: AsRoutes of MuxRoutes(s.Routes) and
+// AsSubscriptions of Subscriptions(s.Handlers()). A service whose Handlers
+// is empty gets no consumer.
+//
+//	servicekit.AsService[*Service, contracts.HandlerFunc]()
+func AsService[S MuxService[H], H ~func(context.Context, *event.Envelope) error]() fx.Option {
+	return fx.Options(
+		AsRoutes(func(s S) []Route { return MuxRoutes(s.Routes) }),
+		AsSubscriptions(func(s S) []Subscription { return Subscriptions(s.Handlers()) }),
+	)
+}
+
 // Option configures ModuleFrom.
 type Option func(*moduleOptions)
 

@@ -6,6 +6,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/huleedu/huleedu/servicekit"
+	"github.com/huleedu/huleedu/services/contracts"
 )
 
 // Module wires the Batch Conductor into servicekit: a Service with the
@@ -15,8 +16,7 @@ import (
 func Module() fx.Option {
 	return fx.Module(ServiceName,
 		fx.Provide(func(logger *slog.Logger) *Service { return New(Deps{Logger: logger}) }),
-		servicekit.AsRoutes(func(s *Service) []servicekit.Route { return servicekit.MuxRoutes(s.Routes) }),
-		servicekit.AsSubscriptions(func(s *Service) []servicekit.Subscription { return servicekit.Subscriptions(s.Handlers()) }),
+		servicekit.AsService[*Service, contracts.HandlerFunc](),
 	)
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/huleedu/huleedu/servicekit"
 	"github.com/huleedu/huleedu/services/batchconductor"
 	"github.com/huleedu/huleedu/services/batchconductor/conductorclient"
+	"github.com/huleedu/huleedu/services/contracts"
 )
 
 // BatchConductorURLVar is the variable holding the Batch Conductor's base
@@ -27,8 +28,7 @@ const BatchConductorURLVar = "BATCH_CONDUCTOR_URL"
 func Module() fx.Option {
 	return fx.Module(ServiceName,
 		fx.Provide(newFromEnv),
-		servicekit.AsRoutes(func(s *Service) []servicekit.Route { return servicekit.MuxRoutes(s.Routes) }),
-		servicekit.AsSubscriptions(func(s *Service) []servicekit.Subscription { return servicekit.Subscriptions(s.Handlers()) }),
+		servicekit.AsService[*Service, contracts.HandlerFunc](),
 	)
 }
 

@@ -32,7 +32,7 @@ func (s *Service) HandleBatchEssaysReady(ctx context.Context, env *event.Envelop
 		return err
 	}
 	if ready.BatchID == "" {
-		return fmt.Errorf("%w: %s %s: batch_id is empty", event.ErrInvalidEnvelope, env.EventType, env.EventID)
+		return contracts.InvalidEvent(env, "batch_id is empty")
 	}
 	return s.repo.Update(ctx, ready.BatchID, func(b *Batch) (bool, error) {
 		if b.Status != StatusAwaitingContent {
@@ -58,7 +58,7 @@ func (s *Service) HandlePhaseOutcome(ctx context.Context, env *event.Envelope) e
 		return err
 	}
 	if out.BatchID == "" || out.PhaseName == "" {
-		return fmt.Errorf("%w: %s %s: batch_id and phase_name are required", event.ErrInvalidEnvelope, env.EventType, env.EventID)
+		return contracts.InvalidEvent(env, "batch_id and phase_name are required")
 	}
 	return s.repo.Update(ctx, out.BatchID, func(b *Batch) (bool, error) {
 		if b.Status != StatusProcessingPipelines || b.CurrentPhase != out.PhaseName {

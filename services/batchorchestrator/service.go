@@ -11,6 +11,7 @@ import (
 	"github.com/huleedu/huleedu/event"
 	"github.com/huleedu/huleedu/kafkabus"
 	"github.com/huleedu/huleedu/services/contracts"
+	"github.com/huleedu/huleedu/services/contracts/httpjson"
 )
 
 // ServiceName is the Batch Orchestrator's name: the source_service of its
@@ -87,7 +88,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 //	GET  /v1/batches/{id}   a batch's status and phase results
 func (s *Service) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/batches", s.handleRegister)
-	mux.HandleFunc("GET /v1/batches/{id}", s.handleGet)
+	mux.HandleFunc("GET /v1/batches/{id}", httpjson.GetByID("id", "batch", ErrBatchNotFound, s.repo.Get))
 }
 
 // Handlers returns the service's event handlers by topic.

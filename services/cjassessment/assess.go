@@ -31,7 +31,7 @@ func (s *Service) HandleBatchCJAssessmentRequested(ctx context.Context, env *eve
 		return err
 	}
 	if req.BatchID == "" {
-		return fmt.Errorf("%w: %s %s: batch_id is empty", event.ErrInvalidEnvelope, env.EventType, env.EventID)
+		return contracts.InvalidEvent(env, "batch_id is empty")
 	}
 	if a, err := s.repo.Assessment(ctx, req.BatchID); err == nil {
 		s.log.InfoContext(ctx, "batch assessed before; publishing the stored result", "batch_id", req.BatchID)

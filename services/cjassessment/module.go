@@ -9,6 +9,7 @@ import (
 	"github.com/huleedu/huleedu/kafkabus"
 	"github.com/huleedu/huleedu/resilience"
 	"github.com/huleedu/huleedu/servicekit"
+	"github.com/huleedu/huleedu/services/contracts"
 	"github.com/huleedu/huleedu/services/fileservice"
 	"github.com/huleedu/huleedu/services/fileservice/contentclient"
 )
@@ -31,8 +32,7 @@ const JudgeBreaker = "judge"
 func Module() fx.Option {
 	return fx.Module(ServiceName,
 		fx.Provide(newFromEnv),
-		servicekit.AsRoutes(func(s *Service) []servicekit.Route { return servicekit.MuxRoutes(s.Routes) }),
-		servicekit.AsSubscriptions(func(s *Service) []servicekit.Subscription { return servicekit.Subscriptions(s.Handlers()) }),
+		servicekit.AsService[*Service, contracts.HandlerFunc](),
 	)
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/huleedu/huleedu/event"
@@ -106,19 +105,5 @@ func (s *Service) Handlers() map[string]contracts.HandlerFunc {
 //
 //	GET /v1/assessments/{batch_id}   a batch's ranking and the comparisons behind it
 func (s *Service) Routes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /v1/assessments/{batch_id}", s.handleGet)
-}
-
-func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("batch_id")
-	a, err := s.repo.Assessment(r.Context(), id)
-	if errors.Is(err, ErrAssessmentNotFound) {
-		httpjson.WriteError(w, http.StatusNotFound, httpjson.CodeNotFound, "no assessment for batch "+strconv.Quote(id), "batch_id")
-		return
-	}
-	if err != nil {
-		httpjson.WriteErr(w, err)
-		return
-	}
-	httpjson.Write(w, http.StatusOK, a)
+	mux.HandleFunc("GET /v1/assessments/{batch_id}", httpjson.GetByID("batch_id", "assessment", ErrAssessmentNotFound, s.repo.Assessment))
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/huleedu/huleedu/kafkabus"
 	"github.com/huleedu/huleedu/servicekit"
+	"github.com/huleedu/huleedu/services/contracts"
 )
 
 // Module wires Class Management into servicekit: a Service with the
@@ -17,8 +18,7 @@ func Module() fx.Option {
 		fx.Provide(func(bus kafkabus.Bus, logger *slog.Logger) (*Service, error) {
 			return New(Deps{Bus: bus, Logger: logger})
 		}),
-		servicekit.AsRoutes(func(s *Service) []servicekit.Route { return servicekit.MuxRoutes(s.Routes) }),
-		servicekit.AsSubscriptions(func(s *Service) []servicekit.Subscription { return servicekit.Subscriptions(s.Handlers()) }),
+		servicekit.AsService[*Service, contracts.HandlerFunc](),
 	)
 }
 

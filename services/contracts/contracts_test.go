@@ -222,3 +222,19 @@ func TestEssaySlotIDIsDeterministicPerBatchAndIndex(t *testing.T) {
 		t.Error("EssaySlotID is not a function of (batch, index) alone")
 	}
 }
+
+func TestInvalidEventIsDeadLetteredAtOnceAndNamesTheEvent(t *testing.T) {
+	env, err := event.NewEnvelope(event.TypeBatchEssaysReady, "s", contracts.BatchEssaysReady{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = contracts.InvalidEvent(env, "batch_id is empty (%d essays)", 3)
+	if !errors.Is(err, event.ErrInvalidEnvelope) {
+		t.Errorf("%v does not wrap event.ErrInvalidEnvelope: the consumer would retry it", err)
+	}
+	for _, want := range []string{env.EventType, env.EventID.String(), "batch_id is empty (3 essays)"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q does not name %q", err, want)
+		}
+	}
+}

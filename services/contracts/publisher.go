@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/huleedu/huleedu/errctx"
 	"github.com/huleedu/huleedu/event"
 	"github.com/huleedu/huleedu/kafkabus"
@@ -81,7 +83,11 @@ func NewPublisher(bus kafkabus.Bus, source string, now func() time.Time) (*Publi
 // EventID returns the event id Publish gives m: the deterministic id of its
 // type and identity. Tests and handlers use it to predict ids.
 func EventID(eventType string, identity ...string) string {
-	return event.DeterministicID(event.Namespace, append([]string{eventType}, identity...)...).String()
+	return eventID(eventType, identity).String()
+}
+
+func eventID(eventType string, identity []string) uuid.UUID {
+	return event.DeterministicID(event.Namespace, append([]string{eventType}, identity...)...)
 }
 
 // Publish publishes m. nil means the bus accepted it (see the bus's
@@ -101,7 +107,7 @@ func (p *Publisher) Publish(ctx context.Context, m Message) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidMessage, err)
 	}
-	id := event.DeterministicID(event.Namespace, append([]string{m.EventType}, m.Identity...)...)
+	id := eventID(m.EventType, m.Identity)
 	opts := []event.Option{event.WithEventID(id), event.WithTimestamp(p.now())}
 	if m.CorrelationID != "" {
 		opts = append(opts, event.WithCorrelationID(m.CorrelationID))

@@ -18,11 +18,11 @@ func (s *Service) HandleBatchEssaysRegistered(ctx context.Context, env *event.En
 	}
 	switch {
 	case reg.BatchID == "":
-		return invalid(env, "batch_id is empty")
+		return contracts.InvalidEvent(env, "batch_id is empty")
 	case reg.ExpectedEssayCount < 1:
-		return invalid(env, "expected_essay_count is %d, want >= 1", reg.ExpectedEssayCount)
+		return contracts.InvalidEvent(env, "expected_essay_count is %d, want >= 1", reg.ExpectedEssayCount)
 	case len(reg.EssayIDs) != 0 && len(reg.EssayIDs) != reg.ExpectedEssayCount:
-		return invalid(env, "essay_ids has %d ids for expected_essay_count %d", len(reg.EssayIDs), reg.ExpectedEssayCount)
+		return contracts.InvalidEvent(env, "essay_ids has %d ids for expected_essay_count %d", len(reg.EssayIDs), reg.ExpectedEssayCount)
 	}
 	ids := reg.EssayIDs
 	if len(ids) == 0 {
@@ -50,7 +50,7 @@ func (s *Service) HandleBatchEssaysRegistered(ctx context.Context, env *event.En
 		pending := st.PendingUploads
 		st.PendingUploads = []Upload{}
 		for _, u := range pending {
-			s.place(st, u)
+			s.place(ctx, st, u)
 		}
 		return true, s.maybeReady(ctx, st)
 	})
@@ -66,7 +66,7 @@ func (s *Service) HandleEssayContentProvisioned(ctx context.Context, env *event.
 		return err
 	}
 	if p.BatchID == "" || p.FileUploadID == "" || p.ContentID == "" {
-		return invalid(env, "batch_id, file_upload_id and content_id are required")
+		return contracts.InvalidEvent(env, "batch_id, file_upload_id and content_id are required")
 	}
 	return s.receive(ctx, env, p.BatchID, Upload{FileUploadID: p.FileUploadID, FileName: p.FileName, ContentID: p.ContentID})
 }
@@ -81,7 +81,7 @@ func (s *Service) HandleEssayValidationFailed(ctx context.Context, env *event.En
 		return err
 	}
 	if f.BatchID == "" || f.FileUploadID == "" {
-		return invalid(env, "batch_id and file_upload_id are required")
+		return contracts.InvalidEvent(env, "batch_id and file_upload_id are required")
 	}
 	return s.receive(ctx, env, f.BatchID, Upload{FileUploadID: f.FileUploadID, FileName: f.FileName, Failed: true,
 		ValidationErrorCode: f.ValidationErrorCode, Reason: f.Reason})
@@ -102,14 +102,14 @@ func (s *Service) receive(ctx context.Context, env *event.Envelope, batchID stri
 			s.log.InfoContext(ctx, "upload before registration; kept until the batch is registered", "batch_id", batchID, "file_upload_id", u.FileUploadID)
 			return true, nil
 		}
-		s.place(st, u)
+		s.place(ctx, st, u)
 		return true, s.maybeReady(ctx, st)
 	})
 }
 
 // place puts u into the first slot awaiting content, or among the excess
 // uploads when every slot is taken.
-func (s *Service) place(st *BatchState, u Upload) {
+func (s *Service) place(ctx context.Context, st *BatchState, u Upload) {
 	for i := range st.Essays {
 		e := &st.Essays[i]
 		if e.State != StateAwaitingContent {
@@ -124,7 +124,7 @@ func (s *Service) place(st *BatchState, u Upload) {
 		}
 		return
 	}
-	s.log.Warn("upload beyond the batch's expected essay count; not processed",
+	s.log.WarnContext(ctx, "upload beyond the batch's expected essay count; not processed",
 		"batch_id", st.BatchID, "file_upload_id", u.FileUploadID, "expected", st.ExpectedEssayCount)
 	st.ExcessUploads = append(st.ExcessUploads, u)
 }
@@ -141,7 +141,7 @@ func (s *Service) maybeReady(ctx context.Context, st *BatchState) error {
 		if e.State == StateFailed {
 			ready.FailedEssayIDs = append(ready.FailedEssayIDs, e.EssayID)
 		} else {
-			ready.Essays = append(ready.Essays, contracts.EssayProcessingInputRefV1{EssayID: e.EssayID, ContentID: e.ContentID})
+			ready.Essays = append(ready.Essays, e.inputRef())
 		}
 	}
 	err := s.pub.Publish(ctx, contracts.Message{EventType: event.TypeBatchEssaysReady, Key: st.BatchID, Data: ready,

@@ -19,7 +19,7 @@ func (s *Service) HandleBatchSpellcheckRequested(ctx context.Context, env *event
 		return err
 	}
 	if req.BatchID == "" {
-		return invalid(env, "batch_id is empty")
+		return contracts.InvalidEvent(env, "batch_id is empty")
 	}
 	return s.repo.Update(ctx, req.BatchID, func(st *BatchState) (bool, error) {
 		tr := st.trackPhase(contracts.PhaseSpellcheck)
@@ -64,7 +64,7 @@ func (s *Service) HandleSpellcheckCompleted(ctx context.Context, env *event.Enve
 		return err
 	}
 	if res.BatchID == "" || res.EssayID == "" {
-		return invalid(env, "batch_id and essay_id are required")
+		return contracts.InvalidEvent(env, "batch_id and essay_id are required")
 	}
 	return s.repo.Update(ctx, res.BatchID, func(st *BatchState) (bool, error) {
 		e := st.essay(res.EssayID)
@@ -121,11 +121,7 @@ func (s *Service) maybeSpellcheckOutcome(ctx context.Context, st *BatchState, co
 			out.FailedEssayIDs = append(out.FailedEssayIDs, e.EssayID)
 			continue
 		}
-		ref := contracts.EssayProcessingInputRefV1{EssayID: e.EssayID, ContentID: e.ContentID}
-		if e.Spellcheck != nil {
-			ref.SpellcheckErrorCount = e.Spellcheck.ErrorCount
-		}
-		out.ProcessedEssays = append(out.ProcessedEssays, ref)
+		out.ProcessedEssays = append(out.ProcessedEssays, e.inputRef())
 	}
 	return true, s.publishOutcome(ctx, st, tr, out, correlationID)
 }
@@ -139,7 +135,7 @@ func (s *Service) HandleBatchCJAssessmentRequested(ctx context.Context, env *eve
 		return err
 	}
 	if req.BatchID == "" {
-		return invalid(env, "batch_id is empty")
+		return contracts.InvalidEvent(env, "batch_id is empty")
 	}
 	return s.repo.Update(ctx, req.BatchID, func(st *BatchState) (bool, error) {
 		tr := st.trackPhase(contracts.PhaseCJAssessment)
@@ -170,7 +166,7 @@ func (s *Service) HandleCJAssessmentCompleted(ctx context.Context, env *event.En
 		return err
 	}
 	if res.BatchID == "" {
-		return invalid(env, "batch_id is empty")
+		return contracts.InvalidEvent(env, "batch_id is empty")
 	}
 	return s.repo.Update(ctx, res.BatchID, func(st *BatchState) (bool, error) {
 		tr := st.trackPhase(contracts.PhaseCJAssessment)
@@ -199,11 +195,7 @@ func (s *Service) HandleCJAssessmentCompleted(ctx context.Context, env *event.En
 				if canMove(e.State, StateRanked) {
 					e.State, e.Rank, e.Score, e.UpdatedAt = StateRanked, r.Rank, r.Score, now
 				}
-				ref := contracts.EssayProcessingInputRefV1{EssayID: e.EssayID, ContentID: e.ContentID}
-				if e.Spellcheck != nil {
-					ref.SpellcheckErrorCount = e.Spellcheck.ErrorCount
-				}
-				out.ProcessedEssays = append(out.ProcessedEssays, ref)
+				out.ProcessedEssays = append(out.ProcessedEssays, e.inputRef())
 				continue
 			}
 			if canMove(e.State, StateFailed) {

@@ -11,6 +11,7 @@ import (
 	"github.com/huleedu/huleedu/event"
 	"github.com/huleedu/huleedu/kafkabus"
 	"github.com/huleedu/huleedu/services/contracts"
+	"github.com/huleedu/huleedu/services/contracts/httpjson"
 )
 
 // ServiceName is the Essay Lifecycle Service's name: the source_service of
@@ -77,15 +78,10 @@ func (s *Service) Handlers() map[string]contracts.HandlerFunc {
 //
 //	GET /v1/batches/{id}/essays   a batch's essays and their states
 func (s *Service) Routes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /v1/batches/{id}/essays", s.handleGetEssays)
+	mux.HandleFunc("GET /v1/batches/{id}/essays", httpjson.GetByID("id", "batch", ErrBatchNotFound, s.repo.Get))
 }
 
 // Batch returns the stored state of a batch.
 func (s *Service) Batch(ctx context.Context, id string) (BatchState, error) {
 	return s.repo.Get(ctx, id)
-}
-
-// invalid returns an error for an event no retry can make valid.
-func invalid(env *event.Envelope, format string, args ...any) error {
-	return fmt.Errorf("%w: %s %s: %s", event.ErrInvalidEnvelope, env.EventType, env.EventID, fmt.Sprintf(format, args...))
 }

@@ -153,6 +153,16 @@ func (st *BatchState) essay(id string) *Essay {
 	return nil
 }
 
+// inputRef is e as the input of the next phase, with the spelling errors
+// the spellcheck phase found, if it ran.
+func (e *Essay) inputRef() contracts.EssayProcessingInputRefV1 {
+	ref := contracts.EssayProcessingInputRefV1{EssayID: e.EssayID, ContentID: e.ContentID}
+	if e.Spellcheck != nil {
+		ref.SpellcheckErrorCount = e.Spellcheck.ErrorCount
+	}
+	return ref
+}
+
 // phase returns the tracking of phase, or nil.
 func (st *BatchState) phase(name string) *PhaseTracking {
 	for i := range st.Phases {

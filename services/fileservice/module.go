@@ -7,6 +7,7 @@ import (
 
 	"github.com/huleedu/huleedu/kafkabus"
 	"github.com/huleedu/huleedu/servicekit"
+	"github.com/huleedu/huleedu/services/contracts"
 )
 
 // Module wires the File Service into servicekit: a Service built from the
@@ -16,8 +17,7 @@ import (
 func Module() fx.Option {
 	return fx.Module(ServiceName,
 		fx.Provide(newFromEnv),
-		servicekit.AsRoutes(func(s *Service) []servicekit.Route { return servicekit.MuxRoutes(s.Routes) }),
-		servicekit.AsSubscriptions(func(s *Service) []servicekit.Subscription { return servicekit.Subscriptions(s.Handlers()) }),
+		servicekit.AsService[*Service, contracts.HandlerFunc](),
 	)
 }
 

@@ -107,7 +107,7 @@ func (s *Service) HandleEssaySpellcheckRequested(ctx context.Context, env *event
 		return err
 	}
 	if req.BatchID == "" || req.EssayID == "" {
-		return fmt.Errorf("%w: %s %s: batch_id and essay_id are required", event.ErrInvalidEnvelope, env.EventType, env.EventID)
+		return contracts.InvalidEvent(env, "batch_id and essay_id are required")
 	}
 	res := contracts.SpellcheckCompletedV1{BatchID: req.BatchID, EssayID: req.EssayID, ContentID: req.ContentID,
 		Corrections: []contracts.SpellcheckCorrection{}}
