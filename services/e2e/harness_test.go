@@ -1,15 +1,8 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"mime/multipart"
 	"net/http"
-	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,104 +13,38 @@ import (
 	"github.com/huleedu/huleedu/internal/kafkatest"
 	"github.com/huleedu/huleedu/kafkabus"
 	"github.com/huleedu/huleedu/servicekit"
-	"github.com/huleedu/huleedu/servicekit/servicekittest"
-	"github.com/huleedu/huleedu/services/batchconductor"
-	"github.com/huleedu/huleedu/services/batchorchestrator"
-	"github.com/huleedu/huleedu/services/cjassessment"
-	"github.com/huleedu/huleedu/services/classmgmt"
 	"github.com/huleedu/huleedu/services/contracts"
+	"github.com/huleedu/huleedu/services/e2e/platformtest"
 	"github.com/huleedu/huleedu/services/essaylifecycle"
-	"github.com/huleedu/huleedu/services/fileservice"
 	"github.com/huleedu/huleedu/services/spellchecker"
 )
 
-// platform is every service of the pipeline, started on one cluster.
+// platform is every service of the pipeline (platformtest) with every
+// service's bus observed: the test sees what each accepted and can hold
+// a service's publishes back.
 type platform struct {
+	*platformtest.Platform
 	t        *testing.T
-	cluster  *kafkatest.Cluster
-	group    *servicekit.Group
 	accepted *acceptedEvents
-	logs     *servicekittest.LogBuffer
 	// gates hold back the publishes of a service until opened.
 	gates map[string]*gate
-	// halted are apps stopped with Halt; restarted replace them.
-	halted    map[*servicekit.App]bool
-	restarted map[string]*servicekit.App
 }
 
-// specs returns the platform's services; decorate wraps each module.
-func specs() []servicekit.ServiceSpec {
-	return []servicekit.ServiceSpec{
-		fileservice.Spec(), classmgmt.Spec(), batchconductor.Spec(), batchorchestrator.Spec(),
-		essaylifecycle.Spec(), spellchecker.Spec(), cjassessment.Spec(),
-	}
-}
-
-// startPlatform starts a one-broker cluster with every topic and all
-// services on it, with timings short enough for a test: a publish gives up
-// on Kafka after 500ms and goes to the fallback queue, breakers probe
-// every 250ms, a vanished consumer is replaced within 2s. extra adds
-// variables; gated names the services whose publishes wait for their gate.
+// startPlatform starts every service on a cluster of the test's own
+// (platformtest.Start). extra adds variables; gated names the services
+// whose publishes wait for their gate.
 func startPlatform(t *testing.T, extra []string, gated ...string) *platform {
 	t.Helper()
-	cluster := kafkatest.NewTestCluster(t, kafkatest.Config{
-		Brokers:       1,
-		Partitions:    3,
-		Topics:        servicekit.WithDeadLetterTopics(contracts.Topics()),
-		BrokerConfigs: map[string]string{"group.min.session.timeout.ms": "100"},
-	})
-	p := &platform{t: t, cluster: cluster, accepted: newAcceptedEvents(), logs: &servicekittest.LogBuffer{}, gates: map[string]*gate{},
-		halted: map[*servicekit.App]bool{}, restarted: map[string]*servicekit.App{}}
+	p := &platform{t: t, accepted: newAcceptedEvents(), gates: map[string]*gate{}}
 	for _, name := range gated {
 		p.gates[name] = newGate()
 	}
-	environ := append([]string{
-		"KAFKA_BOOTSTRAP_SERVERS=" + strings.Join(cluster.Addrs(), ","),
-		"KAFKA_PUBLISH_TIMEOUT=500ms",
-		"KAFKA_CIRCUIT_BREAKER_FAILURE_THRESHOLD=2",
-		"KAFKA_CIRCUIT_BREAKER_RECOVERY_TIMEOUT=250ms",
-		"KAFKA_CIRCUIT_BREAKER_SUCCESS_THRESHOLD=1",
-		"KAFKA_METADATA_MIN_AGE=100ms",
-		"KAFKA_CONSUMER_SESSION_TIMEOUT=2s",
-		"KAFKA_CONSUMER_RETRY_BACKOFF=50ms",
-		"KAFKA_CONSUMER_RETRY_MAX_BACKOFF=500ms",
-		"KAFKA_CONSUMER_MAX_ATTEMPTS=20",
-		"SHUTDOWN_TIMEOUT=20s",
-		"LOG_LEVEL=info",
-	}, extra...)
-	var wrapped []servicekit.ServiceSpec
-	for _, s := range specs() {
-		s.Module = fx.Options(s.Module, p.decorate(s.Name))
-		wrapped = append(wrapped, s)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	g, err := servicekit.StartAll(ctx, environ, wrapped, servicekit.WithLogOutput(p.logs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.group = g
+	p.Platform = platformtest.Start(t, platformtest.Options{Env: extra, Module: p.decorate})
+	// Runs before the services stop: a publish held at a gate would
+	// otherwise block the shutdown.
 	t.Cleanup(func() {
 		for _, gt := range p.gates {
 			gt.Open()
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		apps := g.Apps()
-		for i := len(apps) - 1; i >= 0; i-- {
-			a := apps[i]
-			if r := p.restarted[a.Service()]; r != nil {
-				a = r
-			}
-			if p.halted[a] {
-				continue
-			}
-			if err := a.Stop(ctx); err != nil {
-				t.Errorf("stopping %s: %v", a.Service(), err)
-			}
-		}
-		if t.Failed() || os.Getenv("HULEEDU_E2E_LOGS") != "" {
-			t.Logf("service logs (last 256 KiB):\n%s", p.logs.Tail(256<<10))
 		}
 	})
 	return p
@@ -131,171 +58,60 @@ func (p *platform) decorate(service string) fx.Option {
 	})
 }
 
-// app returns the running app of service.
-func (p *platform) app(service string) *servicekit.App {
-	p.t.Helper()
-	if a := p.restarted[service]; a != nil {
-		return a
-	}
-	a, ok := p.group.App(service)
-	if !ok {
-		p.t.Fatalf("no service %s", service)
-	}
-	return a
-}
-
-// restart halts service as a crash would (no drain: the disk spool keeps
-// what it accepted) and starts a new process of it from the same
-// environment, so on the same spool directory.
-func (p *platform) restart(service string, module fx.Option) *servicekit.App {
-	p.t.Helper()
-	old := p.app(service)
-	// Halt reports what it cut short; the spool keeps the records.
-	if err := old.Halt(); err != nil {
-		p.t.Logf("halt %s: %v", service, err)
-	}
-	p.halted[old] = true
-	a, err := servicekit.New(old.Env(), fx.Options(module, p.decorate(service)), servicekit.WithLogOutput(p.logs))
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := a.Start(ctx); err != nil {
-		p.t.Fatal(err)
-	}
-	p.restarted[service] = a
-	return a
-}
-
-// api returns the API base URL of service.
-func (p *platform) api(service string) string { return p.app(service).Endpoints().API }
-
 // cut cuts every connection to Kafka.
 func (p *platform) cut() {
 	p.t.Helper()
-	if err := p.cluster.Fault(kafkatest.FaultCut); err != nil {
+	if err := p.Cluster.Fault(kafkatest.FaultCut); err != nil {
 		p.t.Fatal(err)
 	}
 }
 
-// heal ends the cut.
-func (p *platform) heal() {
+// healAt ends the cut at t: the outage lasts until then, whatever the
+// services do.
+func (p *platform) healAt(t time.Time) {
 	p.t.Helper()
-	if err := p.cluster.Heal(); err != nil {
+	time.Sleep(time.Until(t))
+	if err := p.Cluster.Heal(); err != nil {
 		p.t.Fatal(err)
 	}
 }
 
-// registerBatch registers a batch of n essays for the full pipeline and
-// returns its id.
-func (p *platform) registerBatch(n int) string {
+// cutMidPipeline starts a batch of n essays and waits until the pipeline
+// reaches the spellcheck phase: the Spellchecker's first result waits at
+// its gate (the Spellchecker must be gated). Kafka goes down right then, in
+// the middle of the pipeline, and the gate opens, so the results go to the
+// fallback queue. It returns the batch id and when Kafka was cut.
+func (p *platform) cutMidPipeline(n int) (string, time.Time) {
 	p.t.Helper()
-	body, _ := json.Marshal(batchorchestrator.RegisterBatchRequest{
-		EssayCount: n, CourseCode: "ENG5", EssayInstructions: "Describe your summer.", RequestedPipeline: "full",
-	})
-	var resp batchorchestrator.RegisterBatchResponse
-	p.do(http.MethodPost, p.api(batchorchestrator.ServiceName)+"/v1/batches", "application/json", body, http.StatusAccepted, &resp)
-	if resp.BatchID == "" || len(resp.EssayIDs) != n {
-		p.t.Fatalf("registration answered %+v, want a batch id and %d essay ids", resp, n)
+	ctx := context.Background()
+	batchID, err := p.RegisterBatch(ctx, n)
+	if err != nil {
+		p.t.Fatal(err)
 	}
-	return resp.BatchID
-}
-
-// uploadEssays uploads n essay texts for batchID to the File Service.
-func (p *platform) uploadEssays(batchID string, n int) {
-	p.t.Helper()
-	var buf bytes.Buffer
-	w := multipart.NewWriter(&buf)
-	_ = w.WriteField("batch_id", batchID)
-	for i := range n {
-		f, _ := w.CreateFormFile("files", fmt.Sprintf("essay-%02d.txt", i+1))
-		_, _ = io.WriteString(f, essayText(i))
+	if err := p.UploadEssays(ctx, batchID, n); err != nil {
+		p.t.Fatal(err)
 	}
-	_ = w.Close()
-	var resp fileservice.UploadResponse
-	p.do(http.MethodPost, p.api(fileservice.ServiceName)+"/v1/files/batch", w.FormDataContentType(), buf.Bytes(), http.StatusAccepted, &resp)
-	if resp.ProvisionedCount != n {
-		p.t.Fatalf("upload provisioned %d of %d essays: %+v", resp.ProvisionedCount, n, resp)
+	gate := p.gates[spellchecker.ServiceName]
+	select {
+	case <-gate.Entered():
+	case <-time.After(30 * time.Second):
+		p.t.Fatal("the spellcheck phase did not start within 30s")
 	}
-}
-
-// essayText is the i-th essay: different lengths and a few misspellings,
-// so the spellchecker has work and the judge has differences to rank.
-func essayText(i int) string {
-	sentences := []string{
-		"This summer I visited my grandparents in the countryside.",
-		"We walked to the lake every morning and watched the birds.",
-		"Recieve the sun on your face and you will feel definately better.",
-		"My brother and I built a small boat from old wood.",
-		"In the evenings we read books and talked about the future.",
-		"The weather was beautifull and the days were long.",
-	}
-	var b strings.Builder
-	for j := range 2 + i%5 {
-		b.WriteString(sentences[(i+j)%len(sentences)])
-		b.WriteByte(' ')
-	}
-	return b.String()
-}
-
-// batchStatus returns the orchestrator's record of batchID.
-func (p *platform) batchStatus(batchID string) batchorchestrator.Batch {
-	p.t.Helper()
-	var b batchorchestrator.Batch
-	p.do(http.MethodGet, p.api(batchorchestrator.ServiceName)+"/v1/batches/"+batchID, "", nil, http.StatusOK, &b)
-	return b
+	p.cut()
+	cutAt := time.Now()
+	gate.Open()
+	return batchID, cutAt
 }
 
 // essays returns the Essay Lifecycle's record of batchID.
 func (p *platform) essays(batchID string) essaylifecycle.BatchState {
 	p.t.Helper()
 	var st essaylifecycle.BatchState
-	p.do(http.MethodGet, p.api(essaylifecycle.ServiceName)+"/v1/batches/"+batchID+"/essays", "", nil, http.StatusOK, &st)
+	url := p.API(essaylifecycle.ServiceName) + "/v1/batches/" + batchID + "/essays"
+	if err := p.Do(context.Background(), http.MethodGet, url, "", nil, http.StatusOK, &st); err != nil {
+		p.t.Fatal(err)
+	}
 	return st
-}
-
-// waitCompleted waits until batchID's pipeline has ended and returns it.
-func (p *platform) waitCompleted(batchID string, within time.Duration) batchorchestrator.Batch {
-	p.t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		b := p.batchStatus(batchID)
-		if b.Done() {
-			return b
-		}
-		if time.Now().After(deadline) {
-			p.t.Fatalf("batch %s not completed within %v: status %s, phase %q, results %+v", batchID, within, b.Status, b.CurrentPhase, b.PhaseResults)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// do sends a request and decodes the JSON answer into out, failing the
-// test unless the status is want.
-func (p *platform) do(method, url, contentType string, body []byte, want int, out any) {
-	p.t.Helper()
-	req, err := http.NewRequest(method, url, bytes.NewReader(body))
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != want {
-		p.t.Fatalf("%s %s = %d %s, want %d", method, url, resp.StatusCode, raw, want)
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			p.t.Fatalf("%s %s: %v in %s", method, url, err, raw)
-		}
-	}
 }
 
 // topicEvents returns, for every platform topic, how often each event id
@@ -306,7 +122,7 @@ func (p *platform) topicEvents() map[string]map[string]int {
 	defer cancel()
 	all := map[string]map[string]int{}
 	for _, topic := range servicekit.WithDeadLetterTopics(contracts.Topics()) {
-		recs, err := kafkatest.ReadAll(ctx, p.cluster.Addrs(), topic)
+		recs, err := kafkatest.ReadAll(ctx, p.Cluster.Addrs(), topic)
 		if err != nil {
 			p.t.Fatal(err)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/huleedu/huleedu/servicekit"
 	"github.com/huleedu/huleedu/services/batchorchestrator"
 	"github.com/huleedu/huleedu/services/contracts"
+	"github.com/huleedu/huleedu/services/e2e/platformtest"
 	"github.com/huleedu/huleedu/services/spellchecker"
 )
 
@@ -25,34 +26,19 @@ const (
 
 func TestBatchCompletesThroughKafkaOutage(t *testing.T) {
 	p := startPlatform(t, nil, spellchecker.ServiceName)
-	batchID := p.registerBatch(essays)
-	p.uploadEssays(batchID, essays)
+	batchID, cutAt := p.cutMidPipeline(essays)
+	spell := resilientBus(t, p.App(spellchecker.ServiceName))
+	platformtest.WaitFor(t, 20*time.Second, "a spellcheck result spooled during the outage", func() bool { return spell.Stats().Spooled > 0 })
+	p.healAt(cutAt.Add(minOutage))
 
-	// The pipeline reaches the spellcheck phase: the Spellchecker's first
-	// result waits at its gate. Kafka goes down right then, in the middle
-	// of the pipeline, and the results go to the fallback queue.
-	gate := p.gates[spellchecker.ServiceName]
-	select {
-	case <-gate.Entered():
-	case <-time.After(30 * time.Second):
-		t.Fatal("the spellcheck phase did not start within 30s")
-	}
-	p.cut()
-	cutAt := time.Now()
-	gate.Open()
-	spell := resilientBus(t, p.app(spellchecker.ServiceName))
-	waitFor(t, 20*time.Second, "a spellcheck result spooled during the outage", func() bool { return spell.Stats().Spooled > 0 })
-	time.Sleep(time.Until(cutAt.Add(minOutage))) // the outage lasts minOutage, whatever the services do
-	p.heal()
-
-	b := p.waitCompleted(batchID, completeWithin)
+	b := p.WaitCompleted(batchID, completeWithin)
 	t.Logf("batch completed %v after Kafka came back", time.Since(cutAt.Add(minOutage)).Round(time.Millisecond))
 	assertPipelineCompleted(t, p, batchID, b)
 	assertAcceptedEventsInKafka(t, p)
 	if st := spell.Stats(); st.Replayed < st.Spooled || st.Queue.Records != 0 {
 		t.Errorf("spellchecker bus %+v: every spooled record must have been replayed", st)
 	}
-	assertBreakerOpenedAndClosed(t, p.app(spellchecker.ServiceName), spellchecker.ServiceName+".kafka_producer")
+	assertBreakerOpenedAndClosed(t, p.App(spellchecker.ServiceName), spellchecker.ServiceName+".kafka_producer")
 }
 
 // assertPipelineCompleted checks the orchestrator's and Essay Lifecycle's
@@ -161,16 +147,4 @@ func resilientBus(t *testing.T, a *servicekit.App) *kafkabus.ResilientBus {
 		t.Fatalf("%s has no ResilientBus", a.Service())
 	}
 	return rb
-}
-
-// waitFor polls cond until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

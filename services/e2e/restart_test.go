@@ -4,38 +4,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/huleedu/huleedu/services/e2e/platformtest"
 	"github.com/huleedu/huleedu/services/spellchecker"
 )
 
 func TestBatchCompletesWhenServiceRestartsMidOutageOnDiskSpool(t *testing.T) {
 	p := startPlatform(t, []string{"KAFKA_FALLBACK_MODE=disk", "DATA_DIR=" + t.TempDir()}, spellchecker.ServiceName)
-	batchID := p.registerBatch(essays)
-	p.uploadEssays(batchID, essays)
-
-	gate := p.gates[spellchecker.ServiceName]
-	select {
-	case <-gate.Entered():
-	case <-time.After(30 * time.Second):
-		t.Fatal("the spellcheck phase did not start within 30s")
-	}
-	p.cut()
-	cutAt := time.Now()
-	gate.Open()
-	old := resilientBus(t, p.app(spellchecker.ServiceName))
-	waitFor(t, 20*time.Second, "a spellcheck result in the disk spool", func() bool { return old.Stats().Queue.Records > 0 })
+	batchID, cutAt := p.cutMidPipeline(essays)
+	old := resilientBus(t, p.App(spellchecker.ServiceName))
+	platformtest.WaitFor(t, 20*time.Second, "a spellcheck result in the disk spool", func() bool { return old.Stats().Queue.Records > 0 })
 	spooled := old.Stats().Queue.Records
 
 	// Kill the Spellchecker mid-outage and start it again on the same
 	// spool: the new process must find what the old one accepted.
-	restarted := p.restart(spellchecker.ServiceName, spellchecker.Module())
-	bus := resilientBus(t, restarted)
+	bus := resilientBus(t, p.Restart(spellchecker.ServiceName))
 	if got := bus.Stats().Queue.Records; got < spooled {
 		t.Fatalf("restarted spellchecker's spool holds %d records, want the %d the halted one accepted", got, spooled)
 	}
-	time.Sleep(time.Until(cutAt.Add(minOutage)))
-	p.heal()
+	p.healAt(cutAt.Add(minOutage))
 
-	b := p.waitCompleted(batchID, completeWithin)
+	b := p.WaitCompleted(batchID, completeWithin)
 	assertPipelineCompleted(t, p, batchID, b)
 	assertAcceptedEventsInKafka(t, p)
 	if st := bus.Stats(); st.Replayed < uint64(spooled) || st.Queue.Records != 0 {

@@ -3,7 +3,6 @@ package observability
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"github.com/huleedu/huleedu/internal/promtest"
 	"github.com/huleedu/huleedu/resilience"
 	"github.com/huleedu/huleedu/services/batchorchestrator"
+	"github.com/huleedu/huleedu/services/e2e/platformtest"
 )
 
 const (
@@ -44,7 +44,7 @@ func TestKafkaOutageFiresQueueGrowingAlertThenResolves(t *testing.T) {
 		t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 		return fx.Decorate(func(trace.TracerProvider) trace.TracerProvider { return tp })
 	})
-	targets, services := p.adminTargets()
+	targets, services := adminTargets(t, p)
 	prom := promtest.Start(t, promtest.Config{
 		ScrapeTargets:  targets,
 		RuleFiles:      []string{alertsPath},
@@ -66,14 +66,14 @@ func TestKafkaOutageFiresQueueGrowingAlertThenResolves(t *testing.T) {
 	}
 
 	watch := watchAlerts(t, prom)
-	if err := p.cluster.Fault(kafkatest.FaultCut); err != nil {
+	if err := p.Cluster.Fault(kafkatest.FaultCut); err != nil {
 		t.Fatal(err)
 	}
 	cutAt := time.Now()
 	healed := false
 	t.Cleanup(func() {
 		if !healed {
-			_ = p.cluster.Heal()
+			_ = p.Cluster.Heal()
 		}
 	})
 
@@ -86,7 +86,7 @@ func TestKafkaOutageFiresQueueGrowingAlertThenResolves(t *testing.T) {
 	breakerAlert := waitForAlert(ctx, t, watch, "CircuitBreakerOpen", promtest.AlertFiring)
 	checkAlert(t, breakerAlert, publisher, "#circuitbreakeropen")
 
-	if err := p.cluster.Heal(); err != nil {
+	if err := p.Cluster.Heal(); err != nil {
 		t.Fatal(err)
 	}
 	healed = true
@@ -115,7 +115,7 @@ func TestKafkaOutageFiresQueueGrowingAlertThenResolves(t *testing.T) {
 	t.Logf("registrations accepted %d, refused %d; records spooled and replayed by %s: %s",
 		traffic.accepted.Load(), traffic.refused.Load(), publisher, spooled[0].Value)
 	if n := traffic.refused.Load(); n != 0 {
-		t.Errorf("%d registrations were refused; the fallback queue should have accepted every one", n)
+		t.Errorf("%d registrations were refused (the last: %v); the fallback queue should have accepted every one", n, traffic.lastRefusal.Load())
 	}
 	tl.log(t, cutAt)
 	checkTransitionsLoggedOnce(t, p, publisher, publisherBreaker)
@@ -155,11 +155,12 @@ func checkOutageSpans(t *testing.T, rec *tracetest.SpanRecorder) {
 // of which publishes one BatchEssaysRegistered event, ten a second.
 type traffic struct {
 	accepted, refused atomic.Int64
+	lastRefusal       atomic.Value // string: why the last refused registration was refused
 	stop              chan struct{}
 	done              chan struct{}
 }
 
-func startTraffic(t *testing.T, p *platform) *traffic {
+func startTraffic(t *testing.T, p *platformtest.Platform) *traffic {
 	t.Helper()
 	tr := &traffic{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
@@ -167,10 +168,11 @@ func startTraffic(t *testing.T, p *platform) *traffic {
 		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			if _, status := p.registerBatch(context.Background(), 1); status == http.StatusAccepted {
-				tr.accepted.Add(1)
-			} else {
+			if _, err := p.RegisterBatch(context.Background(), 1); err != nil {
 				tr.refused.Add(1)
+				tr.lastRefusal.Store(err.Error())
+			} else {
+				tr.accepted.Add(1)
 			}
 			select {
 			case <-tr.stop:
@@ -240,10 +242,10 @@ func checkAlert(t *testing.T, a promtest.Alert, service, runbookAnchor string) {
 // checkTransitionsLoggedOnce compares the breaker's own count of its
 // transitions with the "circuit breaker state changed" lines of service:
 // one line per transition, however many calls the breaker rejected.
-func checkTransitionsLoggedOnce(t *testing.T, p *platform, service, breaker string) {
+func checkTransitionsLoggedOnce(t *testing.T, p *platformtest.Platform, service, breaker string) {
 	t.Helper()
 	var transitions, rejected uint64
-	for _, s := range p.app(service).Runner().CircuitBreakers().Breakers {
+	for _, s := range p.App(service).Runner().CircuitBreakers().Breakers {
 		if s.Name == breaker {
 			for _, tr := range s.Transitions {
 				transitions += tr.Count
@@ -251,7 +253,7 @@ func checkTransitionsLoggedOnce(t *testing.T, p *platform, service, breaker stri
 			rejected = s.Totals.Rejected
 		}
 	}
-	lines := p.logs.Lines(t, "circuit breaker state changed", map[string]string{"service": service, "circuit_name": breaker})
+	lines := p.Logs.Lines(t, "circuit breaker state changed", map[string]string{"service": service, "circuit_name": breaker})
 	opened := 0
 	for _, l := range lines {
 		if l["to_state"] == resilience.StateOpen.String() {

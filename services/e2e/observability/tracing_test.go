@@ -3,7 +3,6 @@ package observability
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"github.com/huleedu/huleedu/services/batchconductor"
 	"github.com/huleedu/huleedu/services/batchorchestrator"
 	"github.com/huleedu/huleedu/services/cjassessment"
+	"github.com/huleedu/huleedu/services/e2e/platformtest"
 	"github.com/huleedu/huleedu/services/essaylifecycle"
 	"github.com/huleedu/huleedu/services/fileservice"
 	"github.com/huleedu/huleedu/services/spellchecker"
@@ -82,13 +82,15 @@ func TestOneBatchIsOneTraceAcrossServices(t *testing.T) {
 	// The client (a gateway, a teacher's browser) starts the trace and
 	// sends it with both requests of the batch.
 	ctx, client := tracer.Start(context.Background(), "client: submit batch")
-	batchID, status := p.registerBatch(ctx, tracingEssays)
-	if status != http.StatusAccepted {
-		t.Fatalf("registration answered %d, want 202", status)
+	batchID, err := p.RegisterBatch(ctx, tracingEssays)
+	if err != nil {
+		t.Fatal(err)
 	}
-	p.uploadEssays(ctx, batchID, tracingEssays)
+	if err := p.UploadEssays(ctx, batchID, tracingEssays); err != nil {
+		t.Fatal(err)
+	}
 	client.End()
-	b := p.waitCompleted(batchID, 60*time.Second)
+	b := p.WaitCompleted(batchID, 60*time.Second)
 	if b.Status != batchorchestrator.StatusCompletedSuccessfully {
 		t.Fatalf("batch ended %s, want %s", b.Status, batchorchestrator.StatusCompletedSuccessfully)
 	}
@@ -150,9 +152,9 @@ func TestOneBatchIsOneTraceAcrossServices(t *testing.T) {
 
 // checkLogsCarryTrace checks the orchestrator's "batch registered" line:
 // JSON with service, correlation_id and the batch's trace_id.
-func checkLogsCarryTrace(t *testing.T, p *platform, batchID string, traceID trace.TraceID) {
+func checkLogsCarryTrace(t *testing.T, p *platformtest.Platform, batchID string, traceID trace.TraceID) {
 	t.Helper()
-	lines := p.logs.Lines(t, "batch registered", map[string]string{"batch_id": batchID})
+	lines := p.Logs.Lines(t, "batch registered", map[string]string{"batch_id": batchID})
 	if len(lines) != 1 {
 		t.Fatalf("%d \"batch registered\" log lines for %s, want 1", len(lines), batchID)
 	}

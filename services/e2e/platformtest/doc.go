@@ -1,0 +1,36 @@
+// Package platformtest is the harness of the end-to-end tests
+// (services/e2e and services/e2e/observability): it starts every HuleEdu
+// service in the test process, as `huleedu serve all` runs them (each its
+// own servicekit.App with its own settings, breakers, metrics, admin
+// server and ports), on a one-broker Kafka-protocol cluster the test owns
+// (internal/kafkatest), and drives the platform's HTTP APIs.
+//
+// Guarantees:
+//
+//   - every platform topic and its dead-letter topic exist before the
+//     services start;
+//   - the services run with timings short enough for a test (a publish
+//     gives up on Kafka after 500ms and goes to the fallback queue, two
+//     failures open the Kafka breaker, a vanished consumer is replaced
+//     within 2s); Options.Env overrides any of them;
+//   - when the test ends every service still running is stopped gracefully
+//     (a service stopped with Restart's halt is not stopped twice), the
+//     HTTP client's connections are closed, and the services' logs are
+//     printed if the test failed or HULEEDU_E2E_LOGS is set;
+//   - Do sends ctx's trace as a traceparent header, so a test's client
+//     span is the parent of the platform's spans.
+//
+// Usage:
+//
+//	p := platformtest.Start(t, platformtest.Options{Env: []string{"KAFKA_FALLBACK_MODE=disk", "DATA_DIR=" + t.TempDir()}})
+//	batchID, err := p.RegisterBatch(ctx, 10)
+//	if err != nil {
+//		t.Fatal(err)
+//	}
+//	if err := p.UploadEssays(ctx, batchID, 10); err != nil {
+//		t.Fatal(err)
+//	}
+//	p.Cluster.Fault(kafkatest.FaultCut) // break Kafka mid-pipeline
+//	...
+//	b := p.WaitCompleted(batchID, time.Minute)
+package platformtest

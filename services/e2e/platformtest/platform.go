@@ -1,0 +1,211 @@
+package platformtest
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/fx"
+
+	"github.com/huleedu/huleedu/internal/kafkatest"
+	"github.com/huleedu/huleedu/servicekit"
+	"github.com/huleedu/huleedu/servicekit/servicekittest"
+	"github.com/huleedu/huleedu/services/batchconductor"
+	"github.com/huleedu/huleedu/services/batchorchestrator"
+	"github.com/huleedu/huleedu/services/cjassessment"
+	"github.com/huleedu/huleedu/services/classmgmt"
+	"github.com/huleedu/huleedu/services/contracts"
+	"github.com/huleedu/huleedu/services/essaylifecycle"
+	"github.com/huleedu/huleedu/services/fileservice"
+	"github.com/huleedu/huleedu/services/spellchecker"
+)
+
+// Specs returns every service of the platform, the services of
+// `huleedu serve all`.
+func Specs() []servicekit.ServiceSpec {
+	return []servicekit.ServiceSpec{
+		fileservice.Spec(), classmgmt.Spec(), batchorchestrator.Spec(), batchconductor.Spec(),
+		essaylifecycle.Spec(), spellchecker.Spec(), cjassessment.Spec(),
+	}
+}
+
+// defaultEnv is what every service sees besides the cluster's address: a
+// publish gives up on Kafka after 500ms and goes to the fallback queue,
+// two failures open the Kafka breaker, which probes again after 250ms and
+// closes on the first success; clients notice a healed cluster within
+// 100ms; a vanished consumer is replaced within 2s. API and admin servers
+// listen on free loopback ports (the servicekit defaults).
+var defaultEnv = []string{
+	"KAFKA_PUBLISH_TIMEOUT=500ms",
+	"KAFKA_CIRCUIT_BREAKER_FAILURE_THRESHOLD=2",
+	"KAFKA_CIRCUIT_BREAKER_RECOVERY_TIMEOUT=250ms",
+	"KAFKA_CIRCUIT_BREAKER_SUCCESS_THRESHOLD=1",
+	"KAFKA_METADATA_MIN_AGE=100ms",
+	"KAFKA_CONSUMER_SESSION_TIMEOUT=2s",
+	"KAFKA_CONSUMER_RETRY_BACKOFF=50ms",
+	"KAFKA_CONSUMER_RETRY_MAX_BACKOFF=500ms",
+	"KAFKA_CONSUMER_MAX_ATTEMPTS=20",
+	"SHUTDOWN_TIMEOUT=20s",
+	"LOG_LEVEL=info",
+}
+
+// Options configure Start.
+type Options struct {
+	// Env adds variables (KEY=value) after the defaults, which they
+	// override.
+	Env []string
+	// Module, when set, returns what to add to service's module (a
+	// decoration, say). Restart adds it to the new process too.
+	Module func(service string) fx.Option
+}
+
+// Platform is every service of the platform, running in the test process
+// on Cluster. Its methods may be called from any goroutine of the test.
+type Platform struct {
+	// Cluster is the Kafka-protocol cluster the services use: break it
+	// with Cluster.Fault, end the fault with Cluster.Heal.
+	Cluster *kafkatest.Cluster
+	// Logs holds every service's JSON log lines.
+	Logs *servicekittest.LogBuffer
+
+	t      testing.TB
+	opts   Options
+	client *http.Client
+
+	mu     sync.Mutex // guards apps and halted
+	apps   []*servicekit.App
+	halted map[*servicekit.App]bool
+}
+
+// Start starts the cluster with every platform topic and all services on
+// it, and stops them when the test ends. It fails the test if a service
+// does not start within 30s.
+func Start(t testing.TB, o Options) *Platform {
+	t.Helper()
+	cluster := kafkatest.NewTestCluster(t, kafkatest.Config{
+		Brokers:       1,
+		Partitions:    3,
+		Topics:        servicekit.WithDeadLetterTopics(contracts.Topics()),
+		BrokerConfigs: map[string]string{"group.min.session.timeout.ms": "100"},
+	})
+	p := &Platform{Cluster: cluster, Logs: &servicekittest.LogBuffer{}, t: t, opts: o,
+		client: &http.Client{Transport: &http.Transport{}}, halted: map[*servicekit.App]bool{}}
+	environ := slices.Concat([]string{"KAFKA_BOOTSTRAP_SERVERS=" + strings.Join(cluster.Addrs(), ",")}, defaultEnv, o.Env)
+	specs := Specs()
+	for i, s := range specs {
+		specs[i].Module = p.module(s)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	g, err := servicekit.StartAll(ctx, environ, specs, servicekit.WithLogOutput(p.Logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.apps = g.Apps()
+	t.Cleanup(p.stop)
+	return p
+}
+
+// module is spec's module with Options.Module's addition.
+func (p *Platform) module(spec servicekit.ServiceSpec) fx.Option {
+	if p.opts.Module == nil {
+		return spec.Module
+	}
+	return fx.Options(spec.Module, p.opts.Module(spec.Name))
+}
+
+// stop stops every running service, in the reverse of the start order.
+func (p *Platform) stop() {
+	defer p.client.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, a := range slices.Backward(p.Apps()) {
+		if p.isHalted(a) {
+			continue
+		}
+		if err := a.Stop(ctx); err != nil {
+			p.t.Errorf("stopping %s: %v", a.Service(), err)
+		}
+	}
+	if p.t.Failed() || os.Getenv("HULEEDU_E2E_LOGS") != "" {
+		p.t.Logf("service logs (last 256 KiB):\n%s", p.Logs.Tail(256<<10))
+	}
+}
+
+func (p *Platform) isHalted(a *servicekit.App) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.halted[a]
+}
+
+// Apps returns the running apps, in start order.
+func (p *Platform) Apps() []*servicekit.App {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.apps)
+}
+
+// App returns the running app of service; it fails the test for an
+// unknown service.
+func (p *Platform) App(service string) *servicekit.App {
+	p.t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, a := range p.apps {
+		if a.Service() == service {
+			return a
+		}
+	}
+	p.t.Fatalf("no service %s", service)
+	return nil
+}
+
+// API returns the API base URL of service.
+func (p *Platform) API(service string) string { return p.App(service).Endpoints().API }
+
+// Restart halts service as a crash would (no drain: a disk spool keeps
+// what it accepted) and starts a new process of it from the same
+// environment, so on the same spool directory. It returns the new app,
+// which App returns from then on.
+func (p *Platform) Restart(service string) *servicekit.App {
+	p.t.Helper()
+	old := p.App(service)
+	i := slices.IndexFunc(Specs(), func(s servicekit.ServiceSpec) bool { return s.Name == service })
+	// Halt reports what it cut short; the spool keeps the records.
+	if err := old.Halt(); err != nil {
+		p.t.Logf("halt %s: %v", service, err)
+	}
+	p.mu.Lock()
+	p.halted[old] = true
+	p.mu.Unlock()
+	a, err := servicekit.New(old.Env(), p.module(Specs()[i]), servicekit.WithLogOutput(p.Logs))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.Start(ctx); err != nil {
+		p.t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.apps[slices.Index(p.apps, old)] = a
+	p.mu.Unlock()
+	return a
+}
+
+// WaitFor polls cond until it holds, failing the test when d passes first.
+func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
