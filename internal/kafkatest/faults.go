@@ -113,9 +113,11 @@ func (c *Cluster) Active() FaultKind {
 }
 
 // Fault begins a fault. One fault is active at a time: Heal the current
-// one first. When Fault returns, the fault is in effect on the wire.
+// one first. When Fault returns, the fault is in effect on the wire. kind
+// is read as ParseFaultKind reads it.
 func (c *Cluster) Fault(kind FaultKind, opts ...FaultOpt) error {
-	if _, err := ParseFaultKind(string(kind)); err != nil {
+	kind, err := ParseFaultKind(string(kind))
+	if err != nil {
 		return err
 	}
 	f := faultConfig{delay: 5 * time.Second, err: kerr.NotLeaderForPartition, interval: 250 * time.Millisecond}

@@ -66,6 +66,20 @@ func TestFaultRejectsBadOptions(t *testing.T) {
 	}
 }
 
+// Fault accepts what ParseFaultKind accepts, and injects that fault.
+func TestFaultNormalisesTheKindAsParseFaultKindDoes(t *testing.T) {
+	c := NewTestCluster(t, Config{Brokers: 1})
+	if err := c.Fault(" CUT "); err != nil {
+		t.Fatal(err)
+	}
+	if c.Active() != FaultCut {
+		t.Errorf("active fault %q, want %q", c.Active(), FaultCut)
+	}
+	if err := exchange(c.Addrs()[0], 5*time.Second); !isReset(err) {
+		t.Errorf("new connection during the cut: %v, want reset", err)
+	}
+}
+
 func TestSecondFaultIsRejectedUntilHeal(t *testing.T) {
 	c := NewTestCluster(t, Config{Brokers: 1})
 	if err := c.Fault(FaultSlow, WithDelay(time.Second)); err != nil {
