@@ -257,10 +257,7 @@ func (d *drillRun) injectFaults(ctx context.Context) error {
 	if d.cluster == nil || len(d.cfg.Outages) == 0 {
 		return nil
 	}
-	kind, err := kafkatest.ParseFaultKind(d.cfg.Fault)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
-	}
+	kind := kafkatest.FaultKind(d.cfg.Fault) // Validate checked and normalised it
 	for i, o := range d.cfg.Outages {
 		if !sleepUntil(ctx, d.start.Add(o.Start)) {
 			return nil

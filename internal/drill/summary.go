@@ -24,10 +24,8 @@ func (r *Report) WriteSummary(w io.Writer) error {
 	row("  time to open", msOrDash(r.TimeToOpenMs), "time to drain", msOrDash(r.TimeToDrainMs), "throughput", fmt.Sprintf("%.0f/s", r.ThroughputPerS))
 	l := r.PublishLatencyMs
 	row("  latency p50", fmtMs(l.P50), "p99", fmtMs(l.P99), "p99.9 / max", fmtMs(l.P999)+" / "+fmtMs(l.Max))
-	if len(r.Crashes) > 0 {
-		for _, c := range r.Crashes {
-			row("  crash", fmt.Sprintf("at %.1fs", float64(c.AtMs)/1000), "in flight", itoa(c.InFlight), "restarted", fmt.Sprintf("at %.1fs", float64(c.RestartedAtMs)/1000))
-		}
+	for _, c := range r.Crashes {
+		row("  crash", fmt.Sprintf("at %.1fs", float64(c.AtMs)/1000), "in flight", itoa(c.InFlight), "restarted", fmt.Sprintf("at %.1fs", float64(c.RestartedAtMs)/1000))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -40,7 +40,6 @@ type chart struct {
 	width   float64
 	height  float64
 	xMax    float64
-	yMax    float64 // 0: from the data
 	logY    bool
 	series  []series
 	bands   []band
@@ -68,12 +67,10 @@ func (c *chart) svg() string {
 	// the edge rather than outside the frame.
 	x := func(v float64) float64 { return padLeft + min(max(v, 0), xMax)/xMax*pw }
 
-	yMin, yMax := 0.0, c.yMax
-	if yMax == 0 {
-		for _, s := range c.series {
-			for _, p := range s.pts {
-				yMax = math.Max(yMax, p.y)
-			}
+	yMin, yMax := 0.0, 0.0
+	for _, s := range c.series {
+		for _, p := range s.pts {
+			yMax = math.Max(yMax, p.y)
 		}
 	}
 	var yTicks []float64
