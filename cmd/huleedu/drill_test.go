@@ -1,11 +1,17 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // shortDrill are flags for a drill of a few seconds.
@@ -69,4 +75,64 @@ func TestCrashDrillRestartsThePublisherProcess(t *testing.T) {
 	if !rep.Passed || len(rep.Crashes) != 1 {
 		t.Fatalf("passed %v, crashes %v: want a passing drill with one crash", rep.Passed, rep.Crashes)
 	}
+}
+
+func TestInterruptedDrillExitsWithStatus130AndKeepsNoReport(t *testing.T) {
+	report := filepath.Join(t.TempDir(), "report.json")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out bytes.Buffer
+	progress := newFirstWrite()
+	c := newTestCLI(nil, &out, progress)
+	done := make(chan int, 1)
+	go func() {
+		done <- c.run(ctx, []string{"drill", "--duration", "30s", "--rate", "200", "--report-json", report})
+	}()
+	select {
+	case <-progress.written:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the drill showed no progress within 30s")
+	}
+	cancel() // as SIGINT would
+	var code int
+	select {
+	case code = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the interrupted drill did not stop within 30s")
+	}
+	stderr := progress.String()
+	if code != exitSignals || !strings.Contains(stderr, "huleedu: drill: interrupted after") {
+		t.Fatalf("exit status %d, stderr %q; want %d and the interruption named", code, stderr, exitSignals)
+	}
+	assertNoStackTrace(t, stderr)
+	if _, err := os.Stat(report); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("report file after an interrupted drill: %v, want none", err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("stdout %q, want no summary of a drill that did not finish", out.String())
+	}
+}
+
+// firstWrite is a concurrency-safe buffer whose written channel closes
+// at the first write.
+type firstWrite struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	once    sync.Once
+	written chan struct{}
+}
+
+func newFirstWrite() *firstWrite { return &firstWrite{written: make(chan struct{})} }
+
+func (w *firstWrite) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.once.Do(func() { close(w.written) })
+	return w.buf.Write(p)
+}
+
+func (w *firstWrite) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }

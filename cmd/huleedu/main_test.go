@@ -30,17 +30,22 @@ type result struct {
 	stderr string
 }
 
-// runCLI runs the command line in process with args and stdin.
-func runCLI(t *testing.T, stdin io.Reader, args ...string) result {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	c := &cli{stdin: stdin, stdout: &out, stderr: &errOut, isTTY: func(io.Writer) bool { return false },
+// newTestCLI returns the command line with the given streams, never a
+// terminal, whose crash drill re-runs the test binary as its publisher.
+func newTestCLI(stdin io.Reader, stdout, stderr io.Writer) *cli {
+	return &cli{stdin: stdin, stdout: stdout, stderr: stderr, isTTY: func(io.Writer) bool { return false },
 		childCommand: func(ctx context.Context) *exec.Cmd {
 			cmd := exec.CommandContext(ctx, os.Args[0], childCommandName)
 			cmd.Env = append(os.Environ(), childEnv+"=1")
 			return cmd
 		}}
-	code := c.run(args)
+}
+
+// runCLI runs the command line in process with args and stdin.
+func runCLI(t *testing.T, stdin io.Reader, args ...string) result {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := newTestCLI(stdin, &out, &errOut).run(context.Background(), args)
 	return result{code: code, stdout: out.String(), stderr: errOut.String()}
 }
 

@@ -38,11 +38,13 @@ type cli struct {
 // go to stderr as one clear message, never a stack trace.
 func run(args []string, stdout, stderr io.Writer) int {
 	c := &cli{stdin: os.Stdin, stdout: stdout, stderr: stderr, isTTY: isTerminal, childCommand: selfCommand}
-	return c.run(args)
+	return c.run(context.Background(), args)
 }
 
-func (c *cli) run(args []string) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+// run executes args until they are done, ctx ends, or SIGINT or SIGTERM
+// arrives, which end the command as an interrupt (exit status 130).
+func (c *cli) run(ctx context.Context, args []string) int {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root := c.rootCommand()
 	root.SetArgs(args)

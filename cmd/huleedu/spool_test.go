@@ -5,8 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -106,6 +109,62 @@ func TestSpoolCommandsReportALockedSpoolClearly(t *testing.T) {
 	}
 	if st := d.Stats(); st.Records != 2 {
 		t.Fatalf("the owner's spool holds %d records after the refused commands, want 2", st.Records)
+	}
+}
+
+func TestSpoolReadCommandsWorkOnALockedSpoolAndChangeNothing(t *testing.T) {
+	dir := filledSpool(t, 3, 1)
+	d := openSpool(t, dir) // a running service owns the spool
+	defer d.Close()
+	before := dirContents(t, dir)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"spool", "inspect", dir}, "2 records"},
+		{[]string{"spool", "inspect", dir, "--json"}, `"records": 2`},
+		{[]string{"spool", "dump", dir}, `"key":"k2"`},
+		{[]string{"spool", "dead-letters", dir}, "MESSAGE_TOO_LARGE: test"},
+	} {
+		r := runCLI(t, nil, tc.args...)
+		if r.code != exitOK || !strings.Contains(r.stdout, tc.want) {
+			t.Errorf("%v on a locked spool: exit %d, stdout %q, stderr %q; want exit 0 and %q", tc.args, r.code, r.stdout, r.stderr, tc.want)
+		}
+	}
+	if after := dirContents(t, dir); !maps.Equal(before, after) {
+		t.Errorf("the read-only commands changed the spool directory:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// dirContents returns every file under dir with its contents.
+func dirContents(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		files[path] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+func TestSpoolRedriveThatFailsKeepsTheDeadLettersAndSaysHowManyRemain(t *testing.T) {
+	dir := filledSpool(t, 3, 2)
+	// Nothing listens on port 1: every produce fails.
+	r := runCLI(t, nil, "spool", "redrive", dir, "--brokers", "127.0.0.1:1", "--publish-timeout", "300ms")
+	if r.code != exitFailed || !strings.Contains(r.stdout, "re-drove 0 dead letters") || !strings.Contains(r.stdout, "2 remain") {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want exit 1 and 0 re-driven, 2 remaining", r.code, r.stdout, r.stderr)
+	}
+	assertNoStackTrace(t, r.stderr)
+	rep, err := spool.Inspect(dir)
+	if err != nil || rep.DeadLetters != 2 || rep.Records != 1 {
+		t.Fatalf("after a failed redrive: %d dead letters, %d records (%v); want 2 and 1 untouched", rep.DeadLetters, rep.Records, err)
 	}
 }
 
