@@ -7,7 +7,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -295,5 +297,71 @@ func TestEveryAlertHasSeveritySummaryAndARunbookSection(t *testing.T) {
 	}
 	if !slices.Equal(names, wantAlerts) {
 		t.Errorf("alerts %v, want %v", names, wantAlerts)
+	}
+}
+
+// alertsTestPath holds the promtool unit tests of the alert rules.
+const alertsTestPath = "../../deploy/prometheus/alerts_test.yml"
+
+// promtoolTests is the part of a promtool test file these tests look at.
+type promtoolTests struct {
+	Tests []struct {
+		Name          string `yaml:"name"`
+		AlertRuleTest []struct {
+			EvalTime  string           `yaml:"eval_time"`
+			Alertname string           `yaml:"alertname"`
+			ExpAlerts []map[string]any `yaml:"exp_alerts"`
+		} `yaml:"alert_rule_test"`
+	} `yaml:"tests"`
+}
+
+// alerts_test.yml promises that each alert is shown not firing, then
+// firing, then resolved again, within one test: a rule whose tests only
+// ever expect it firing (or never) would not catch a rule that cannot
+// resolve (or cannot fire).
+func TestEveryAlertHasAPromtoolTestThatFiresAndResolves(t *testing.T) {
+	b, err := os.ReadFile(alertsTestPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pt promtoolTests
+	if err := yaml.Unmarshal(b, &pt); err != nil {
+		t.Fatalf("%s: %v", alertsTestPath, err)
+	}
+	shown := map[string]bool{}
+	for _, tc := range pt.Tests {
+		// Per alert, the eval times at which it is expected quiet or firing.
+		type timeline struct{ quiet, firing []time.Duration }
+		byAlert := map[string]*timeline{}
+		for _, c := range tc.AlertRuleTest {
+			at, err := model.ParseDuration(c.EvalTime)
+			if err != nil {
+				t.Fatalf("%s: test %q: eval_time %q: %v", alertsTestPath, tc.Name, c.EvalTime, err)
+			}
+			tl := byAlert[c.Alertname]
+			if tl == nil {
+				tl = &timeline{}
+				byAlert[c.Alertname] = tl
+			}
+			if len(c.ExpAlerts) == 0 {
+				tl.quiet = append(tl.quiet, time.Duration(at))
+			} else {
+				tl.firing = append(tl.firing, time.Duration(at))
+			}
+		}
+		for name, tl := range byAlert {
+			if len(tl.firing) == 0 || len(tl.quiet) == 0 {
+				continue
+			}
+			first, last := slices.Min(tl.firing), slices.Max(tl.firing)
+			if slices.Min(tl.quiet) < first && slices.Max(tl.quiet) > last {
+				shown[name] = true
+			}
+		}
+	}
+	for _, name := range wantAlerts {
+		if !shown[name] {
+			t.Errorf("%s has no test that shows %s quiet, then firing, then resolved", alertsTestPath, name)
+		}
 	}
 }
