@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, vet, staticcheck, race-enabled tests of the
-# main module, the bench module's build, and short fuzz runs. It installs what
+# main module, the bench module's tests and one run of each benchmark, the
+# Prometheus rules, and short fuzz runs. It installs what
 # it needs when missing, so it works on a fresh machine and in CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,8 +29,10 @@ step "staticcheck"
 staticcheck ./...
 
 if [ -f bench/go.mod ]; then
-  step "bench module: vet and staticcheck (benchmarks run with scripts/bench.sh)"
-  (cd bench && go vet ./... && staticcheck ./...)
+  # Each benchmark runs once, so a broken one fails here rather than in
+  # scripts/bench.sh; the measurements are scripts/bench.sh's job.
+  step "bench module: vet, staticcheck, tests and every benchmark once"
+  (cd bench && go vet ./... && staticcheck ./... && go test -count=1 -run . -bench . -benchtime 1x ./...)
 fi
 
 step "Prometheus rules (installs Debian's prometheus package when missing)"
