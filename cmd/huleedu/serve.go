@@ -10,40 +10,23 @@ import (
 
 	"github.com/huleedu/huleedu/observability"
 	"github.com/huleedu/huleedu/servicekit"
-	"github.com/huleedu/huleedu/services/batchconductor"
-	"github.com/huleedu/huleedu/services/batchorchestrator"
-	"github.com/huleedu/huleedu/services/cjassessment"
-	"github.com/huleedu/huleedu/services/classmgmt"
 	"github.com/huleedu/huleedu/services/contracts"
-	"github.com/huleedu/huleedu/services/essaylifecycle"
-	"github.com/huleedu/huleedu/services/fileservice"
-	"github.com/huleedu/huleedu/services/spellchecker"
+	"github.com/huleedu/huleedu/services/platform"
 )
 
-// platformService is a service `huleedu serve` can run, with the ports it
-// listens on unless HTTP_ADDR and ADMIN_ADDR say otherwise.
-type platformService struct {
-	spec       func() servicekit.ServiceSpec
-	api, admin int
-}
-
-// platformServices are the platform's services in the order `serve all`
-// lists them. Fixed default ports let the README's curl examples work on
-// a fresh clone; --random-ports picks free ones instead.
-var platformServices = []platformService{
-	{fileservice.Spec, 7001, 9001},
-	{classmgmt.Spec, 7002, 9002},
-	{batchorchestrator.Spec, 7003, 9003},
-	{batchconductor.Spec, 7004, 9004},
-	{essaylifecycle.Spec, 7005, 9005},
-	{spellchecker.Spec, 7006, 9006},
-	{cjassessment.Spec, 7007, 9007},
-}
+// Default ports of `huleedu serve`: the i-th service of platform.Specs
+// listens on apiPortBase+i and adminPortBase+i unless HTTP_ADDR and
+// ADMIN_ADDR say otherwise. Fixed ports let the README's curl examples work
+// on a fresh clone; --random-ports picks free ones instead.
+const (
+	apiPortBase   = 7001
+	adminPortBase = 9001
+)
 
 func serviceNames() []string {
-	names := make([]string, len(platformServices))
-	for i, p := range platformServices {
-		names[i] = p.spec().Name
+	var names []string
+	for _, spec := range platform.Specs() {
+		names = append(names, spec.Name)
 	}
 	return names
 }
@@ -89,8 +72,7 @@ gracefully within SHUTDOWN_TIMEOUT.`,
 func serveSpecs(name string, environ []string, randomPorts bool) ([]servicekit.ServiceSpec, []string, error) {
 	var specs []servicekit.ServiceSpec
 	environ = slices.Clip(environ)
-	for _, p := range platformServices {
-		spec := p.spec()
+	for i, spec := range platform.Specs() {
 		if name != "all" && name != spec.Name {
 			continue
 		}
@@ -100,7 +82,7 @@ func serveSpecs(name string, environ []string, randomPorts bool) ([]servicekit.S
 		for _, addr := range []struct {
 			variable string
 			port     int
-		}{{"HTTP_ADDR", p.api}, {"ADMIN_ADDR", p.admin}} {
+		}{{"HTTP_ADDR", apiPortBase + i}, {"ADMIN_ADDR", adminPortBase + i}} {
 			_, from, set := e.Lookup(addr.variable)
 			// With several services, a plain HTTP_ADDR cannot be right for
 			// all of them: only the prefixed form counts.

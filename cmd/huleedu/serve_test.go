@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/huleedu/huleedu/services/platform"
 )
 
 func TestServeRejectsUnknownServiceListingKnownOnes(t *testing.T) {
@@ -51,8 +53,8 @@ func TestServeGivesEachServiceItsDefaultPorts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tc.service == "all" && len(specs) != len(platformServices) {
-				t.Fatalf("%d services, want %d", len(specs), len(platformServices))
+			if tc.service == "all" && len(specs) != len(platform.Specs()) {
+				t.Fatalf("%d services, want %d", len(specs), len(platform.Specs()))
 			}
 			for _, w := range tc.want {
 				if !slices.Contains(environ, w) {
@@ -110,8 +112,8 @@ func TestServeAllRunsEveryServiceOnEmbeddedKafka(t *testing.T) {
 		}
 	}
 	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	if len(admins) != len(platformServices) || !strings.Contains(out.String(), "embedded kfake cluster") {
-		t.Fatalf("serve all printed\n%s\nwant the embedded cluster and %d services with api and admin addresses", out.String(), len(platformServices))
+	if len(admins) != len(platform.Specs()) || !strings.Contains(out.String(), "embedded kfake cluster") {
+		t.Fatalf("serve all printed\n%s\nwant the embedded cluster and %d services with api and admin addresses", out.String(), len(platform.Specs()))
 	}
 	for name, admin := range admins {
 		resp, err := http.Get(admin + "/readyz")

@@ -15,24 +15,9 @@ import (
 	"github.com/huleedu/huleedu/internal/kafkatest"
 	"github.com/huleedu/huleedu/servicekit"
 	"github.com/huleedu/huleedu/servicekit/servicekittest"
-	"github.com/huleedu/huleedu/services/batchconductor"
-	"github.com/huleedu/huleedu/services/batchorchestrator"
-	"github.com/huleedu/huleedu/services/cjassessment"
-	"github.com/huleedu/huleedu/services/classmgmt"
 	"github.com/huleedu/huleedu/services/contracts"
-	"github.com/huleedu/huleedu/services/essaylifecycle"
-	"github.com/huleedu/huleedu/services/fileservice"
-	"github.com/huleedu/huleedu/services/spellchecker"
+	"github.com/huleedu/huleedu/services/platform"
 )
-
-// Specs returns every service of the platform, the services of
-// `huleedu serve all`.
-func Specs() []servicekit.ServiceSpec {
-	return []servicekit.ServiceSpec{
-		fileservice.Spec(), classmgmt.Spec(), batchorchestrator.Spec(), batchconductor.Spec(),
-		essaylifecycle.Spec(), spellchecker.Spec(), cjassessment.Spec(),
-	}
-}
 
 // defaultEnv is what every service sees besides the cluster's address: a
 // publish gives up on Kafka after 500ms and goes to the fallback queue,
@@ -96,7 +81,7 @@ func Start(t testing.TB, o Options) *Platform {
 	p := &Platform{Cluster: cluster, Logs: &servicekittest.LogBuffer{}, t: t, opts: o,
 		client: &http.Client{Transport: &http.Transport{}}, halted: map[*servicekit.App]bool{}}
 	environ := slices.Concat([]string{"KAFKA_BOOTSTRAP_SERVERS=" + strings.Join(cluster.Addrs(), ",")}, defaultEnv, o.Env)
-	specs := Specs()
+	specs := platform.Specs()
 	for i, s := range specs {
 		specs[i].Module = p.module(s)
 	}
@@ -175,7 +160,7 @@ func (p *Platform) API(service string) string { return p.App(service).Endpoints(
 func (p *Platform) Restart(service string) *servicekit.App {
 	p.t.Helper()
 	old := p.App(service)
-	i := slices.IndexFunc(Specs(), func(s servicekit.ServiceSpec) bool { return s.Name == service })
+	i := slices.IndexFunc(platform.Specs(), func(s servicekit.ServiceSpec) bool { return s.Name == service })
 	// Halt reports what it cut short; the spool keeps the records.
 	if err := old.Halt(); err != nil {
 		p.t.Logf("halt %s: %v", service, err)
@@ -183,7 +168,7 @@ func (p *Platform) Restart(service string) *servicekit.App {
 	p.mu.Lock()
 	p.halted[old] = true
 	p.mu.Unlock()
-	a, err := servicekit.New(old.Env(), p.module(Specs()[i]), servicekit.WithLogOutput(p.Logs))
+	a, err := servicekit.New(old.Env(), p.module(platform.Specs()[i]), servicekit.WithLogOutput(p.Logs))
 	if err != nil {
 		p.t.Fatal(err)
 	}
