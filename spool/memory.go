@@ -116,18 +116,7 @@ func (m *Memory) Append(ctx context.Context, recs ...event.Record) error {
 
 // Peek implements Queue.
 func (m *Memory) Peek(ctx context.Context, max int) ([]Entry, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if max <= 0 {
-		return nil, fmt.Errorf("spool: Peek max = %d: must be > 0", max)
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return nil, ErrClosed
-	}
-	return m.entries.copyFront(max), nil
+	return m.PeekAfter(ctx, 0, max) // seqs start at 1
 }
 
 // PeekAfter implements ReadAhead.
@@ -150,11 +139,7 @@ func (m *Memory) PeekAfter(ctx context.Context, after uint64, max int) ([]Entry,
 			skip = int(min(after-head+1, uint64(n)))
 		}
 	}
-	out := make([]Entry, 0, min(max, m.entries.len()-skip))
-	for i := skip; i < m.entries.len() && len(out) < max; i++ {
-		out = append(out, *m.entries.at(i))
-	}
-	return out, nil
+	return m.entries.copyRange(skip, max), nil
 }
 
 // Ack implements Queue.
@@ -190,9 +175,10 @@ func (m *Memory) DeadLetter(e Entry, reason string) error {
 	if m.lenLocked() == 0 || m.entries.at(0).Seq != e.Seq {
 		return fmt.Errorf("spool: dead-letter seq %d: not the head of the queue", e.Seq)
 	}
+	head := *m.entries.at(0) // not e: the caller may have changed its copy
 	m.deadID++
-	m.dead = append(m.dead, DeadLetter{ID: m.deadID, Entry: *m.entries.at(0), Reason: reason, At: m.now()})
-	m.bytes -= int64(e.Size())
+	m.dead = append(m.dead, DeadLetter{ID: m.deadID, Entry: head, Reason: reason, At: m.now()})
+	m.bytes -= int64(head.Size())
 	m.removeHeadLocked(1)
 	return nil
 }
@@ -210,7 +196,7 @@ func (m *Memory) DeadLetters() []DeadLetter {
 func (m *Memory) Remaining() []Entry {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.entries.copyFront(m.entries.len())
+	return m.entries.copyRange(0, m.entries.len())
 }
 
 // Stats implements Queue.
@@ -289,10 +275,10 @@ func (d *deque) at(i int) *Entry {
 	return &d.blocks[i/blockLen][i%blockLen]
 }
 
-// copyFront returns a copy of the first max entries (or all of them).
-func (d *deque) copyFront(max int) []Entry {
-	out := make([]Entry, 0, min(max, d.n))
-	for i := 0; i < d.n && len(out) < max; i++ {
+// copyRange returns a copy of up to max entries from the from-th on.
+func (d *deque) copyRange(from, max int) []Entry {
+	out := make([]Entry, 0, min(max, d.n-from))
+	for i := from; i < d.n && len(out) < max; i++ {
 		out = append(out, *d.at(i))
 	}
 	return out

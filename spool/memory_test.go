@@ -12,18 +12,20 @@ import (
 )
 
 func TestMemoryKeepsTheQueueContract(t *testing.T) {
-	spooltest.TestQueue(t, func(t *testing.T, cfg spooltest.Config) spool.Queue {
-		max := cfg.Capacity
-		if max == 0 {
-			max = 100_000
-		}
-		m, err := spool.NewMemory(spool.MemoryOptions{MaxRecords: max, Overflow: cfg.Overflow})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { m.Close() })
-		return m
-	})
+	spooltest.TestQueue(t, openMemoryForSuite)
+}
+
+func openMemoryForSuite(t *testing.T, cfg spooltest.Config) spool.Queue {
+	max := cfg.Capacity
+	if max == 0 {
+		max = 100_000
+	}
+	m, err := spool.NewMemory(spool.MemoryOptions{MaxRecords: max, Overflow: cfg.Overflow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
 }
 
 func TestNewMemoryRejectsInvalidOptionsNamingTheField(t *testing.T) {
@@ -75,6 +77,26 @@ func TestMemoryDeadLetterKeepsRecordAndReason(t *testing.T) {
 	}
 }
 
+// Like the disk spool, the memory queue dead-letters what it holds, not
+// the caller's copy of the entry, and counts its bytes accordingly.
+func TestMemoryDeadLetterKeepsTheQueuedRecordNotTheCallersCopy(t *testing.T) {
+	m, _ := spool.NewMemory(spool.MemoryOptions{})
+	defer m.Close()
+	_ = m.Append(context.Background(), spooltest.Record(1))
+	head, _ := m.Peek(context.Background(), 1)
+	e := head[0]
+	e.Value = []byte("changed by the caller, and longer than the queued value")
+	if err := m.DeadLetter(e, "r"); err != nil {
+		t.Fatal(err)
+	}
+	if dl := m.DeadLetters(); len(dl) != 1 || string(dl[0].Entry.Value) != string(spooltest.Record(1).Value) {
+		t.Fatalf("dead letters %+v, want the queued record", dl)
+	}
+	if st := m.Stats(); st.Records != 0 || st.Bytes != 0 {
+		t.Fatalf("stats %+v after dead-lettering the only record, want 0 records and 0 bytes", st)
+	}
+}
+
 // Entries live in fixed-size blocks; order, Peek and Ack must hold across
 // block boundaries, with acks in uneven steps.
 func TestMemoryKeepsOrderAcrossBlocks(t *testing.T) {
@@ -111,12 +133,5 @@ func TestMemoryKeepsOrderAcrossBlocks(t *testing.T) {
 }
 
 func TestMemoryKeepsTheReadAheadContract(t *testing.T) {
-	spooltest.TestReadAhead(t, func(t *testing.T, cfg spooltest.Config) spool.Queue {
-		m, err := spool.NewMemory(spool.MemoryOptions{MaxRecords: 100_000})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { m.Close() })
-		return m
-	})
+	spooltest.TestReadAhead(t, openMemoryForSuite)
 }
