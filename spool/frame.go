@@ -169,12 +169,8 @@ func payloadTime(p []byte) time.Time {
 // slices alias p, so the caller hands over a p it no longer writes to. With
 // e nil it only validates p, allocating nothing.
 func decodeRecordPayload(p []byte, e *Entry) error {
-	if len(p) == 0 || p[0] != payloadKindRecord {
-		return fmt.Errorf("%w: not a record", errPayload)
-	}
-	d := payloadDecoder{b: p[1:]}
-	d.recordBody(e)
-	return d.finish()
+	var unshared *recordDecoder
+	return unshared.decode(p, e)
 }
 
 // recordDecoder decodes the records one reader reads, one after another,
@@ -186,11 +182,15 @@ type recordDecoder struct {
 	strs map[string]string
 }
 
-// maxShared bounds the shared strings: header keys are the publisher's
-// choice, and a decoder must not grow without bound on varied ones.
-const maxShared = 256
+// maxShared and maxSharedLen bound the shared strings: header keys are
+// the publisher's choice, and a decoder must not grow without bound on
+// varied ones.
+const (
+	maxShared    = 256
+	maxSharedLen = 255
+)
 
-// decode is decodeRecordPayload, sharing strings.
+// decode is decodeRecordPayload, sharing strings; a nil rd shares none.
 func (rd *recordDecoder) decode(p []byte, e *Entry) error {
 	if len(p) == 0 || p[0] != payloadKindRecord {
 		return fmt.Errorf("%w: not a record", errPayload)
@@ -209,7 +209,7 @@ func (rd *recordDecoder) str(b []byte) string {
 		return s
 	}
 	s := string(b)
-	if len(rd.strs) < maxShared && len(s) <= 255 {
+	if len(rd.strs) < maxShared && len(s) <= maxSharedLen {
 		if rd.strs == nil {
 			rd.strs = make(map[string]string)
 		}
