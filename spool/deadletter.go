@@ -133,6 +133,7 @@ func (l *deadLetterLog) read(from int64, max int) ([]DeadLetter, int64, error) {
 			return nil
 		}
 		var dl DeadLetter
+		// A copy: the scanner reads the next frames over it.
 		if err := decodeDeadLetterPayload(append([]byte(nil), it.payload...), &dl); err != nil {
 			return err
 		}
@@ -168,9 +169,10 @@ func (d *Disk) DeadLetter(e Entry, reason string) error {
 		return err
 	}
 	// The dead letter keeps the bytes that were spooled, whatever the
-	// caller did to its copy.
+	// caller did to its copy of e. head aliases the cursor's buffer, which
+	// is never read over, and is written out before DeadLetter returns.
 	var head Entry
-	if err := decodeRecordPayload(append([]byte(nil), payload...), &head); err != nil {
+	if err := decodeRecordPayload(payload, &head); err != nil {
 		return d.corrupt(p, err)
 	}
 	if head.Seq != e.Seq {

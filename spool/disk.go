@@ -103,7 +103,9 @@ func (o DiskOptions) withDefaults() (DiskOptions, error) {
 // the few-byte read of the new head's timestamp in Ack and Purge's
 // removals (on a Disk of its own). The committer role (see commitGroup)
 // writes to active without mu while committing is set; Ack retires active
-// only while it is not. The Disk starts no goroutine.
+// only while it is not. The Disk's own goroutines (counted in background)
+// only read ahead for PeekAfter, under readMu, and unlink acknowledged
+// segments; appends never wait for a goroutine of its own.
 type Disk struct {
 	dir    string
 	opts   DiskOptions
@@ -179,6 +181,9 @@ type peeked struct {
 	n   int64    // its frame size
 	at  time.Time
 }
+
+// end is where the entry after w starts (possibly past its segment's end).
+func (w peeked) end() position { return position{base: w.pos.base, off: w.pos.off + w.n} }
 
 // OpenDisk opens the spool in dir, creating the directory if needed,
 // takes its lock and recovers whatever a previous process left (see the

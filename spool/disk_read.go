@@ -25,7 +25,7 @@ type segReader struct {
 	dir  string
 	f    File
 	base uint64
-	buf  []byte // the segment's bytes [bufOff, bufOff+len(buf))
+	buf  []byte // the segment's bytes [off, off+len(buf))
 	off  int64
 }
 
@@ -169,17 +169,13 @@ func (d *Disk) peek(ctx context.Context, after uint64, max int, ahead bool) ([]E
 	}
 	d.readMu.Lock()
 	defer d.readMu.Unlock()
-	ra := d.ahead.Swap(nil)
-	if ra != nil {
-		ra.stale = true // if it has not run yet, it will not
-	}
+	ra := d.ahead.Swap(nil) // taken: if it has not run yet, it will not
 	if d.isClosed() {
 		return nil, ErrClosed
 	}
 	p := d.pos
 	if n := len(d.window); ahead && n > 0 && d.window[n-1].seq == after {
-		w := d.window[n-1]
-		p = position{base: w.pos.base, off: w.pos.off + w.n}
+		p = d.window[n-1].end()
 	} else {
 		if cap(d.window) > 4096 && cap(d.window) > 4*max {
 			d.window = nil // a huge Peek once should not pin its window forever
@@ -188,42 +184,36 @@ func (d *Disk) peek(ctx context.Context, after uint64, max int, ahead bool) ([]E
 	}
 	var out []Entry
 	if ra != nil && ra.usable(p, after) {
-		// Continuing from where the read-ahead started: what it read is
-		// what reading now would return.
+		// What the read-ahead read is what reading from p now would
+		// return first: committed log bytes never change.
 		out = ra.entries[:min(max, len(ra.entries))]
 		d.window = append(d.window, ra.window[:len(out)]...)
-		if len(out) < max && len(ra.entries) == ra.max {
-			// A smaller batch was read ahead than is asked for now.
-			last := d.window[len(d.window)-1]
-			more, win, err := d.readFrames(position{base: last.pos.base, off: last.pos.off + last.n}, last.seq, max-len(out))
-			d.window = append(d.window, win...)
-			if err == nil {
-				out = append(out[:len(out):len(out)], more...)
-			}
-		}
-	} else {
-		var win []peeked
+		p, after = d.window[len(d.window)-1].end(), out[len(out)-1].Seq
+	}
+	if len(out) < max {
+		// Nothing read ahead, a smaller batch than asked for now, or the
+		// tail has grown since: read on from the cursor.
 		var err error
-		out, win, err = d.readFrames(p, after, max)
-		d.window = append(d.window, win...)
+		out, d.window, err = d.readFrames(out, d.window, p, after, max)
 		if err != nil {
 			return nil, err
 		}
 	}
 	if ahead && len(out) == max {
 		last := d.window[len(d.window)-1]
-		d.startReadAhead(position{base: last.pos.base, off: last.pos.off + last.n}, last.seq, max)
+		d.startReadAhead(last.end(), last.seq, max)
 	}
 	return out, nil
 }
 
-// readFrames reads up to max entries with Seq > after from p on, and the
-// window records of every entry it read (those skipped included). Damage
-// after the first entry ends the batch early; at the first, it is the
-// error. readMu is held.
-func (d *Disk) readFrames(p position, after uint64, max int) ([]Entry, []peeked, error) {
-	out := make([]Entry, 0, min(max, 4096))
-	var win []peeked
+// readFrames appends to out the entries with Seq > after from p on, until
+// out holds max, and to win the window records of every entry it read
+// (those skipped included). Damage after the first entry of out ends the
+// batch early; at the first, it is the error. readMu is held.
+func (d *Disk) readFrames(out []Entry, win []peeked, p position, after uint64, max int) ([]Entry, []peeked, error) {
+	if out == nil {
+		out = make([]Entry, 0, min(max, 4096))
+	}
 	for len(out) < max {
 		limit, ok := d.locate(&p)
 		if !ok {
@@ -252,51 +242,49 @@ func (d *Disk) readFrames(p position, after uint64, max int) ([]Entry, []peeked,
 	return out, win, nil
 }
 
-// readAhead is a batch read in the background, from start on, for a
-// PeekAfter(after, max) that continues where the previous one stopped.
-// Its fields are written by its goroutine before done is closed; stale is
-// set, under readMu, by the peek that takes it.
+// readAhead is a batch read in the background for a PeekAfter(after, ...)
+// that continues from start, where the previous one stopped. Its goroutine
+// sets entries and window and closes done while it holds readMu; a peek
+// that takes it (swapping Disk.ahead to nil, under readMu) before it ran
+// stops it from running at all.
 type readAhead struct {
 	start   position
 	after   uint64
-	max     int
 	done    chan struct{}
-	stale   bool
 	entries []Entry
-	window  []peeked
-	err     error
+	// window[i] is entries[i]'s: from start nothing is at or below after,
+	// so nothing is skipped.
+	window []peeked
 }
 
 // usable reports whether ra read the entries a peek from p after after
-// would read. Log bytes never change once committed, so the same start
-// means the same entries.
+// would read first. readMu is held.
 func (ra *readAhead) usable(p position, after uint64) bool {
 	select {
 	case <-ra.done:
 	default:
-		return false // started by another peek since this one waited
+		return false // not run yet: started by a peek since this one waited
 	}
-	return ra.err == nil && len(ra.entries) > 0 && ra.start == p && ra.after == after
+	return len(ra.entries) > 0 && ra.start == p && ra.after == after
 }
 
-// startReadAhead reads the batch after the one just returned in a
-// goroutine of its own. readMu is held (the goroutine waits for it).
+// startReadAhead reads up to max entries after the batch just returned, in
+// a goroutine of its own. readMu is held (the goroutine waits for it).
 func (d *Disk) startReadAhead(start position, after uint64, max int) {
-	ra := &readAhead{start: start, after: after, max: max, done: make(chan struct{})}
+	ra := &readAhead{start: start, after: after, done: make(chan struct{})}
 	d.ahead.Store(ra)
 	d.background.Add(1)
 	go func() {
 		defer d.background.Done()
-		defer close(ra.done)
 		d.readMu.Lock()
 		defer d.readMu.Unlock()
-		if ra.stale || d.isClosed() {
-			return
+		defer close(ra.done)
+		if d.ahead.Load() != ra || d.isClosed() {
+			return // taken by a peek already, or closed
 		}
-		ra.entries, ra.window, ra.err = d.readFrames(ra.start, ra.after, ra.max)
-		// Only entries whose window records follow contiguously are of
-		// use; readFrames reads no skipped ones from a start after after.
-		ra.window = ra.window[:len(ra.entries)]
+		// An error leaves no entries: the peek that continues reads
+		// again and reports it.
+		ra.entries, ra.window, _ = d.readFrames(nil, nil, start, after, max)
 	}()
 }
 
@@ -329,7 +317,7 @@ func (d *Disk) ackLocked(seq uint64) error {
 	k := 0
 	for k < len(d.window) && d.window[k].seq <= seq {
 		w := d.window[k]
-		p = position{base: w.pos.base, off: w.pos.off + w.n}
+		p = w.end()
 		recs++
 		bytes += w.n
 		k++

@@ -36,7 +36,7 @@
 // progress writes and fsyncs at once, in its own goroutine; Appends that
 // arrive during that fsync queue up, and when it ends the oldest of them
 // writes the whole queue with one write and one fsync, for all of them.
-// There is no delay to gather a group and no background goroutine, so an
+// There is no delay to gather a group and no committer goroutine, so an
 // idle spool answers after a single fsync without a thread handoff, and
 // throughput grows with the number of publishers. An Append either
 // stores all its records or none.
@@ -143,10 +143,11 @@
 // continues where it stopped, without seeking or rescanning, and a repeated
 // Peek is served from the buffer. The cursor reads into a new buffer each
 // time and never over one it filled, so returned entries alias the bytes
-// read instead of being copied out. A PeekAfter that returns a full batch
-// reads the next batch in the background, for a drainer that continues
-// from it while it produces the last. Memory is bounded by the buffers and
-// what the caller asks Peek for, whatever the backlog: a million queued
+// read instead of being copied out (callers must not write to them). A
+// PeekAfter that returns a full batch reads the next batch in the
+// background, for a drainer that continues from it while it produces the
+// last. Memory is bounded by the buffers and what the caller asks Peek for
+// (one batch more when read ahead), whatever the backlog: a million queued
 // records cost no more memory than ten. Ack writes the head file (two
 // fsyncs), so acknowledge in batches. Bit rot that appears in a segment
 // while the spool is open makes Peek stop before it with an error wrapping

@@ -124,6 +124,7 @@ func appendDamage(out []DamageReport, p *logPlan) []DamageReport {
 func Dump(dir string, fn func(Entry) error) error {
 	_, err := planDir(OSFS, filepath.Clean(dir), planVisitors{record: func(p []byte) error {
 		var e Entry
+		// A copy: the scan reads the next frames over p, and fn may keep e.
 		if err := decodeRecordPayload(append([]byte(nil), p...), &e); err != nil {
 			return err
 		}

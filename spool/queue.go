@@ -97,7 +97,10 @@ type Stats struct {
 //     keeps them), so a caller may reuse it.
 //   - Peek(ctx, max) returns up to max entries from the head, oldest first,
 //     without removing them; an empty slice when the queue is empty. Entries
-//     stay until Ack or DeadLetter removes them.
+//     stay until Ack or DeadLetter removes them. Their byte slices may be
+//     shared with the queue and with other Peeks' entries (the memory
+//     queue's are the appended records', the disk spool's alias its read
+//     buffers), so callers read them and never write to them.
 //   - Ack(seq) removes every entry with Seq <= seq. Acknowledging past the
 //     tail is an error and removes nothing.
 //   - DeadLetter(e, reason) moves the head entry e (which must be the head)
