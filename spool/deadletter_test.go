@@ -38,10 +38,7 @@ func deadValues(t *testing.T, d *Disk) []int {
 func TestDeadLetterIsStoredDurablyWithItsReason(t *testing.T) {
 	dir := t.TempDir()
 	at := time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)
-	d, err := OpenDisk(dir, DiskOptions{Now: func() time.Time { return at }, Logger: quietLogger})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openTest(t, dir, DiskOptions{Now: func() time.Time { return at }})
 	appendRange(t, d, 0, 3)
 	es, _ := d.Peek(context.Background(), 1)
 	if err := d.DeadLetter(es[0], "message too large"); err != nil {
@@ -83,10 +80,7 @@ func TestDeadLetterKeepsTheSpooledBytesNotTheCallersCopy(t *testing.T) {
 
 func TestRedriveRemovesOnlySuccessfullySentDeadLetters(t *testing.T) {
 	dir := t.TempDir()
-	d, err := OpenDisk(dir, DiskOptions{Logger: quietLogger})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openTest(t, dir, DiskOptions{})
 	appendRange(t, d, 0, 5)
 	deadLetterHeads(t, d, 5)
 	refused := errors.New("kafka still says no")
@@ -117,10 +111,7 @@ func TestRedriveRemovesOnlySuccessfullySentDeadLetters(t *testing.T) {
 
 func TestRedriveOfEverythingEmptiesTheLogAndIDsContinue(t *testing.T) {
 	dir := t.TempDir()
-	d, err := OpenDisk(dir, DiskOptions{Logger: quietLogger})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openTest(t, dir, DiskOptions{})
 	appendRange(t, d, 0, 4)
 	deadLetterHeads(t, d, 3)
 	n, err := d.Redrive(context.Background(), func(context.Context, DeadLetter) error { return nil })

@@ -11,32 +11,24 @@ import (
 )
 
 func TestDiskKeepsTheQueueContract(t *testing.T) {
-	spooltest.TestQueue(t, func(t *testing.T, cfg spooltest.Config) spool.Queue {
-		d, err := spool.OpenDisk(t.TempDir(), spool.DiskOptions{
-			MaxBytes: cfg.MaxBytes(func(r event.Record) int64 { return spool.FrameSize(&r) }),
-			Overflow: cfg.Overflow,
-			// Small segments, so the suite also crosses segment boundaries.
-			SegmentBytes: spool.MinSegmentBytes,
-			Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { d.Close() })
-		return d
-	})
+	spooltest.TestQueue(t, openDiskForSuite)
 }
 
 func TestDiskKeepsTheReadAheadContract(t *testing.T) {
-	spooltest.TestReadAhead(t, func(t *testing.T, cfg spooltest.Config) spool.Queue {
-		d, err := spool.OpenDisk(t.TempDir(), spool.DiskOptions{
-			SegmentBytes: spool.MinSegmentBytes,
-			Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { d.Close() })
-		return d
+	spooltest.TestReadAhead(t, openDiskForSuite)
+}
+
+func openDiskForSuite(t *testing.T, cfg spooltest.Config) spool.Queue {
+	d, err := spool.OpenDisk(t.TempDir(), spool.DiskOptions{
+		MaxBytes: cfg.MaxBytes(func(r event.Record) int64 { return spool.FrameSize(&r) }),
+		Overflow: cfg.Overflow,
+		// Small segments, so the suites also cross segment boundaries.
+		SegmentBytes: spool.MinSegmentBytes,
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
 }

@@ -82,6 +82,12 @@ func queued(t testing.TB, q Queue) []int {
 	if err != nil {
 		t.Fatalf("Peek: %v", err)
 	}
+	return indexesOf(t, es)
+}
+
+// indexesOf returns the indexes of the records of es.
+func indexesOf(t testing.TB, es []Entry) []int {
+	t.Helper()
 	out := make([]int, len(es))
 	for i, e := range es {
 		out[i] = recIndex(t, e)

@@ -16,10 +16,7 @@ const recoveryRecords = 300
 func makeRecoverySpool(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	d, err := OpenDisk(dir, DiskOptions{SegmentBytes: MinSegmentBytes, Logger: quietLogger})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openTest(t, dir, DiskOptions{SegmentBytes: MinSegmentBytes})
 	appendRange(t, d, 0, recoveryRecords)
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
@@ -43,6 +40,12 @@ func segmentPaths(t *testing.T, dir string) []string {
 // frameSpans returns where each frame of a segment file lies.
 func frameSpans(t *testing.T, path string) []span {
 	t.Helper()
+	return logFrameSpans(t, path, segmentKind)
+}
+
+// logFrameSpans returns where each frame of a log file of kind lies.
+func logFrameSpans(t *testing.T, path string, kind logKind) []span {
+	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +53,7 @@ func frameSpans(t *testing.T, path string) []span {
 	defer f.Close()
 	info, _ := f.Stat()
 	var out []span
-	s := newFrameScanner(f, info.Size(), segmentKind, 1, math.MaxUint64)
+	s := newFrameScanner(f, info.Size(), kind, 1, math.MaxUint64)
 	err = s.scan(logHeaderSize, func(it scanItem) error {
 		if it.damaged {
 			t.Fatalf("%s: damage at %d before the test damaged it", path, it.off)
@@ -191,6 +194,46 @@ func TestOpenRecoversDamagedDirectories(t *testing.T) {
 		},
 		wantQuarantined: 1,
 	}, {
+		name: "torn write at the end of the dead-letter log is truncated",
+		damage: func(t *testing.T, dir string) []int {
+			deadLetterAndClose(t, dir, 3)
+			frame := appendDeadLetterFrame(nil, &DeadLetter{ID: 4, Entry: Entry{Seq: 4, Record: rec(3)}})
+			modifyFile(t, filepath.Join(dir, deadLetterName), func(b []byte) []byte { return append(b, frame[:30]...) })
+			return ints(3, recoveryRecords)
+		},
+		check: func(t *testing.T, dir string) { wantDumpedDeadLetters(t, dir, 0, 1, 2) },
+	}, {
+		name: "flipped bit in a dead letter is quarantined and the others kept",
+		damage: func(t *testing.T, dir string) []int {
+			deadLetterAndClose(t, dir, 3)
+			log := filepath.Join(dir, deadLetterName)
+			sp := logFrameSpans(t, log, deadLetterKind)[1]
+			modifyFile(t, log, func(b []byte) []byte { b[sp.to-1] ^= 0x04; return b })
+			return ints(3, recoveryRecords)
+		},
+		wantQuarantined: 1,
+		check:           func(t *testing.T, dir string) { wantDumpedDeadLetters(t, dir, 0, 2) },
+	}, {
+		name: "acknowledged segment whose removal a crash interrupted is removed unread",
+		damage: func(t *testing.T, dir string) []int {
+			first := segmentPaths(t, dir)[0]
+			b, err := os.ReadFile(first)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ackAndClose(t, dir, 150)
+			b[len(b)-1] ^= 1 // damage that only a scan would find
+			if err := os.WriteFile(first, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return ints(150, recoveryRecords)
+		},
+		check: func(t *testing.T, dir string) {
+			if n := len(segmentPaths(t, dir)); n != 2 {
+				t.Errorf("%d segments after recovery, want the 2 with queued records", n)
+			}
+		},
+	}, {
 		name: "corrupt head file replays from the oldest segment",
 		damage: func(t *testing.T, dir string) []int {
 			from := ackAndClose(t, dir, 150)
@@ -252,6 +295,9 @@ func TestOpenRecoversDamagedDirectories(t *testing.T) {
 			if n := len(quarantineFiles(t, dir)); n != tt.wantQuarantined {
 				t.Fatalf("%d quarantine files, want %d", n, tt.wantQuarantined)
 			}
+			if r, err := Inspect(dir); err != nil || len(r.Damaged) != 0 {
+				t.Fatalf("Inspect after recovery = %+v, %v; want nothing left to repair", r.Damaged, err)
+			}
 			if tt.check != nil {
 				tt.check(t, dir)
 			}
@@ -279,15 +325,39 @@ func TestOpenRecoversDamagedDirectories(t *testing.T) {
 	}
 }
 
+// deadLetterAndClose opens the spool in dir, dead-letters its first n
+// records and closes it.
+func deadLetterAndClose(t *testing.T, dir string, n int) {
+	t.Helper()
+	d := openTest(t, dir, DiskOptions{SegmentBytes: MinSegmentBytes})
+	deadLetterHeads(t, d, n)
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wantDumpedDeadLetters checks the record indexes of the dead letters in
+// dir, read without the lock.
+func wantDumpedDeadLetters(t *testing.T, dir string, want ...int) {
+	t.Helper()
+	got := []int{}
+	if err := DumpDeadLetters(dir, func(dl DeadLetter) error {
+		got = append(got, recIndex(t, dl.Entry))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !equalInts(got, want) {
+		t.Fatalf("dead letters after recovery = %v, want %v", got, want)
+	}
+}
+
 // ackAndClose opens the spool in dir, acknowledges the first n records and
 // closes it. It returns the index of the first record in the oldest
 // segment left: where a replay without a head file starts.
 func ackAndClose(t *testing.T, dir string, n int) int {
 	t.Helper()
-	d, err := OpenDisk(dir, DiskOptions{SegmentBytes: MinSegmentBytes, Logger: quietLogger})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openTest(t, dir, DiskOptions{SegmentBytes: MinSegmentBytes})
 	es, err := d.Peek(context.Background(), n)
 	if err != nil {
 		t.Fatal(err)

@@ -1,12 +1,10 @@
 package spool
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -38,10 +36,7 @@ func TestOpenDiskRejectsBadOptionsNamingTheField(t *testing.T) {
 
 func TestReopenReplaysUnacknowledgedRecordsInOrder(t *testing.T) {
 	dir := t.TempDir()
-	d, err := OpenDisk(dir, DiskOptions{SegmentBytes: MinSegmentBytes, Logger: quietLogger})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openTest(t, dir, DiskOptions{SegmentBytes: MinSegmentBytes})
 	appendRange(t, d, 0, 300)
 	es, _ := d.Peek(context.Background(), 20)
 	if err := d.Ack(es[19].Seq); err != nil {
@@ -99,10 +94,7 @@ func TestAckRemovesFullyAcknowledgedSegments(t *testing.T) {
 
 func TestDrainedSpoolRemovesEverySegmentAndKeepsNumbering(t *testing.T) {
 	dir := t.TempDir()
-	d, err := OpenDisk(dir, DiskOptions{SegmentBytes: MinSegmentBytes, Logger: quietLogger})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openTest(t, dir, DiskOptions{SegmentBytes: MinSegmentBytes})
 	appendRange(t, d, 0, 300)
 	es, _ := d.Peek(context.Background(), 1000)
 	if err := d.Ack(es[len(es)-1].Seq); err != nil {
@@ -132,22 +124,90 @@ func TestDrainedSpoolRemovesEverySegmentAndKeepsNumbering(t *testing.T) {
 }
 
 func TestAppendOfRecordLargerThanMaxBytesFailsWithErrTooLarge(t *testing.T) {
-	d := openTest(t, t.TempDir(), DiskOptions{MaxBytes: 1000})
-	err := d.Append(context.Background(), event.Record{Topic: "t", Value: make([]byte, 1000)})
-	if !errors.Is(err, ErrTooLarge) {
-		t.Fatalf("Append = %v, want ErrTooLarge", err)
+	tests := []struct {
+		name     string
+		maxBytes int64
+		value    int
+	}{
+		{"larger than MaxBytes", 1000, 1000},
+		// Never touched, so the 256 MiB cost no memory.
+		{"over 256 MiB - 8 KiB, within MaxBytes", 1 << 30, maxRecordPayload},
 	}
-	if s := d.Stats(); s.Records != 0 {
-		t.Fatalf("Stats() = %+v after a refused append", s)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := openTest(t, t.TempDir(), DiskOptions{MaxBytes: tt.maxBytes})
+			err := d.Append(context.Background(), event.Record{Topic: "t", Value: make([]byte, tt.value)})
+			if !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("Append = %v, want ErrTooLarge", err)
+			}
+			if s := d.Stats(); s.Records != 0 {
+				t.Fatalf("Stats() = %+v after a refused append", s)
+			}
+		})
+	}
+}
+
+func TestRecordLargerThanASegmentGetsOneOfItsOwn(t *testing.T) {
+	dir := t.TempDir()
+	d := openTest(t, dir, DiskOptions{SegmentBytes: MinSegmentBytes})
+	big := rec(1)
+	big.Key = make([]byte, 2*MinSegmentBytes)
+	for _, r := range []event.Record{rec(0), big, rec(2)} {
+		if err := d.Append(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	segs := segmentPaths(t, dir)
+	if len(segs) != 3 || recordsIn(t, segs[1]) != 1 || fileSize(t, segs[1]) != logHeaderSize+FrameSize(&big) {
+		t.Fatalf("segments %v, want 3 with the large record alone in the second", segs)
+	}
+	d.Close()
+	if got := queued(t, openTest(t, dir, DiskOptions{SegmentBytes: MinSegmentBytes})); !equalInts(got, ints(0, 3)) {
+		t.Fatalf("queued after reopening = %v", got)
+	}
+}
+
+// Acknowledged segments are unlinked in the background, so Ack does not
+// wait for it; Close does, before it lets go of the directory.
+func TestCloseWaitsForAcknowledgedSegmentsToBeRemoved(t *testing.T) {
+	dir := t.TempDir()
+	ffs := newFaultFS()
+	d := openTest(t, dir, DiskOptions{FS: ffs, SegmentBytes: MinSegmentBytes})
+	appendRange(t, d, 0, 300)
+	segs := segmentPaths(t, dir)
+	removing, release := make(chan struct{}, len(segs)), make(chan struct{})
+	releaseOnce := sync.OnceFunc(func() { close(release) })
+	defer releaseOnce()
+	ffs.setRemove(func(name string) {
+		if isSegment(name) {
+			removing <- struct{}{}
+			<-release
+		}
+	})
+	es, _ := d.Peek(context.Background(), recordsIn(t, segs[0]))
+	if err := d.Ack(es[len(es)-1].Seq); err != nil { // returns with the removal blocked
+		t.Fatal(err)
+	}
+	<-removing
+	closed := make(chan error, 1)
+	go func() { closed <- d.Close() }()
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) while an acknowledged segment was being removed", err)
+	case <-time.After(100 * time.Millisecond): // long enough for a Close that does not wait
+	}
+	releaseOnce()
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(segs[0]); !os.IsNotExist(err) {
+		t.Fatalf("acknowledged segment still there after Close (%v)", err)
 	}
 }
 
 func TestReopenWithSmallerMaxBytesKeepsEveryRecord(t *testing.T) {
 	dir := t.TempDir()
-	d, err := OpenDisk(dir, DiskOptions{Logger: quietLogger})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openTest(t, dir, DiskOptions{})
 	appendRange(t, d, 0, 100)
 	d.Close()
 	small := openTest(t, dir, DiskOptions{MaxBytes: 1000, Overflow: OverflowReject})
@@ -230,10 +290,7 @@ func TestRepeatedPeekIsServedFromTheCursor(t *testing.T) {
 
 func TestCloseWaitsForAppendsInFlight(t *testing.T) {
 	dir := t.TempDir()
-	d, err := OpenDisk(dir, DiskOptions{Logger: quietLogger})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openTest(t, dir, DiskOptions{})
 	results := make([]error, 50)
 	var wg sync.WaitGroup
 	for i := range results {
@@ -272,10 +329,7 @@ func TestAppendedAtComesFromTheInjectedClock(t *testing.T) {
 
 func TestDamageAfterOpenIsReportedByPeekAndQuarantinedOnReopen(t *testing.T) {
 	dir := t.TempDir()
-	d, err := OpenDisk(dir, DiskOptions{Logger: quietLogger})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openTest(t, dir, DiskOptions{})
 	appendRange(t, d, 0, 10)
 	seg := segmentPaths(t, dir)[0]
 	sp := frameSpans(t, seg)[3]
@@ -311,100 +365,4 @@ func dirSize(t *testing.T, dir string) int64 {
 		}
 	}
 	return n
-}
-
-// Peeked entries alias the bytes the read cursor read, without a copy, so
-// the cursor must never read over them: entries handed out stay intact
-// through later peeks (many refills of the cursor's buffer), acks (which
-// reread frame headers) and segment deletions.
-func TestPeekedEntriesSurviveLaterReads(t *testing.T) {
-	d := openTest(t, t.TempDir(), DiskOptions{SegmentBytes: 1 << 20})
-	const n = 3000 // 3 MB: a dozen cursor refills, three segments
-	value := func(i int) []byte { return bytes.Repeat([]byte{byte('a' + i%26)}, 1000) }
-	for i := 0; i < n; i += 100 {
-		batch := make([]event.Record, 100)
-		for j := range batch {
-			batch[j] = event.Record{Topic: "t", Key: []byte(strconv.Itoa(i + j)), Value: value(i + j)}
-		}
-		if err := d.Append(context.Background(), batch...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var held []Entry
-	var last uint64
-	for len(held) < n {
-		es, err := d.PeekAfter(context.Background(), last, 250)
-		if err != nil || len(es) == 0 {
-			t.Fatalf("PeekAfter(%d) = %d entries, %v", last, len(es), err)
-		}
-		held = append(held, es...)
-		last = es[len(es)-1].Seq
-		if len(held)%1000 == 0 {
-			if err := d.Ack(held[len(held)-500].Seq); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	for i, e := range held {
-		if string(e.Key) != strconv.Itoa(i) || !bytes.Equal(e.Value, value(i)) || e.Topic != "t" {
-			t.Fatalf("entry %d read back as key %q, value %.10q... after later reads", i, e.Key, e.Value)
-		}
-	}
-}
-
-// A drainer reading ahead (PeekAfter, batch after batch, acknowledging as
-// it goes) while publishers keep appending sees every record exactly once,
-// in order: the background read-ahead stops at the tail, is restarted
-// after it, and never hands over a batch that does not continue the last.
-func TestReadAheadWhileAppendingDeliversEveryRecordOnceInOrder(t *testing.T) {
-	d := openTest(t, t.TempDir(), DiskOptions{SegmentBytes: 1 << 20})
-	const n, writers = 6000, 4
-	var wg sync.WaitGroup
-	for w := range writers {
-		wg.Go(func() {
-			for i := w; i < n; i += writers {
-				if err := d.Append(context.Background(), rec(i)); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		})
-	}
-	seen := make([]bool, n)
-	lastByWriter := make([]int, writers)
-	for i := range lastByWriter {
-		lastByWriter[i] = -1
-	}
-	var last uint64
-	got := 0
-	deadline := time.Now().Add(30 * time.Second)
-	for got < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("drained %d of %d records", got, n)
-		}
-		max := 50 + got%7*40 // the batch size varies, as read-aheads must cope
-		es, err := d.PeekAfter(context.Background(), last, max)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range es {
-			i := recIndex(t, e)
-			if e.Seq <= last || seen[i] {
-				t.Fatalf("record %d (seq %d) again, after seq %d", i, e.Seq, last)
-			}
-			if w := i % writers; i <= lastByWriter[w] {
-				t.Fatalf("writer %d's record %d after its record %d", w, i, lastByWriter[w])
-			} else {
-				lastByWriter[w] = i
-			}
-			seen[i], last = true, e.Seq
-			got++
-		}
-		if len(es) > 0 && got%3 == 0 {
-			if err := d.Ack(last); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	wg.Wait()
 }

@@ -19,6 +19,8 @@ type faultFS struct {
 	// sync, if set, runs before an fsync of name; an error fails it
 	// without syncing.
 	sync func(name string) error
+	// remove, if set, runs before a removal of name (base name).
+	remove func(name string)
 	// noSync turns every fsync (files and directories) into a no-op, for
 	// fuzzing speed where durability is not what is tested.
 	noSync bool
@@ -40,6 +42,22 @@ func (f *faultFS) setSync(h func(name string) error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.sync = h
+}
+
+func (f *faultFS) setRemove(h func(name string)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.remove = h
+}
+
+func (f *faultFS) Remove(name string) error {
+	f.mu.Lock()
+	hook := f.remove
+	f.mu.Unlock()
+	if hook != nil {
+		hook(filepath.Base(name))
+	}
+	return f.FS.Remove(name)
 }
 
 func (f *faultFS) hooks() (func(string, []byte) (int, error, bool), func(string) error) {

@@ -45,10 +45,7 @@ func snapshot(t *testing.T, dir string) map[string]string {
 func opsSpool(t *testing.T) (dir string, wantBytes int64) {
 	t.Helper()
 	dir = t.TempDir()
-	d, err := OpenDisk(dir, DiskOptions{SegmentBytes: MinSegmentBytes, Logger: quietLogger})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openTest(t, dir, DiskOptions{SegmentBytes: MinSegmentBytes})
 	appendRange(t, d, 0, 300)
 	es, _ := d.Peek(context.Background(), 50)
 	if err := d.Ack(es[49].Seq); err != nil {
@@ -144,6 +141,13 @@ func TestInspectAndPurgeWhileAnotherProcessHoldsTheSpool(t *testing.T) {
 
 func TestPurgeRemovesEverythingAndCountsExactly(t *testing.T) {
 	dir, wantBytes := opsSpool(t)
+	quarantined := filepath.Join(dir, quarantineDir, "00000000000000000001-100.bin")
+	if err := os.MkdirAll(filepath.Dir(quarantined), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(quarantined, []byte("damaged range"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	res, err := Purge(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -154,6 +158,9 @@ func TestPurgeRemovesEverythingAndCountsExactly(t *testing.T) {
 	}
 	if n := len(segmentPaths(t, dir)); n != 0 {
 		t.Fatalf("%d segment files left", n)
+	}
+	if _, err := os.Stat(quarantined); err != nil {
+		t.Fatalf("Purge did not keep the quarantined file for the operator: %v", err)
 	}
 	d := openTest(t, dir, DiskOptions{})
 	if s := d.Stats(); s.Records != 0 || s.DeadLetters != 0 {

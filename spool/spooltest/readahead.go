@@ -46,13 +46,9 @@ func TestReadAhead(t *testing.T, open Opener) {
 		appendN(t, q, 0, 9)
 		a := peek(t, q, 3)
 		b := after(t, r, a[2].Seq, 3)
-		if err := q.Ack(a[2].Seq); err != nil {
-			t.Fatal(err)
-		}
+		ack(t, q, a[2].Seq)
 		wantIndexes(t, after(t, r, b[2].Seq, 3), 6, 7, 8)
-		if err := q.Ack(b[2].Seq); err != nil {
-			t.Fatal(err)
-		}
+		ack(t, q, b[2].Seq)
 		wantIndexes(t, peek(t, q, 10), 6, 7, 8)
 	})
 
@@ -63,9 +59,7 @@ func TestReadAhead(t *testing.T, open Opener) {
 		es := peek(t, q, 6)
 		wantIndexes(t, after(t, r, es[1].Seq, 2), 2, 3)
 		wantIndexes(t, after(t, r, 0, 2), 0, 1)
-		if err := q.Ack(es[0].Seq); err != nil {
-			t.Fatal(err)
-		}
+		ack(t, q, es[0].Seq)
 		wantIndexes(t, after(t, r, es[0].Seq, 10), 1, 2, 3, 4, 5)
 	})
 
@@ -99,9 +93,7 @@ func TestReadAhead(t *testing.T, open Opener) {
 				continue
 			}
 			oldest := pending[0]
-			if err := q.Ack(oldest[len(oldest)-1].Seq); err != nil {
-				t.Fatal(err)
-			}
+			ack(t, q, oldest[len(oldest)-1].Seq)
 			pending = pending[1:]
 		}
 		if st := q.Stats(); st.Records != 0 {

@@ -121,6 +121,13 @@ func peek(t *testing.T, q spool.Queue, max int) []spool.Entry {
 	return es
 }
 
+func ack(t *testing.T, q spool.Queue, seq uint64) {
+	t.Helper()
+	if err := q.Ack(seq); err != nil {
+		t.Fatalf("Ack(%d): %v", seq, err)
+	}
+}
+
 func indexes(t *testing.T, es []spool.Entry) []int {
 	t.Helper()
 	out := make([]int, len(es))
@@ -224,13 +231,9 @@ func testPeekBadMax(t *testing.T, q spool.Queue) {
 func testAck(t *testing.T, q spool.Queue) {
 	appendN(t, q, 0, 5)
 	es := peek(t, q, 10)
-	if err := q.Ack(es[1].Seq); err != nil {
-		t.Fatal(err)
-	}
+	ack(t, q, es[1].Seq)
 	wantIndexes(t, peek(t, q, 10), 2, 3, 4)
-	if err := q.Ack(es[4].Seq); err != nil {
-		t.Fatal(err)
-	}
+	ack(t, q, es[4].Seq)
 	wantIndexes(t, peek(t, q, 10))
 }
 
@@ -238,9 +241,7 @@ func testAckBeyondLastPeek(t *testing.T, q spool.Queue) {
 	appendN(t, q, 0, 6)
 	all := peek(t, q, 10)
 	peek(t, q, 1) // the last Peek saw only the head
-	if err := q.Ack(all[4].Seq); err != nil {
-		t.Fatal(err)
-	}
+	ack(t, q, all[4].Seq)
 	wantIndexes(t, peek(t, q, 10), 5)
 	if n := q.Stats().Records; n != 1 {
 		t.Fatalf("Stats().Records = %d, want 1", n)
@@ -250,9 +251,7 @@ func testAckBeyondLastPeek(t *testing.T, q spool.Queue) {
 func testAckAgain(t *testing.T, q spool.Queue) {
 	appendN(t, q, 0, 3)
 	es := peek(t, q, 10)
-	if err := q.Ack(es[1].Seq); err != nil {
-		t.Fatal(err)
-	}
+	ack(t, q, es[1].Seq)
 	for _, seq := range []uint64{es[1].Seq, es[0].Seq} {
 		if err := q.Ack(seq); err != nil {
 			t.Fatalf("Ack(%d) of an acknowledged seq: %v", seq, err)
@@ -273,9 +272,7 @@ func testAckPastTail(t *testing.T, q spool.Queue) {
 func testSeqAfterDrain(t *testing.T, q spool.Queue) {
 	appendN(t, q, 0, 2)
 	es := peek(t, q, 10)
-	if err := q.Ack(es[1].Seq); err != nil {
-		t.Fatal(err)
-	}
+	ack(t, q, es[1].Seq)
 	appendN(t, q, 2, 1)
 	next := peek(t, q, 10)
 	wantIndexes(t, next, 2)
@@ -352,16 +349,12 @@ func testStats(t *testing.T, q spool.Queue) {
 	if s.Records != 3 || s.Bytes <= 0 || !s.OldestAt.Equal(es[0].AppendedAt) {
 		t.Fatalf("Stats() = %+v, want 3 records, some bytes, OldestAt %v", s, es[0].AppendedAt)
 	}
-	if err := q.Ack(es[0].Seq); err != nil {
-		t.Fatal(err)
-	}
+	ack(t, q, es[0].Seq)
 	s2 := q.Stats()
 	if s2.Records != 2 || s2.Bytes >= s.Bytes || !s2.OldestAt.Equal(es[1].AppendedAt) {
 		t.Fatalf("Stats() after one ack = %+v, want 2 records, fewer bytes than %d, OldestAt %v", s2, s.Bytes, es[1].AppendedAt)
 	}
-	if err := q.Ack(es[2].Seq); err != nil {
-		t.Fatal(err)
-	}
+	ack(t, q, es[2].Seq)
 	if s := q.Stats(); s.Records != 0 || s.Bytes != 0 || !s.OldestAt.IsZero() {
 		t.Fatalf("Stats() after draining = %+v", s)
 	}
@@ -435,9 +428,7 @@ func testReject(t *testing.T, q spool.Queue) {
 	}
 	es := peek(t, q, 10)
 	wantIndexes(t, es, 0, 1, 2, 3)
-	if err := q.Ack(es[0].Seq); err != nil {
-		t.Fatal(err)
-	}
+	ack(t, q, es[0].Seq)
 	appendN(t, q, 5, 1)
 	wantIndexes(t, peek(t, q, 10), 1, 2, 3, 5)
 }
@@ -461,9 +452,7 @@ func testBlock(t *testing.T, q spool.Queue) {
 		t.Fatalf("Append into a full queue returned %v instead of blocking", err)
 	default:
 	}
-	if err := q.Ack(es[0].Seq); err != nil {
-		t.Fatal(err)
-	}
+	ack(t, q, es[0].Seq)
 	select {
 	case err := <-result:
 		if err != nil {
@@ -487,9 +476,7 @@ func testBlockContext(t *testing.T, q spool.Queue) {
 	// The abandoned wait must not hold room: after an Ack there is room
 	// for exactly one more record.
 	es := peek(t, q, 1)
-	if err := q.Ack(es[0].Seq); err != nil {
-		t.Fatal(err)
-	}
+	ack(t, q, es[0].Seq)
 	appendN(t, q, 5, 1)
 	wantIndexes(t, peek(t, q, 10), 1, 2, 3, 5)
 }

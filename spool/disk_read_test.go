@@ -1,0 +1,190 @@
+package spool
+
+import (
+	"bytes"
+	"context"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/huleedu/huleedu/event"
+)
+
+// Peeked entries alias the bytes the read cursor read, without a copy, so
+// the cursor must never read over them: entries handed out stay intact
+// through later peeks (many refills of the cursor's buffer), acks (which
+// reread frame headers) and segment deletions.
+func TestPeekedEntriesSurviveLaterReads(t *testing.T) {
+	d := openTest(t, t.TempDir(), DiskOptions{SegmentBytes: 1 << 20})
+	const n = 3000 // 3 MB: a dozen cursor refills, three segments
+	value := func(i int) []byte { return bytes.Repeat([]byte{byte('a' + i%26)}, 1000) }
+	for i := 0; i < n; i += 100 {
+		batch := make([]event.Record, 100)
+		for j := range batch {
+			batch[j] = event.Record{Topic: "t", Key: []byte(strconv.Itoa(i + j)), Value: value(i + j)}
+		}
+		if err := d.Append(context.Background(), batch...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var held []Entry
+	var last uint64
+	for len(held) < n {
+		es, err := d.PeekAfter(context.Background(), last, 250)
+		if err != nil || len(es) == 0 {
+			t.Fatalf("PeekAfter(%d) = %d entries, %v", last, len(es), err)
+		}
+		held = append(held, es...)
+		last = es[len(es)-1].Seq
+		if len(held)%1000 == 0 {
+			if err := d.Ack(held[len(held)-500].Seq); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i, e := range held {
+		if string(e.Key) != strconv.Itoa(i) || !bytes.Equal(e.Value, value(i)) || e.Topic != "t" {
+			t.Fatalf("entry %d read back as key %q, value %.10q... after later reads", i, e.Key, e.Value)
+		}
+	}
+}
+
+// A drainer reading ahead (PeekAfter, batch after batch, acknowledging as
+// it goes) while publishers keep appending sees every record exactly once,
+// in order: the background read-ahead stops at the tail, is restarted
+// after it, and never hands over a batch that does not continue the last.
+func TestReadAheadWhileAppendingDeliversEveryRecordOnceInOrder(t *testing.T) {
+	d := openTest(t, t.TempDir(), DiskOptions{SegmentBytes: 1 << 20})
+	const n, writers = 6000, 4
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := w; i < n; i += writers {
+				if err := d.Append(context.Background(), rec(i)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	seen := make([]bool, n)
+	lastByWriter := make([]int, writers)
+	for i := range lastByWriter {
+		lastByWriter[i] = -1
+	}
+	var last uint64
+	got := 0
+	deadline := time.Now().Add(30 * time.Second)
+	for got < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("drained %d of %d records", got, n)
+		}
+		max := 50 + got%7*40 // the batch size varies, as read-aheads must cope
+		es, err := d.PeekAfter(context.Background(), last, max)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range es {
+			i := recIndex(t, e)
+			if e.Seq <= last || seen[i] {
+				t.Fatalf("record %d (seq %d) again, after seq %d", i, e.Seq, last)
+			}
+			if w := i % writers; i <= lastByWriter[w] {
+				t.Fatalf("writer %d's record %d after its record %d", w, i, lastByWriter[w])
+			} else {
+				lastByWriter[w] = i
+			}
+			seen[i], last = true, e.Seq
+			got++
+		}
+		if len(es) > 0 && got%3 == 0 {
+			if err := d.Ack(last); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	wg.Wait()
+}
+
+// A PeekAfter that returns a full batch reads the next batch in the
+// background: the PeekAfter that continues from it reads nothing from
+// disk. One that returns less (the tail) starts no read-ahead.
+func TestFullPeekAfterReadsTheNextBatchAhead(t *testing.T) {
+	ffs := newFaultFS()
+	d := openTest(t, t.TempDir(), DiskOptions{FS: ffs})
+	// Four records of 100 kB are more than the cursor's buffer holds, so
+	// a batch cannot come from bytes read for the previous one.
+	const n, batch = 10, 4
+	for i := range n {
+		r := rec(i)
+		r.Key = make([]byte, 100_000)
+		if err := d.Append(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var last uint64
+	for from := 0; from < n; from += batch {
+		if from > 0 {
+			ra := d.ahead.Load()
+			if ra == nil {
+				t.Fatalf("no read-ahead after a full batch ending at record %d", from-1)
+			}
+			<-ra.done
+		}
+		reads := ffs.readBytes.Load()
+		es, err := d.PeekAfter(context.Background(), last, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := ints(from, min(from+batch, n))
+		if got := indexesOf(t, es); !equalInts(got, want) {
+			t.Fatalf("PeekAfter(%d, %d) = %v, want %v", last, batch, got, want)
+		}
+		if read := ffs.readBytes.Load() - reads; from > 0 && read != 0 {
+			t.Fatalf("PeekAfter of records %v read %d bytes: the batch was not read ahead", want, read)
+		}
+		last = es[len(es)-1].Seq
+	}
+	if d.ahead.Load() != nil {
+		t.Fatal("a PeekAfter that reached the tail started a read-ahead")
+	}
+}
+
+// Peek never sees records whose group commit has not finished, although
+// their bytes are already in the segment file.
+func TestPeekSeesOnlyCommittedRecords(t *testing.T) {
+	ffs := newFaultFS()
+	d := openTest(t, t.TempDir(), DiskOptions{FS: ffs})
+	appendRange(t, d, 0, 1)
+	if got := queued(t, d); !equalInts(got, []int{0}) {
+		t.Fatalf("queued = %v", got)
+	}
+	entered, gate := make(chan struct{}), make(chan struct{})
+	release := sync.OnceFunc(func() { close(gate) })
+	defer release() // a failed check must not leave Close waiting for the commit
+	ffs.setSync(func(name string) error {
+		if isSegment(name) {
+			close(entered)
+			<-gate // written, not yet fsynced
+		}
+		return nil
+	})
+	done := make(chan error, 1)
+	go func() { done <- d.Append(context.Background(), rec(1)) }()
+	<-entered
+	if got := queued(t, d); !equalInts(got, []int{0}) {
+		t.Fatalf("queued while the second append is being fsynced = %v, want only the first", got)
+	}
+	if got := d.Stats().Records; got != 1 {
+		t.Fatalf("Stats().Records = %d while the second append is being fsynced, want 1", got)
+	}
+	release()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	ffs.setSync(nil)
+	if got := queued(t, d); !equalInts(got, []int{0, 1}) {
+		t.Fatalf("queued after the commit = %v", got)
+	}
+}
