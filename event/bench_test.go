@@ -22,10 +22,7 @@ func BenchmarkEnvelopeRecordContext(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
-	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
-	ctx := trace.ContextWithSpanContext(context.Background(),
-		trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled}))
+	ctx := trace.ContextWithSpanContext(context.Background(), spanContext(b))
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := env.RecordContext(ctx, TopicEssayContentProvisionedV1, "essay-1"); err != nil {

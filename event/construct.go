@@ -65,9 +65,9 @@ func WithSchemaVersion(v int) Option {
 //
 // Defaults: a random UUIDv4 event id, the current time in UTC, schema
 // version CurrentSchemaVersion and a new random correlation id; opts
-// override them. data is encoded to JSON here, once: data that cannot be
-// encoded (a channel, a function, NaN) is an error now rather than at
-// publish time. The result is validated; every error wraps
+// override them. data is encoded to JSON here, once: data or metadata that
+// cannot be encoded (a channel, a function, NaN) is an error now rather
+// than at publish time. The result is validated; every error wraps
 // ErrInvalidEnvelope.
 func NewEnvelope[T any](eventType, source string, data T, opts ...Option) (*Envelope, error) {
 	raw, err := json.Marshal(data)
@@ -85,6 +85,13 @@ func NewEnvelope[T any](eventType, source string, data T, opts ...Option) (*Enve
 	}
 	for _, opt := range opts {
 		opt(e)
+	}
+	if len(e.Metadata) > 0 {
+		// Metadata is the other part the caller supplies: checked here
+		// too, so that an envelope NewEnvelope returns always encodes.
+		if _, err := json.Marshal(e.Metadata); err != nil {
+			return nil, fmt.Errorf("%w: metadata of %s does not encode as JSON: %w", ErrInvalidEnvelope, eventType, err)
+		}
 	}
 	if err := e.Validate(); err != nil {
 		return nil, err

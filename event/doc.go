@@ -9,8 +9,9 @@
 // Guarantees:
 //
 //   - NewEnvelope encodes the data once and validates the result: an
-//     envelope that exists is publishable. Data JSON cannot encode (a
-//     channel, NaN) is an error at construction, not at publish time.
+//     envelope that exists is publishable. Data or metadata JSON cannot
+//     encode (a channel, NaN) is an error at construction, not at publish
+//     time.
 //   - Validate names every field at fault; all envelope errors wrap
 //     ErrInvalidEnvelope.
 //   - Envelope.Record encodes the envelope once into an immutable Record,

@@ -171,6 +171,26 @@ func TestNewEnvelopeRejectsDataThatDoesNotEncode(t *testing.T) {
 	}
 }
 
+func TestNewEnvelopeRejectsMetadataThatDoesNotEncode(t *testing.T) {
+	env, err := NewEnvelope(TypeSpellcheckCompletedV1, "spellchecker", struct{}{},
+		WithMetadata(map[string]any{"attempt": math.NaN()}))
+	if env != nil || !errors.Is(err, ErrInvalidEnvelope) || !strings.Contains(err.Error(), "metadata") {
+		t.Errorf("NewEnvelope = %v, %v; want ErrInvalidEnvelope naming metadata", env, err)
+	}
+}
+
+func TestWithMetadataCopiesTheCallersMap(t *testing.T) {
+	md := map[string]any{"attempt": 1}
+	env, err := NewEnvelope(TypeClassCreatedV1, "class_management", struct{}{}, WithMetadata(md))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md["attempt"], md["later"] = 2, true
+	if env.Metadata["attempt"] != 1 || len(env.Metadata) != 1 {
+		t.Errorf("metadata %v changed with the caller's map, want {attempt: 1}", env.Metadata)
+	}
+}
+
 func TestValidateNamesTheFieldsAtFault(t *testing.T) {
 	valid := func() *Envelope {
 		return &Envelope{EventID: goldenID, EventType: "T", EventTimestamp: goldenTime,
@@ -240,6 +260,16 @@ func TestDeterministicIDIsStableUUIDv5(t *testing.T) {
 	}
 	if want := "a9cad4aa-4527-54a6-9f84-b0eecdb290d7"; Namespace.String() != want {
 		t.Errorf("Namespace = %s, want the pinned %s", Namespace, want)
+	}
+}
+
+// The documented name, "<byte length>:<part>" per part, is what other
+// languages reproduce; the length is in bytes, not characters.
+func TestDeterministicIDHashesByteLengthPrefixedParts(t *testing.T) {
+	got := DeterministicID(Namespace, "åsa", "e-1")
+	want := uuid.NewSHA1(Namespace, []byte("4:åsa3:e-1"))
+	if got != want {
+		t.Errorf("DeterministicID = %s, want the UUIDv5 of \"4:åsa3:e-1\" (%s)", got, want)
 	}
 }
 

@@ -51,7 +51,8 @@ func (e *Envelope) RecordContext(ctx context.Context, topic, key string) (Record
 	value, err := json.Marshal(e)
 	if err != nil {
 		// Validate has checked that Data is valid JSON; what is left
-		// is Metadata holding a value JSON cannot encode.
+		// is Metadata, set or changed after NewEnvelope, holding a
+		// value JSON cannot encode.
 		return Record{}, fmt.Errorf("%w: %w: encode envelope %s: %w", ErrInvalidRecord, ErrInvalidEnvelope, e.EventID, err)
 	}
 	r := Record{Topic: topic, Value: value}

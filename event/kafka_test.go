@@ -9,7 +9,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-func spanContext(t *testing.T) trace.SpanContext {
+func spanContext(t testing.TB) trace.SpanContext {
 	t.Helper()
 	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
 	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
@@ -121,6 +121,32 @@ func TestRecordContextAddsTraceparentOnlyWithValidSpan(t *testing.T) {
 				t.Errorf("traceparent = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestRecordContextCarriesTraceStateBothWays(t *testing.T) {
+	ts, err := trace.ParseTraceState("vendor=opaque")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := spanContext(t).WithTraceState(ts)
+	rec, err := goldenEnvelope(t).RecordContext(trace.ContextWithSpanContext(context.Background(), sc), "t", "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(rec.Header(HeaderTraceState)); got != "vendor=opaque" {
+		t.Errorf("tracestate header = %q, want %q", got, "vendor=opaque")
+	}
+	got := trace.SpanContextFromContext(ExtractTraceContext(context.Background(), rec))
+	if got.TraceState().String() != "vendor=opaque" {
+		t.Errorf("extracted tracestate %q, want %q", got.TraceState(), "vendor=opaque")
+	}
+}
+
+func TestRecordSizeCountsTopicKeyValueAndHeaders(t *testing.T) {
+	r := Record{Topic: "t", Key: []byte("ab"), Value: []byte("xyz"), Headers: []Header{{Key: "h", Value: []byte("12")}, {Key: "i"}}}
+	if got := r.Size(); got != 1+2+3+(1+2)+1 {
+		t.Errorf("Size = %d, want 10", got)
 	}
 }
 

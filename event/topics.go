@@ -2,6 +2,7 @@ package event
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -92,22 +93,8 @@ func TopicFor(eventType string) (string, error) {
 }
 
 // EventTypes returns every event type that has a topic, sorted.
-func EventTypes() []string {
-	types := make([]string, 0, len(topicByType))
-	for t := range topicByType {
-		types = append(types, t)
-	}
-	slices.Sort(types)
-	return types
-}
+func EventTypes() []string { return slices.Sorted(maps.Keys(topicByType)) }
 
 // Topics returns every platform topic, sorted: what a test cluster or a
 // deployment creates up front.
-func Topics() []string {
-	topics := make([]string, 0, len(topicByType))
-	for _, t := range topicByType {
-		topics = append(topics, t)
-	}
-	slices.Sort(topics)
-	return topics
-}
+func Topics() []string { return slices.Sorted(maps.Values(topicByType)) }
