@@ -204,16 +204,9 @@ func (o *ResilientOptions) fill() error {
 // header names as parent, so consumers continue the publisher's trace.
 func (b *ResilientBus) Publish(ctx context.Context, topic, key string, env *event.Envelope) error {
 	ctx, span := b.startPublishSpan(ctx, topic)
-	if env == nil {
-		b.rejected.Add(1)
-		err := fmt.Errorf("%w: nil envelope", ErrInvalidRecord)
-		endPublishSpan(span, pathRefused, err)
-		return err
-	}
-	rec, err := env.RecordContext(ctx, topic, key)
+	rec, err := env.RecordContext(ctx, topic, key) // a nil env too: ErrInvalidRecord
 	if err != nil {
 		b.rejected.Add(1)
-		err = fmt.Errorf("%w: %w", ErrInvalidRecord, err)
 		endPublishSpan(span, pathRefused, err)
 		return err
 	}
@@ -248,12 +241,13 @@ func (b *ResilientBus) publishTimed(ctx context.Context, rec event.Record) (path
 
 // publish returns the path the record took: direct to Kafka, or spooled.
 func (b *ResilientBus) publish(ctx context.Context, rec event.Record) (string, error) {
-	if rec.Topic == "" {
-		return "", fmt.Errorf("%w: empty topic", ErrInvalidRecord)
+	// What Kafka would refuse for sure is refused here as well as by
+	// Kafka, so that a record that could never be delivered is refused
+	// even while it would be queued (and only dead-lettered at replay).
+	if err := checkRecord(&rec); err != nil {
+		return "", err
 	}
 	if b.maxBytes > 0 && rec.Size() > b.maxBytes {
-		// Checked here as well as by Kafka, so that a record that could
-		// never be delivered is refused even while it would be queued.
 		return "", fmt.Errorf("%w: record of %d bytes, limit %d", ErrMessageTooLarge, rec.Size(), b.maxBytes)
 	}
 	if err := ctx.Err(); err != nil {

@@ -104,6 +104,47 @@ func TestInvalidInputIsRefusedBeforeAnythingIsSentOrQueued(t *testing.T) {
 	}
 }
 
+// A record Kafka would refuse for sure (larger than the producer's
+// MaxRecordBytes, a topic name Kafka does not allow) is refused up front,
+// also while the circuit is open: queued, it would only be dead-lettered at
+// replay, after the caller was told it was accepted.
+func TestUndeliverableRecordIsRefusedEvenWhileTheCircuitIsOpen(t *testing.T) {
+	kb := newBus(t, []string{deadAddr(t)}, func(o *Options) { o.MaxRecordBytes = 1024 })
+	cb, err := resilience.NewCircuitBreaker(resilience.Settings{Name: "test.kafka_producer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := spool.NewMemory(spool.MemoryOptions{MaxRecords: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus, err := NewResilientBus(kb, ResilientOptions{Breaker: cb, Queue: q})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = bus.Close(ctx)
+	})
+	cb.ForceOpen()
+	for _, tc := range []struct {
+		name string
+		rec  event.Record
+		want error
+	}{
+		{"larger than MaxRecordBytes", event.Record{Topic: "t", Value: make([]byte, 2048)}, ErrMessageTooLarge},
+		{"illegal topic name", event.Record{Topic: "bad topic!", Value: []byte("v")}, ErrInvalidTopic},
+	} {
+		if err := bus.PublishRecord(context.Background(), tc.rec); !errors.Is(err, tc.want) {
+			t.Errorf("%s: err = %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	if st := bus.Stats(); st.Spooled != 0 || st.Queue.Records != 0 || st.Rejected != 2 {
+		t.Fatalf("stats %+v: want nothing spooled, 2 rejected", st)
+	}
+}
+
 // The original let new publishes bypass a non-empty queue, so they
 // overtook older records of the same key.
 func TestNewPublishesQueueBehindANonEmptyQueue(t *testing.T) {
@@ -169,14 +210,21 @@ func TestReplayGoesThroughTheBreaker(t *testing.T) {
 	h := newHarness(t, nil)
 	h.openBreaker(t, "a") // opened by the drainer's replay failures
 	before := len(h.prod.batchSizes())
-	// Open and no time passes: the drainer must not call Kafka at all.
-	time.Sleep(20 * time.Millisecond)
+	// Open and no time passes: the drainer keeps asking the breaker, and
+	// must not call Kafka at all.
+	asked := h.cb.Snapshot().Totals.Rejected
+	eventually(t, "the drainer to ask the open breaker again", func() bool {
+		return h.cb.Snapshot().Totals.Rejected >= asked+3
+	})
 	if after := len(h.prod.batchSizes()); after != before {
 		t.Fatalf("%d produce calls while the circuit was open", after-before)
 	}
 	if snap := h.cb.Snapshot(); snap.Totals.Rejected == 0 {
 		t.Fatal("the drainer never asked the breaker while open")
 	}
+	// Let Close drain instead of waiting out its deadline.
+	h.prod.setDown(false)
+	h.cb.Reset()
 }
 
 func TestHalfOpenProbesWithOneRecordThenDrainsInBatches(t *testing.T) {
