@@ -62,7 +62,8 @@ func (d *deadlines) get() context.Context {
 }
 
 // stop releases the current window's timer; earlier windows' end by
-// themselves within a timeout. Calls must no longer be using them.
+// themselves within a timeout. Calls must no longer be using them, nor
+// call get afterwards.
 func (d *deadlines) stop() {
 	if s := d.cur.Swap(nil); s != nil {
 		s.cancel()

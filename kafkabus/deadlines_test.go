@@ -65,6 +65,34 @@ func TestSharedDeadlinesBoundEveryCall(t *testing.T) {
 	}
 }
 
+// Every call's records are handed to franz-go with a context that ends at
+// the publish timeout: a shared one when the caller's context can never
+// end, else the caller's, cut to the timeout.
+func TestRecordContextEndsAtThePublishTimeout(t *testing.T) {
+	b := newBus(t, []string{deadAddr(t)}, func(o *Options) { o.PublishTimeout = time.Hour })
+	within := func(ctx context.Context, from, to time.Time) {
+		t.Helper()
+		if dl, ok := ctx.Deadline(); !ok || dl.Before(from) || dl.After(to) {
+			t.Fatalf("record context deadline %v (set: %v), want within [%v, %v]", dl, ok, from, to)
+		}
+	}
+
+	start := time.Now()
+	shared, cancel := b.recordContext(context.Background())
+	defer cancel()
+	within(shared, start.Add(time.Hour), time.Now().Add(time.Hour+b.deadlines.window))
+
+	parent, cancelParent := context.WithCancel(context.Background())
+	start = time.Now()
+	own, cancel := b.recordContext(parent)
+	defer cancel()
+	within(own, start.Add(time.Hour), time.Now().Add(time.Hour))
+	cancelParent()
+	if own.Err() == nil {
+		t.Error("the record context outlived the caller's context")
+	}
+}
+
 // With a real clock, a shared context really ends, at the timeout.
 func TestSharedDeadlineEnds(t *testing.T) {
 	d := newDeadlines(20 * time.Millisecond)

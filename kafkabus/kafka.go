@@ -71,10 +71,10 @@ func (b *KafkaBus) Publish(ctx context.Context, topic, key string, env *event.En
 // waiting on (a quarter of PublishTimeout at worst). Permanent failures
 // (ErrMessageTooLarge, ErrInvalidTopic, ErrAuthorization, ErrUnknownTopic,
 // ErrInvalidRecord) come back as soon as they are known. A record still
-// unacknowledged at the deadline fails with ErrUnknownOutcome. Produce returns only after franz-go has settled
-// every record, so a record reported failed is not sent later behind the
-// caller's back (see "Ordering and timeouts" in the package
-// documentation).
+// unacknowledged at the deadline fails with ErrUnknownOutcome. Produce
+// returns only after franz-go has settled every record, so a record
+// reported failed is not sent later behind the caller's back (see
+// "Ordering and timeouts" in the package documentation).
 func (b *KafkaBus) Produce(ctx context.Context, recs []event.Record) []error {
 	var errs []error
 	done := make(chan struct{})
@@ -99,6 +99,15 @@ func (b *KafkaBus) ProduceAsync(ctx context.Context, recs []event.Record, done f
 		done(errs)
 		return
 	}
+	b.mu.RLock()
+	if b.closed {
+		b.mu.RUnlock()
+		for i := range recs {
+			errs[i] = &ProduceError{Topic: recs[i].Topic, Partition: -1, Err: ErrBusClosed}
+		}
+		done(errs)
+		return
+	}
 	rctx, cancel := b.recordContext(ctx)
 	// pending counts promises still to come, plus one for this call until
 	// it has handed every record over.
@@ -109,17 +118,6 @@ func (b *KafkaBus) ProduceAsync(ctx context.Context, recs []event.Record, done f
 			cancel()
 			done(errs)
 		}
-	}
-
-	b.mu.RLock()
-	if b.closed {
-		b.mu.RUnlock()
-		for i := range recs {
-			errs[i] = &ProduceError{Topic: recs[i].Topic, Partition: -1, Err: ErrBusClosed}
-		}
-		cancel()
-		done(errs)
-		return
 	}
 	// One allocation for the batch's franz-go records, one for their
 	// headers, rather than two per record.
@@ -155,8 +153,6 @@ func (b *KafkaBus) produceOne(ctx context.Context, rec *event.Record) error {
 	if err := checkRecord(rec); err != nil {
 		return err
 	}
-	rctx, cancel := b.recordContext(ctx)
-	defer cancel()
 	w := waiters.Get().(*waiter)
 	defer w.release()
 	w.fill(rec)
@@ -166,6 +162,8 @@ func (b *KafkaBus) produceOne(ctx context.Context, rec *event.Record) error {
 		b.mu.RUnlock()
 		return &ProduceError{Topic: rec.Topic, Partition: -1, Err: ErrBusClosed}
 	}
+	rctx, cancel := b.recordContext(ctx)
+	defer cancel()
 	b.client.Produce(rctx, &w.rec, w.promise)
 	b.mu.RUnlock()
 	// As in Produce: no select on ctx, franz-go calls the promise by the
@@ -216,6 +214,8 @@ func (w *waiter) release() {
 
 // recordContext returns the context the records of one call are handed to
 // franz-go with: it ends at the publish timeout, or earlier with ctx.
+// Callers hold b.mu shared and have seen the bus open, so no shared
+// deadline is created after Close stopped them.
 func (b *KafkaBus) recordContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	if ctx.Done() == nil {
 		// ctx never ends: a context shared with the calls of the same
