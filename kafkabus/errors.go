@@ -122,12 +122,6 @@ func IsRetriable(err error) bool {
 	return retriable
 }
 
-// IsUnknownOutcome reports whether err leaves open whether the record was
-// written: true for ErrUnknownOutcome and for context errors.
-func IsUnknownOutcome(err error) bool {
-	return errors.Is(err, ErrUnknownOutcome) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
-}
-
 // authErrors are the kerr errors that mean "not permitted".
 var authErrors = []error{
 	kerr.TopicAuthorizationFailed,

@@ -98,16 +98,3 @@ func TestProduceErrorNamesTopicPartitionAndCause(t *testing.T) {
 		t.Errorf("%q names a partition it never had", unassigned)
 	}
 }
-
-func TestIsUnknownOutcome(t *testing.T) {
-	for err, want := range map[error]bool{
-		fmt.Errorf("%w: x", ErrUnknownOutcome): true,
-		context.DeadlineExceeded:               true,
-		kerr.NotLeaderForPartition:             false,
-		ErrMessageTooLarge:                     false,
-	} {
-		if IsUnknownOutcome(err) != want {
-			t.Errorf("IsUnknownOutcome(%v) = %v", err, !want)
-		}
-	}
-}
