@@ -194,29 +194,31 @@ func drainAfterCrash(t *testing.T, dir string, c *kafkatest.Cluster) {
 	}
 }
 
-func TestCrashDuringAppendLosesNothingAccepted(t *testing.T) {
+// publishIntoOutage starts a cluster with its brokers cut and a child that
+// publishes into a disk spool in a new directory as fast as it can.
+func publishIntoOutage(t *testing.T) (*kafkatest.Cluster, string, *crashChild) {
+	t.Helper()
 	c := kafkatest.NewTestCluster(t, kafkatest.Config{Topics: []string{kt}})
 	dir := t.TempDir()
 	if err := c.Fault(kafkatest.FaultCut); err != nil {
 		t.Fatal(err)
 	}
-	ch := startCrashChild(t, "publish", dir, c, 300*time.Millisecond)
+	return c, dir, startCrashChild(t, "publish", dir, c, 300*time.Millisecond)
+}
+
+func TestCrashDuringAppendLosesNothingAccepted(t *testing.T) {
+	c, dir, ch := publishIntoOutage(t)
 	ch.waitFor(t, "500 records spooled", func(a, _, _ int) bool { return a >= 500 })
 	accepted := ch.kill(t) // mid-append: the child appends as fast as it can
 	if err := c.Heal(); err != nil {
 		t.Fatal(err)
 	}
 	drainAfterCrash(t, dir, c)
-	checkDelivery(t, [][]string{accepted}, readValues(t, c.Addrs()))
+	checkDelivery(t, [][]string{accepted}, readValues(t, c))
 }
 
 func TestCrashDuringReplayLosesNothingAccepted(t *testing.T) {
-	c := kafkatest.NewTestCluster(t, kafkatest.Config{Topics: []string{kt}})
-	dir := t.TempDir()
-	if err := c.Fault(kafkatest.FaultCut); err != nil {
-		t.Fatal(err)
-	}
-	ch := startCrashChild(t, "publish", dir, c, 300*time.Millisecond)
+	c, dir, ch := publishIntoOutage(t)
 	ch.waitFor(t, "3000 records spooled", func(a, _, _ int) bool { return a >= 3000 })
 	if err := c.Heal(); err != nil {
 		t.Fatal(err)
@@ -224,7 +226,7 @@ func TestCrashDuringReplayLosesNothingAccepted(t *testing.T) {
 	ch.waitFor(t, "replay under way", func(_, r, q int) bool { return r > 0 && q > 0 })
 	accepted := ch.kill(t)
 	drainAfterCrash(t, dir, c)
-	checkDelivery(t, [][]string{accepted}, readValues(t, c.Addrs()))
+	checkDelivery(t, [][]string{accepted}, readValues(t, c))
 }
 
 // Kafka has written the replayed record but the child dies before the
@@ -261,7 +263,7 @@ func TestCrashBetweenProduceAndAckDuplicatesNotLoses(t *testing.T) {
 		t.Fatal(err)
 	}
 	drainAfterCrash(t, dir, c)
-	delivered := slices.DeleteFunc(readValues(t, c.Addrs()), func(v string) bool { return v == "warm-up" })
+	delivered := slices.DeleteFunc(readValues(t, c), func(v string) bool { return v == "warm-up" })
 	checkDelivery(t, [][]string{accepted}, delivered)
 	seen := map[string]bool{}
 	dups := 0

@@ -76,7 +76,7 @@ func (b *ResilientBus) drain() {
 			return
 		}
 		if len(pending) == 0 {
-			if err != nil && errors.Is(err, spool.ErrClosed) {
+			if errors.Is(err, spool.ErrClosed) {
 				return
 			}
 			if err != nil {
@@ -323,8 +323,7 @@ func (b *ResilientBus) replay(a *acker, entries []spool.Entry, errs []error, las
 // longer than OpenPoll.
 func (b *ResilientBus) untilProbe(err error) time.Duration {
 	wait := b.opts.OpenPoll
-	var oe *resilience.OpenError
-	if errors.As(err, &oe) && !oe.RetryAt.IsZero() {
+	if oe, ok := errors.AsType[*resilience.OpenError](err); ok && !oe.RetryAt.IsZero() {
 		now := time.Now()
 		if c := b.cb.Settings().Clock; c != nil {
 			now = c.Now()
@@ -340,12 +339,5 @@ func (b *ResilientBus) nextBackoff(d time.Duration) time.Duration {
 
 // sleep waits d or until ctx ends; it reports whether to go on.
 func (b *ResilientBus) sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return b.sleepOrNotify(ctx, d, false)
 }

@@ -171,18 +171,6 @@ func (h *harness) publish(t *testing.T, k, v string) {
 	}
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // openBreaker takes "Kafka" down and publishes one record (accepted into
 // the queue); the drainer's failing replays open the breaker.
 func (h *harness) openBreaker(t *testing.T, v string) {

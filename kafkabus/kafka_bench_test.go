@@ -8,20 +8,28 @@ import (
 	"github.com/huleedu/huleedu/internal/kafkatest"
 )
 
-// BenchmarkKafkaBusPublish measures one acknowledged (acks=all) Publish
-// against an in-process kfake broker: the client-side cost plus a loopback
-// round trip, not a real cluster's latency.
-func BenchmarkKafkaBusPublish(b *testing.B) {
-	c, err := kafkatest.Start(kafkatest.Config{Brokers: 1, Partitions: 1, Topics: []string{busTopic}})
+// benchBus returns a bus on a one-broker kfake cluster whose busTopic has
+// the given partitions; both close when the benchmark ends.
+func benchBus(b *testing.B, partitions int32) *KafkaBus {
+	b.Helper()
+	c, err := kafkatest.Start(kafkatest.Config{Brokers: 1, Partitions: partitions, Topics: []string{busTopic}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer c.Close()
+	b.Cleanup(c.Close)
 	bus, err := NewKafkaBus(Options{Brokers: c.Addrs()})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer bus.Close(context.Background())
+	b.Cleanup(func() { bus.Close(context.Background()) })
+	return bus
+}
+
+// BenchmarkKafkaBusPublish measures one acknowledged (acks=all) Publish
+// against an in-process kfake broker: the client-side cost plus a loopback
+// round trip, not a real cluster's latency.
+func BenchmarkKafkaBusPublish(b *testing.B) {
+	bus := benchBus(b, 1)
 	env, _ := event.NewEnvelope("BenchV1", "bench", map[string]int{"n": 1})
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -35,16 +43,7 @@ func BenchmarkKafkaBusPublish(b *testing.B) {
 // BenchmarkKafkaBusPublishParallel shows concurrent publishers sharing
 // batches while a request is in flight (Linger 0).
 func BenchmarkKafkaBusPublishParallel(b *testing.B) {
-	c, err := kafkatest.Start(kafkatest.Config{Brokers: 1, Partitions: 3, Topics: []string{busTopic}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	bus, err := NewKafkaBus(Options{Brokers: c.Addrs()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer bus.Close(context.Background())
+	bus := benchBus(b, 3)
 	env, _ := event.NewEnvelope("BenchV1", "bench", map[string]int{"n": 1})
 	b.ReportAllocs()
 	b.SetParallelism(16)

@@ -60,13 +60,35 @@ func newEnvelope(t *testing.T, n int) *event.Envelope {
 // readBack returns the records of topic in the cluster.
 func readBack(t *testing.T, c *kafkatest.Cluster, topic string) []*kgo.Record {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	recs, err := kafkatest.ReadAll(ctx, c.Addrs(), topic)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return recs
+}
+
+// header returns the value of r's header key, or "".
+func header(r *kgo.Record, key string) string {
+	for _, h := range r.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // returnsWithin runs fn and fails the test if it has not returned within

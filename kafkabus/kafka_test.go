@@ -71,12 +71,9 @@ func TestKafkaBusPublishCarriesCallerSpanAsTraceparent(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := readBack(t, c, busTopic)[0]
-	for _, h := range r.Headers {
-		if h.Key == event.HeaderTraceParent && string(h.Value) == "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" {
-			return
-		}
+	if got, want := header(r, event.HeaderTraceParent), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"; got != want {
+		t.Errorf("traceparent %q, want the caller's span %q (headers %v)", got, want, r.Headers)
 	}
-	t.Errorf("no traceparent for the caller's span in %v", r.Headers)
 }
 
 func TestKafkaBusProduceKeepsSliceOrderPerKey(t *testing.T) {
@@ -352,13 +349,7 @@ func TestKafkaBusCloseFlushesBufferedRecords(t *testing.T) {
 	for i := range n {
 		go func() { errs <- b.Publish(context.Background(), busTopic, "k", newEnvelope(t, i)) }()
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for b.Client().BufferedProduceRecords() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d records buffered, want %d", b.Client().BufferedProduceRecords(), n)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	eventually(t, fmt.Sprintf("%d records buffered", n), func() bool { return b.Client().BufferedProduceRecords() >= n })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := b.Close(ctx); err != nil {
@@ -382,24 +373,13 @@ func TestKafkaBusCloseGivesUpWhenContextEnds(t *testing.T) {
 	}
 	// franz-go calls a record's promise before it stops counting the record
 	// as buffered: wait for that, so the count below is the second record.
-	for deadline := time.Now().Add(10 * time.Second); b.Client().BufferedProduceRecords() != 0; {
-		if time.Now().After(deadline) {
-			t.Fatal("the first record stayed buffered")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	eventually(t, "the first record to leave the buffer", func() bool { return b.Client().BufferedProduceRecords() == 0 })
 	if err := c.Fault(kafkatest.FaultBlackhole); err != nil {
 		t.Fatal(err)
 	}
 	published := make(chan error, 1)
 	go func() { published <- b.Publish(context.Background(), busTopic, "k", newEnvelope(t, 1)) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for b.Client().BufferedProduceRecords() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("record never buffered")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	eventually(t, "the second record buffered", func() bool { return b.Client().BufferedProduceRecords() > 0 })
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	if err := b.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -421,6 +401,11 @@ func TestKafkaBusPublishAfterCloseFailsWithErrBusClosed(t *testing.T) {
 	err := b.Publish(context.Background(), busTopic, "k", newEnvelope(t, 1))
 	if !errors.Is(err, ErrBusClosed) || IsRetriable(err) {
 		t.Errorf("Publish after Close = %v, want non-retriable ErrBusClosed", err)
+	}
+	rec, _ := newEnvelope(t, 2).Record(busTopic, "k")
+	if errs := b.Produce(context.Background(), []event.Record{rec, rec}); len(errs) != 2 ||
+		!errors.Is(errs[0], ErrBusClosed) || !errors.Is(errs[1], ErrBusClosed) || IsRetriable(errs[0]) {
+		t.Errorf("Produce after Close = %v, want non-retriable ErrBusClosed for each record", errs)
 	}
 	if err := b.Ping(context.Background()); !errors.Is(err, ErrBusClosed) {
 		t.Errorf("Ping after Close = %v", err)
@@ -521,13 +506,4 @@ func TestKafkaBusConcurrentPublishesKeepTheirOwnOutcomesAndHeaders(t *testing.T)
 			t.Errorf("record %d acknowledged but not in Kafka", n)
 		}
 	}
-}
-
-func header(r *kgo.Record, key string) string {
-	for _, h := range r.Headers {
-		if h.Key == key {
-			return string(h.Value)
-		}
-	}
-	return ""
 }

@@ -82,17 +82,13 @@ func (h *kafkaHarness) closeAndRead(t *testing.T) []string {
 	if err := h.bus.Close(ctx); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	return readValues(t, h.cluster.Addrs())
+	return readValues(t, h.cluster)
 }
 
-func readValues(t *testing.T, addrs []string) []string {
+// readValues returns the values of topic kt in the cluster.
+func readValues(t *testing.T, c *kafkatest.Cluster) []string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	recs, err := kafkatest.ReadAll(ctx, addrs, kt)
-	if err != nil {
-		t.Fatal(err)
-	}
+	recs := readBack(t, c, kt)
 	vals := make([]string, len(recs))
 	for i, r := range recs {
 		vals[i] = string(r.Value)
@@ -173,7 +169,7 @@ func TestKafkaQueueDrainsAfterTrafficStopsWhileOpen(t *testing.T) {
 	}
 	// No publish and no Close: the drainer alone must empty the queue.
 	eventually(t, "queue drained without new traffic", func() bool { return h.bus.Stats().Queue.Records == 0 })
-	checkDelivery(t, accepted, readValues(t, h.cluster.Addrs()))
+	checkDelivery(t, accepted, readValues(t, h.cluster))
 }
 
 // A large backlog drains while new writes keep arriving: per key, nothing
@@ -241,7 +237,7 @@ func TestKafkaLostResponsesGiveDuplicatesNotLoss(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if string(recordHeader(r.Headers, "event_id")) != env.EventID.String() {
+		if header(r, "event_id") != env.EventID.String() {
 			t.Fatalf("record %d: event_id header does not match the envelope", i)
 		}
 		ids[i] = env.EventID.String()
@@ -253,15 +249,6 @@ func TestKafkaLostResponsesGiveDuplicatesNotLoss(t *testing.T) {
 		t.Fatal("no duplicates: the slow fault did not make Kafka write records whose answers were lost")
 	}
 	t.Logf("%d records accepted, %d in Kafka, %d duplicates (same event_id)", len(accepted[0]), len(recs), dups)
-}
-
-func recordHeader(hs []kgo.RecordHeader, key string) []byte {
-	for _, h := range hs {
-		if h.Key == key {
-			return h.Value
-		}
-	}
-	return nil
 }
 
 // Records Kafka refuses for good are returned to the caller at once, never

@@ -94,8 +94,7 @@ func noteRejection(ctx context.Context, err error) {
 		return
 	}
 	attrs := []attribute.KeyValue{}
-	var oe *resilience.OpenError
-	if errors.As(err, &oe) {
+	if oe, ok := errors.AsType[*resilience.OpenError](err); ok {
 		attrs = append(attrs, attribute.String("state", oe.State.String()),
 			attribute.String("retry_at", oe.RetryAt.UTC().Format("2006-01-02T15:04:05.000Z07:00")))
 	}
