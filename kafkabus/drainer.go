@@ -182,8 +182,12 @@ func (b *ResilientBus) fill(ctx context.Context, ra spool.ReadAhead, pending *[]
 		if !closed {
 			n = 1 // probe with one record while half-open
 		}
+		// With nothing in flight everything up to lastRead is acknowledged
+		// (the last settle flushed), so continuing after it reads what a
+		// Peek from the head would, and keeps the spool's read-ahead.
+		// After a failure lastRead is 0: reread from the head.
 		var entries []spool.Entry
-		if len(*pending) == 0 {
+		if ra == nil || *lastRead == 0 {
 			entries, err = b.q.Peek(ctx, n)
 		} else {
 			entries, err = ra.PeekAfter(ctx, *lastRead, n)
