@@ -13,6 +13,7 @@ import (
 
 	"github.com/huleedu/huleedu/event"
 	"github.com/huleedu/huleedu/internal/kafkatest"
+	"github.com/huleedu/huleedu/internal/testwait"
 )
 
 const busTopic = "kafkabus.test"
@@ -82,13 +83,7 @@ func header(r *kgo.Record, key string) string {
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testwait.For(t, 10*time.Second, what, cond)
 }
 
 // returnsWithin runs fn and fails the test if it has not returned within

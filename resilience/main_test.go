@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/huleedu/huleedu/internal/testwait"
 	"github.com/huleedu/huleedu/resilience/resiliencetest"
 )
 
@@ -104,22 +105,10 @@ func wantState(t testing.TB, cb *CircuitBreaker, want State) {
 	}
 }
 
-// fatalf is the part of testing.TB (and *rapid.T) that waitFor needs.
-type fatalf interface {
-	Helper()
-	Fatalf(format string, args ...any)
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t fatalf, what string, cond func() bool) {
+// waitFor polls cond until it holds, for up to 5s (t may be a *rapid.T).
+func waitFor(t testwait.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testwait.For(t, 5*time.Second, what, cond)
 }
 
 // recorder collects transitions delivered to a listener.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/huleedu/huleedu/event"
 	"github.com/huleedu/huleedu/internal/kafkatest"
+	"github.com/huleedu/huleedu/internal/testwait"
 )
 
 // Topics of the tests; each has its dead-letter topic in the cluster.
@@ -115,13 +116,7 @@ func readTopic(t *testing.T, c *kafkatest.Cluster, topic string) []*kgo.Record {
 // waitFor polls cond until it holds or d passes.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.For(t, d, what, cond)
 }
 
 // getJSON fetches url and decodes the JSON body into v; it returns the

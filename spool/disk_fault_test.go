@@ -8,18 +8,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/huleedu/huleedu/internal/testwait"
 )
 
 // waitFor polls cond until it holds or a deadline passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testwait.For(t, 10*time.Second, what, cond)
 }
 
 func isSegment(name string) bool { return strings.HasSuffix(name, segmentExt) }

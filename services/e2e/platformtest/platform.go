@@ -13,6 +13,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/huleedu/huleedu/internal/kafkatest"
+	"github.com/huleedu/huleedu/internal/testwait"
 	"github.com/huleedu/huleedu/servicekit"
 	"github.com/huleedu/huleedu/servicekit/servicekittest"
 	"github.com/huleedu/huleedu/services/contracts"
@@ -186,11 +187,5 @@ func (p *Platform) Restart(service string) *servicekit.App {
 // WaitFor polls cond until it holds, failing the test when d passes first.
 func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testwait.For(t, d, what, cond)
 }
