@@ -14,8 +14,8 @@ import (
 )
 
 // A publish while the circuit is open and the memory queue takes the
-// record allocates nothing of its own (the queue's storage aside, which
-// grows a block per 512 records): the caller's goroutine then never owes
+// record allocates nothing of its own (the queue's storage aside, a block
+// per 512 records until the queue is warm): the caller's goroutine then never owes
 // the garbage collector an assist, the cause of tens-of-microseconds
 // outliers in the open-circuit latency benchmark.
 func TestOpenCircuitPublishDoesNotAllocate(t *testing.T) {

@@ -3,8 +3,10 @@ package spool
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/huleedu/huleedu/event"
 )
@@ -35,14 +37,19 @@ type Memory struct {
 	now        func() time.Time
 	notify     chan struct{}
 
-	mu      sync.Mutex
-	entries deque // queued entries, oldest first
-	bytes   int64
-	nextSeq uint64
-	space   chan struct{} // closed and replaced whenever room is freed
-	closed  bool
-	dead    []DeadLetter
-	deadID  uint64
+	// spares counts the goroutines preparing a spare block (at most one);
+	// Close waits for them.
+	spares sync.WaitGroup
+
+	mu        sync.Mutex
+	entries   deque // queued entries, oldest first
+	bytes     int64
+	nextSeq   uint64
+	space     chan struct{} // closed and replaced whenever room is freed
+	closed    bool
+	preparing bool // a goroutine is preparing a spare block
+	dead      []DeadLetter
+	deadID    uint64
 }
 
 // NewMemory returns an empty memory queue.
@@ -59,14 +66,17 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Memory{
+	m := &Memory{
 		maxRecords: opts.MaxRecords,
 		overflow:   opts.Overflow,
 		now:        opts.Now,
 		notify:     make(chan struct{}, 1),
 		nextSeq:    1,
 		space:      make(chan struct{}),
-	}, nil
+	}
+	m.entries.blockLen = min(opts.MaxRecords, maxBlockLen)
+	m.entries.spares = append(m.entries.spares, touchedBlock(m.entries.blockLen))
+	return m, nil
 }
 
 // Append implements Queue. All of recs are stored, or none.
@@ -75,21 +85,62 @@ func (m *Memory) Append(ctx context.Context, recs ...event.Record) error {
 		return nil
 	}
 	if len(recs) > m.maxRecords {
-		return fmt.Errorf("%w: %d records in one append, limit is %d", ErrTooLarge, len(recs), m.maxRecords)
+		return m.errTooLarge(len(recs))
 	}
 	m.mu.Lock()
+	if m.closed || m.lenLocked()+len(recs) > m.maxRecords {
+		if err := m.waitForRoomLocked(ctx, len(recs)); err != nil {
+			return err
+		}
+	}
+	now := m.now()
+	for i := range recs {
+		e := m.entries.pushSlot() // filled field by field: no Entry-sized temporary
+		e.Seq, e.AppendedAt, e.Record = m.nextSeq, now, recs[i]
+		m.nextSeq++
+		m.bytes += int64(recs[i].Size())
+	}
+	prepare := len(m.entries.spares) == 0 && !m.preparing
+	if prepare {
+		m.preparing = true
+		m.spares.Add(1) // under the lock: before a Close can Wait
+	}
+	m.mu.Unlock()
+	if prepare {
+		go m.prepareSpare()
+	}
+	select {
+	case m.notify <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// The slow paths of Append live in functions of their own, so that
+// Append's frame stays small: a publisher on a fresh goroutine then spools
+// its record without growing its stack.
+
+func (m *Memory) errTooLarge(n int) error {
+	return fmt.Errorf("%w: %d records in one append, limit is %d", ErrTooLarge, n, m.maxRecords)
+}
+
+// waitForRoomLocked returns with m.mu held once n more records fit, or
+// with it released and the reason they will not: the queue closed, it is
+// full under OverflowReject, or ctx ended while waiting under
+// OverflowBlock.
+func (m *Memory) waitForRoomLocked(ctx context.Context, n int) error {
 	for {
 		if m.closed {
 			m.mu.Unlock()
 			return ErrClosed
 		}
-		if m.lenLocked()+len(recs) <= m.maxRecords {
-			break
+		if m.lenLocked()+n <= m.maxRecords {
+			return nil
 		}
 		if m.overflow == OverflowReject {
-			n := m.lenLocked()
+			queued := m.lenLocked()
 			m.mu.Unlock()
-			return fmt.Errorf("%w: %d of %d records queued", ErrFull, n, m.maxRecords)
+			return fmt.Errorf("%w: %d of %d records queued", ErrFull, queued, m.maxRecords)
 		}
 		space := m.space
 		m.mu.Unlock()
@@ -100,18 +151,21 @@ func (m *Memory) Append(ctx context.Context, recs ...event.Record) error {
 		}
 		m.mu.Lock()
 	}
-	now := m.now()
-	for _, r := range recs {
-		m.entries.push(Entry{Seq: m.nextSeq, AppendedAt: now, Record: r})
-		m.nextSeq++
-		m.bytes += int64(r.Size())
+}
+
+// prepareSpare gives the queue a spare block, touched outside the lock,
+// so that the appender that fills the current block finds the next one
+// ready, instead of faulting its pages in one by one while every other
+// publisher waits for the lock.
+func (m *Memory) prepareSpare() {
+	defer m.spares.Done()
+	b := touchedBlock(m.entries.blockLen)
+	m.mu.Lock()
+	m.preparing = false
+	if !m.closed && len(m.entries.spares) < maxSpares {
+		m.entries.spares = append(m.entries.spares, b)
 	}
 	m.mu.Unlock()
-	select {
-	case m.notify <- struct{}{}:
-	default:
-	}
-	return nil
 }
 
 // Peek implements Queue.
@@ -222,12 +276,12 @@ func (m *Memory) Notify() <-chan struct{} { return m.notify }
 // read Stats first to know how many.
 func (m *Memory) Close() error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return nil
+	if !m.closed {
+		m.closed = true
+		close(m.space) // wake blocked appenders so they see closed
 	}
-	m.closed = true
-	close(m.space) // wake blocked appenders so they see closed
+	m.mu.Unlock()
+	m.spares.Wait()
 	return nil
 }
 
@@ -244,35 +298,60 @@ func (m *Memory) removeHeadLocked(n int) {
 	m.space = make(chan struct{})
 }
 
-// blockLen is the number of entries in one block of a deque.
-const blockLen = 512
+// maxBlockLen is the number of entries in one block of a deque (fewer
+// when the queue holds fewer), and maxSpares how many empty blocks it
+// keeps for reuse.
+const (
+	maxBlockLen = 512
+	maxSpares   = 4
+)
 
 // deque is a FIFO of entries stored in fixed-size blocks. Appending never
 // copies the entries already queued (a growing slice would, under the
-// queue's lock, stalling every publisher behind it), and removing from the
-// head releases whole blocks to the garbage collector.
+// queue's lock, stalling every publisher behind it). Blocks emptied at the
+// head are kept as spares, up to maxSpares, and reused at the tail, so a
+// queue that fills and drains allocates nothing once warm; the rest go to
+// the garbage collector.
 type deque struct {
-	blocks [][]Entry // each of capacity blockLen; blocks[0][head:] is the front
-	head   int       // index of the front entry in blocks[0]
-	n      int       // entries queued
+	blocks   [][]Entry // blocks[first:] hold the entries; each of capacity blockLen
+	first    int       // index in blocks of the front block
+	head     int       // index of the front entry in blocks[first]
+	n        int       // entries queued
+	blockLen int
+	spares   [][]Entry // empty blocks of capacity blockLen, ready for push
 }
 
 func (d *deque) len() int { return d.n }
 
-func (d *deque) push(e Entry) {
+// pushSlot adds an entry at the tail and returns it for the caller to
+// fill in.
+func (d *deque) pushSlot() *Entry {
 	last := len(d.blocks) - 1
-	if last < 0 || len(d.blocks[last]) == blockLen {
-		d.blocks = append(d.blocks, make([]Entry, 0, blockLen))
+	if last < d.first || len(d.blocks[last]) == d.blockLen {
+		d.blocks = append(d.blocks, d.newBlock())
 		last++
 	}
-	d.blocks[last] = append(d.blocks[last], e)
+	b := d.blocks[last]
+	d.blocks[last] = b[:len(b)+1]
 	d.n++
+	return &d.blocks[last][len(b)]
+}
+
+// newBlock returns a spare if there is one, else a fresh block.
+func (d *deque) newBlock() []Entry {
+	if k := len(d.spares); k > 0 {
+		b := d.spares[k-1]
+		d.spares[k-1] = nil
+		d.spares = d.spares[:k-1]
+		return b
+	}
+	return make([]Entry, 0, d.blockLen)
 }
 
 // at returns the i-th entry from the front.
 func (d *deque) at(i int) *Entry {
 	i += d.head
-	return &d.blocks[i/blockLen][i%blockLen]
+	return &d.blocks[d.first+i/d.blockLen][i%d.blockLen]
 }
 
 // copyRange returns a copy of up to max entries from the from-th on.
@@ -286,21 +365,52 @@ func (d *deque) copyRange(from, max int) []Entry {
 
 func (d *deque) popFront(n int) {
 	for n > 0 {
-		b := d.blocks[0]
+		b := d.blocks[d.first]
 		k := min(n, len(b)-d.head)
 		clear(b[d.head : d.head+k]) // release the records' bytes
 		d.head += k
 		d.n -= k
 		n -= k
-		if d.head == blockLen || d.n == 0 {
-			d.blocks[0] = nil
-			d.blocks = d.blocks[1:]
+		if d.head == d.blockLen || d.n == 0 {
+			d.recycle(b)
+			d.blocks[d.first] = nil
+			d.first++
 			d.head = 0
 		}
 	}
-	if d.n == 0 {
-		d.blocks = nil
+	switch {
+	case d.n == 0:
+		d.blocks, d.first = d.blocks[:0], 0
+	case d.first > len(d.blocks)/2:
+		// Move the live blocks to the front, so the array of blocks is
+		// reused rather than regrown: amortized O(1) per block.
+		k := copy(d.blocks, d.blocks[d.first:])
+		clear(d.blocks[k:])
+		d.blocks, d.first = d.blocks[:k], 0
 	}
+}
+
+// recycle keeps the emptied block b (every entry in it cleared) as a spare
+// if there is room for one.
+func (d *deque) recycle(b []Entry) {
+	if len(d.spares) < maxSpares {
+		d.spares = append(d.spares, b[:0])
+	}
+}
+
+// touchedBlock returns an empty block of capacity n whose memory has been
+// written. Fresh memory from the operating system is mapped on first write,
+// a page fault per page (tens of microseconds on a virtual machine); a
+// block filled by publishers would take those faults inside Append, with
+// the queue's lock held.
+func touchedBlock(n int) []Entry {
+	b := make([]Entry, n)
+	step := max(1, os.Getpagesize()/int(unsafe.Sizeof(Entry{})))
+	for i := 0; i < n; i += step {
+		b[i].Seq = 1 // a write the compiler cannot drop
+	}
+	clear(b)
+	return b[:0]
 }
 
 var (
