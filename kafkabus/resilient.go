@@ -210,7 +210,7 @@ func (b *ResilientBus) Publish(ctx context.Context, topic, key string, env *even
 		endPublishSpan(span, pathRefused, err)
 		return err
 	}
-	path, err := b.publishTimed(ctx, rec)
+	path, err := b.publishTimed(ctx, &rec)
 	endPublishSpan(span, path, err)
 	return err
 }
@@ -219,12 +219,16 @@ func (b *ResilientBus) Publish(ctx context.Context, topic, key string, env *even
 // headers included), with the same contract.
 func (b *ResilientBus) PublishRecord(ctx context.Context, rec event.Record) error {
 	ctx, span := b.startPublishSpan(ctx, rec.Topic)
-	path, err := b.publishTimed(ctx, rec)
+	path, err := b.publishTimed(ctx, &rec)
 	endPublishSpan(span, path, err)
 	return err
 }
 
-func (b *ResilientBus) publishTimed(ctx context.Context, rec event.Record) (path string, err error) {
+// The functions below take the record by pointer: passed by value, its
+// eleven words would be copied onto the stack at every level, and a
+// publisher on a fresh goroutine would grow its stack to spool a record.
+
+func (b *ResilientBus) publishTimed(ctx context.Context, rec *event.Record) (path string, err error) {
 	if b.opts.Latency == nil {
 		path, err = b.publish(ctx, rec)
 	} else {
@@ -240,15 +244,15 @@ func (b *ResilientBus) publishTimed(ctx context.Context, rec event.Record) (path
 }
 
 // publish returns the path the record took: direct to Kafka, or spooled.
-func (b *ResilientBus) publish(ctx context.Context, rec event.Record) (string, error) {
+func (b *ResilientBus) publish(ctx context.Context, rec *event.Record) (string, error) {
 	// What Kafka would refuse for sure is refused here as well as by
 	// Kafka, so that a record that could never be delivered is refused
 	// even while it would be queued (and only dead-lettered at replay).
-	if err := checkRecord(&rec); err != nil {
+	if err := checkRecord(rec); err != nil {
 		return "", err
 	}
 	if b.maxBytes > 0 && rec.Size() > b.maxBytes {
-		return "", fmt.Errorf("%w: record of %d bytes, limit %d", ErrMessageTooLarge, rec.Size(), b.maxBytes)
+		return "", b.errTooLarge(rec)
 	}
 	if err := ctx.Err(); err != nil {
 		return "", err
@@ -263,12 +267,18 @@ func (b *ResilientBus) publish(ctx context.Context, rec event.Record) (string, e
 	defer b.inflight.Done()
 
 	if b.backlog.Load() == 0 {
-		done, err := b.direct(ctx, rec)
+		done, err := b.direct(ctx, *rec) // a copy: it escapes to the producer
 		if done {
 			return pathDirect, err
 		}
 	}
 	return pathSpooled, b.enqueue(ctx, rec)
+}
+
+// errTooLarge is publish's error for a record over the producer's limit,
+// out of line to keep publish's frame small (see spool.Memory.Append).
+func (b *ResilientBus) errTooLarge(rec *event.Record) error {
+	return fmt.Errorf("%w: record of %d bytes, limit %d", ErrMessageTooLarge, rec.Size(), b.maxBytes)
 }
 
 // direct tries to produce rec straight to Kafka. done=false means the
@@ -308,10 +318,10 @@ func (b *ResilientBus) direct(ctx context.Context, rec event.Record) (done bool,
 	}
 }
 
-func (b *ResilientBus) enqueue(ctx context.Context, rec event.Record) error {
+func (b *ResilientBus) enqueue(ctx context.Context, rec *event.Record) error {
 	b.backlog.Add(1)
 	one := oneRecord.Get().(*[1]event.Record)
-	one[0] = rec
+	one[0] = *rec
 	err := b.q.Append(ctx, one[:]...)
 	one[0] = event.Record{}
 	oneRecord.Put(one)
