@@ -44,7 +44,7 @@ run -bench '^BenchmarkBreaker' -benchmem -cpu 1,2 -count "$breaker_count" -bench
 run -bench '^BenchmarkKafkaHealthy$' -count "$kafka_count" -benchtime "$healthy"
 # Memory before disk, in runs of their own: the disk runs leave the kernel
 # writing their data back for a while, competing for the CPUs.
-run -bench '^BenchmarkOpenCircuitLatency$/^memory$' -count "$kafka_count" -benchtime "$latency"
+run -bench '^BenchmarkOpenCircuitLatency$/^memory(-fresh-goroutine)?$' -count "$kafka_count" -benchtime "$latency"
 run -bench '^BenchmarkOpenCircuitLatency$/^disk$' -count "$kafka_count" -benchtime "$latency"
 run -bench '^BenchmarkFsyncLatency$' -count "$kafka_count" -benchtime "$fsync"
 run -bench '^BenchmarkSpoolAppend$' -count "$kafka_count" -benchtime "$spool"

@@ -60,6 +60,8 @@ var checks = []check{
 	{Label: "open circuit, disk spool, p99", Ours: "OpenCircuitLatency/disk", Unit: "p99-µs", Kind: valueAtMost, Limit: 2000},
 	{Label: "open circuit, memory queue, p50", Ours: "OpenCircuitLatency/memory", Unit: "p50-µs", Kind: valueInfo},
 	{Label: "open circuit, memory queue, p99", Ours: "OpenCircuitLatency/memory", Unit: "p99-µs", Kind: valueAtMost, Limit: 20},
+	{Label: "open circuit, memory queue, a goroutine per record, p50", Ours: "OpenCircuitLatency/memory-fresh-goroutine", Unit: "p50-µs", Kind: valueInfo},
+	{Label: "open circuit, memory queue, a goroutine per record, p99", Ours: "OpenCircuitLatency/memory-fresh-goroutine", Unit: "p99-µs", Kind: valueInfo},
 	{Label: "raw write+fsync of one record, p50 (context)", Ours: "FsyncLatency", Unit: "p50-µs", Kind: valueInfo},
 	{Label: "raw write+fsync of one record, p99 (context)", Ours: "FsyncLatency", Unit: "p99-µs", Kind: valueInfo},
 	{Label: "raw write+fsync of one record, max (context)", Ours: "FsyncLatency", Unit: "max-µs", Kind: valueInfo},
