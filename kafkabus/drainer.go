@@ -272,17 +272,20 @@ const ackEvery = 4096
 
 func (a *acker) delivered(seq uint64) { a.seq, a.count = seq, a.count+1 }
 
-// flush acknowledges everything delivered so far.
+// flush acknowledges everything delivered so far. If the Ack fails the
+// count is dropped all the same: the drainer then replays from the head,
+// and those records are counted again when they are delivered again.
 func (a *acker) flush() error {
 	if a.count == 0 {
 		return nil
 	}
+	count := a.count
+	a.count = 0
 	if err := a.b.q.Ack(a.seq); err != nil {
 		return fmt.Errorf("acknowledging up to seq %d: %w", a.seq, err)
 	}
-	a.b.backlog.Add(-int64(a.count))
-	a.b.replayed.Add(uint64(a.count))
-	a.count = 0
+	a.b.backlog.Add(-int64(count))
+	a.b.replayed.Add(uint64(count))
 	return nil
 }
 
