@@ -107,7 +107,8 @@
 // record per call while half-open, batches of DrainBatch while closed, up
 // to DrainInFlight of them on the wire at once (the queue reads ahead and
 // a KafkaBus hands batches to franz-go in order; results are settled oldest
-// first, and acknowledgements are grouped, about one per 4,096 records). A
+// first, and acknowledgements are grouped: one per 4,096 records, and one
+// when the drainer has nothing left to send). A
 // record whose replay fails stays at the head and everything behind it is
 // sent again; one Kafka rejects for good moves to the queue's dead-letter
 // store with the reason. After a crash, records delivered but not yet

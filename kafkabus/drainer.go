@@ -75,6 +75,25 @@ func (b *ResilientBus) drain() {
 		if ctx.Err() != nil {
 			return
 		}
+		if len(pending) == 0 && ack.count > 0 {
+			// Nothing more to send for now: acknowledge what was
+			// delivered, so that the backlog reaches zero once the queue
+			// is empty. (Acknowledging whenever the pipeline happens to be
+			// empty instead made a drain that fell behind wait for the
+			// head file's fsyncs after every batch.)
+			if ferr := ack.flush(); ferr != nil {
+				if errors.Is(ferr, spool.ErrClosed) {
+					return
+				}
+				abandon()
+				b.log.Error("fallback queue update failed; the batch will be replayed", "err", ferr, "retry_in", backoff)
+				if !b.sleep(ctx, backoff) {
+					return
+				}
+				backoff = b.nextBackoff(backoff)
+			}
+			continue
+		}
 		if len(pending) == 0 {
 			if errors.Is(err, spool.ErrClosed) {
 				return
@@ -103,7 +122,9 @@ func (b *ResilientBus) drain() {
 			entries = append(entries, f.entries...)
 			errs = append(errs, f.errs...)
 		}
-		infraErr, queueErr := b.replay(ack, entries, errs, len(pending) == 0)
+		// A queue that cannot read ahead is read from the head: what was
+		// delivered must be acknowledged before the next read.
+		infraErr, queueErr := b.replay(ack, entries, errs, ra == nil)
 		switch {
 		case ctx.Err() != nil:
 			reportSettled(settled, nil, true)
@@ -182,10 +203,11 @@ func (b *ResilientBus) fill(ctx context.Context, ra spool.ReadAhead, pending *[]
 		if !closed {
 			n = 1 // probe with one record while half-open
 		}
-		// With nothing in flight everything up to lastRead is acknowledged
-		// (the last settle flushed), so continuing after it reads what a
-		// Peek from the head would, and keeps the spool's read-ahead.
-		// After a failure lastRead is 0: reread from the head.
+		// With nothing in flight everything up to lastRead has been
+		// delivered (acknowledged, or counted in the acker), so continuing
+		// after it reads what a Peek from the head would once those are
+		// acknowledged, and keeps the spool's read-ahead. After a failure
+		// lastRead is 0: reread from the head.
 		var entries []spool.Entry
 		if ra == nil || *lastRead == 0 {
 			entries, err = b.q.Peek(ctx, n)
@@ -296,9 +318,9 @@ func (a *acker) flush() error {
 // the head. Records after it that did land will be sent again (duplicates,
 // never loss or reordering). queueErr reports an Ack or DeadLetter the
 // queue refused: the batches in flight behind this one must then not be
-// settled either. lastBatch says nothing more is in flight, so everything
-// delivered is acknowledged now.
-func (b *ResilientBus) replay(a *acker, entries []spool.Entry, errs []error, lastBatch bool) (infraErr, queueErr error) {
+// settled either. ackNow acknowledges everything delivered at once, rather
+// than every ackEvery records.
+func (b *ResilientBus) replay(a *acker, entries []spool.Entry, errs []error, ackNow bool) (infraErr, queueErr error) {
 	for i, e := range entries {
 		perr := errs[i]
 		switch {
@@ -319,7 +341,7 @@ func (b *ResilientBus) replay(a *acker, entries []spool.Entry, errs []error, las
 				"seq", e.Seq, "topic", e.Topic, "reason", perr.Error())
 		}
 	}
-	if lastBatch || a.count >= ackEvery {
+	if ackNow || a.count >= ackEvery {
 		return nil, a.flush()
 	}
 	return nil, nil

@@ -2,6 +2,8 @@ package kafkabus
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -50,5 +52,48 @@ func TestFailedAckDoesNotMiscountTheBacklog(t *testing.T) {
 	h.publish(t, "k", "c")
 	if st := h.bus.Stats(); st.Published != 1 || st.Spooled != 2 {
 		t.Fatalf("stats %+v after the queue drained: want c published directly", st)
+	}
+}
+
+// countingAckMemory is a memory queue that counts its Acks.
+type countingAckMemory struct {
+	*spool.Memory
+	acks atomic.Int64
+}
+
+func (q *countingAckMemory) Ack(seq uint64) error {
+	q.acks.Add(1)
+	return q.Memory.Ack(seq)
+}
+
+// A drain acknowledges once per ackEvery records, and once more when it
+// has nothing left to send, not after every batch that happens to leave
+// nothing in flight: on disk every Ack is a head-file write with two
+// fsyncs, and a drain one batch at a time used to pay them per batch.
+func TestDrainAcknowledgesInGroupsNotPerBatch(t *testing.T) {
+	mem, err := spool.NewMemory(spool.MemoryOptions{MaxRecords: 10_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := &countingAckMemory{Memory: mem}
+	h := newHarness(t, q, func(o *ResilientOptions, _ *resilience.Settings) {
+		o.DrainBatch, o.DrainInFlight = 100, 1
+	})
+	h.openBreaker(t, "r0")
+	want := []string{"r0"}
+	for i := 1; i < 2000; i++ {
+		v := fmt.Sprint("r", i)
+		h.publish(t, "k", v)
+		want = append(want, v)
+	}
+	h.prod.setDown(false)
+	h.clock.Advance(31 * time.Second)
+	eventually(t, "drain", func() bool { return h.bus.Stats().Queue.Records == 0 })
+	if got := h.prod.delivered(); !slices.Equal(got, want) {
+		t.Fatalf("delivered %d records, want all 2000 in order", len(got))
+	}
+	// Two probes while half-open, then 20 batches of 100.
+	if n := q.acks.Load(); n > 3 {
+		t.Fatalf("%d Acks for a drain of 2000 records in batches of 100, want at most 3", n)
 	}
 }
