@@ -154,6 +154,8 @@ func (l *deadLetterLog) read(from int64, max int) ([]DeadLetter, int64, error) {
 // between leaves it in both (it may be replayed once more, it is never
 // lost). A reason longer than 4 KiB is cut.
 func (d *Disk) DeadLetter(e Entry, reason string) error {
+	d.ackMu.Lock()
+	defer d.ackMu.Unlock()
 	d.readMu.Lock()
 	defer d.readMu.Unlock()
 	if d.isClosed() {

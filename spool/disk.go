@@ -97,7 +97,9 @@ func (o DiskOptions) withDefaults() (DiskOptions, error) {
 // log. See the package documentation for its format and guarantees.
 //
 // Locks, always taken in this order: redriveMu (Redrive runs one at a
-// time), readMu (the read side: head position, read cursor), deadMu (the
+// time), ackMu (what moves the head: Ack, DeadLetter, Purge, and Close,
+// which waits for them), readMu (the read side: head position, read
+// cursor), deadMu (the
 // dead-letter log), headMu (the head file), mu (everything shared with
 // appenders). Append takes only mu. No file I/O happens under mu except
 // the few-byte read of the new head's timestamp in Ack and Purge's
@@ -138,6 +140,11 @@ type Disk struct {
 	deadCount   int64
 	quarantined int
 	commits     uint64 // group commits done, for benchmarks
+
+	// ackMu is held by whatever moves the head. Ack releases readMu while
+	// it writes the head file, so that PeekAfter and the read-ahead go on
+	// during its fsyncs; ackMu keeps pos and acked unchanged meanwhile.
+	ackMu sync.Mutex
 
 	readMu sync.Mutex
 	pos    position // first unacknowledged record (may sit at a segment's end)
@@ -289,6 +296,8 @@ func (d *Disk) Notify() <-chan struct{} { return d.notify }
 // and everything unacknowledged stays on disk for the next OpenDisk.
 // Closing twice returns nil.
 func (d *Disk) Close() error {
+	d.ackMu.Lock() // an Ack writing the head file finishes first
+	defer d.ackMu.Unlock()
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()

@@ -290,28 +290,71 @@ func (d *Disk) startReadAhead(start position, after uint64, max int) {
 
 // Ack implements Queue. It persists the new head (a small file written
 // atomically: two fsyncs), so acknowledge batches rather than single
-// records. Segments left fully acknowledged are deleted.
+// records. Segments left fully acknowledged are deleted. Peek, PeekAfter
+// and the read-ahead are not held up while the head file is written.
 func (d *Disk) Ack(seq uint64) error {
+	d.ackMu.Lock()
+	defer d.ackMu.Unlock()
 	d.readMu.Lock()
-	defer d.readMu.Unlock()
 	d.mu.Lock()
 	closed, last := d.closed, d.lastSeq
 	d.mu.Unlock()
-	if closed {
-		return ErrClosed
+	var (
+		plan ackPlan
+		err  error
+	)
+	switch {
+	case closed:
+		err = ErrClosed
+	case seq > last:
+		err = fmt.Errorf("spool: ack %d past the tail (last seq %d)", seq, last)
+	case seq > d.acked:
+		plan, err = d.planAck(seq)
 	}
-	if seq > last {
-		return fmt.Errorf("spool: ack %d past the tail (last seq %d)", seq, last)
+	d.readMu.Unlock()
+	if err != nil || plan.seq == 0 { // failed, or nothing new to acknowledge
+		return err
 	}
-	return d.ackLocked(seq)
+	// Without readMu: ackMu keeps pos and acked as planned, and readers
+	// only add to the window or rebuild it from pos.
+	if err := d.persistAck(plan); err != nil {
+		return err
+	}
+	d.readMu.Lock()
+	defer d.readMu.Unlock()
+	d.applyAck(plan)
+	return nil
 }
 
 // ackLocked removes every entry with Seq <= seq, which is at most the last
-// committed seq. readMu is held.
+// committed seq. ackMu and readMu are held.
 func (d *Disk) ackLocked(seq uint64) error {
 	if seq <= d.acked {
 		return nil
 	}
+	plan, err := d.planAck(seq)
+	if err != nil {
+		return err
+	}
+	if err := d.persistAck(plan); err != nil {
+		return err
+	}
+	d.applyAck(plan)
+	return nil
+}
+
+// ackPlan is what acknowledging every seq up to seq changes: the new head
+// position and what leaves the queue.
+type ackPlan struct {
+	seq         uint64
+	p           position
+	recs, bytes int64
+}
+
+// planAck works out the acknowledgement of everything up to seq, which is
+// above acked and at most the last committed seq, without changing
+// anything. readMu is held.
+func (d *Disk) planAck(seq uint64) (ackPlan, error) {
 	p := d.pos
 	var recs, bytes int64
 	k := 0
@@ -330,16 +373,16 @@ func (d *Disk) ackLocked(seq uint64) error {
 				break
 			}
 			if limit-p.off < frameHeaderSize+payloadPrefixSize {
-				return d.corrupt(p, errFrameShort)
+				return ackPlan{}, d.corrupt(p, errFrameShort)
 			}
 			b, err := d.rd.read(p.base, p.off, frameHeaderSize+payloadPrefixSize, limit)
 			if err != nil {
-				return fmt.Errorf("spool: read %s: %w", filepath.Join(d.dir, segmentName(p.base)), err)
+				return ackPlan{}, fmt.Errorf("spool: read %s: %w", filepath.Join(d.dir, segmentName(p.base)), err)
 			}
 			size := int64(binary.LittleEndian.Uint32(b))
 			_, ord, _ := payloadOrdinal(b[frameHeaderSize:])
 			if size < payloadPrefixSize || p.off+frameHeaderSize+size > limit {
-				return d.corrupt(p, fmt.Errorf("%w: %d bytes", errFrameLength, size))
+				return ackPlan{}, d.corrupt(p, fmt.Errorf("%w: %d bytes", errFrameLength, size))
 			}
 			if ord > seq {
 				break
@@ -350,10 +393,25 @@ func (d *Disk) ackLocked(seq uint64) error {
 		}
 	}
 	d.locate(&p)
-	if err := d.persistHead(func(h *headState) { h.acked, h.segBase, h.off = seq, p.base, p.off }); err != nil {
-		return err
+	return ackPlan{seq: seq, p: p, recs: recs, bytes: bytes}, nil
+}
+
+// persistAck writes the head file for plan.
+func (d *Disk) persistAck(plan ackPlan) error {
+	return d.persistHead(func(h *headState) { h.acked, h.segBase, h.off = plan.seq, plan.p.base, plan.p.off })
+}
+
+// applyAck makes plan, whose head file is written, the in-memory state.
+// readMu is held.
+func (d *Disk) applyAck(plan ackPlan) {
+	p := plan.p
+	d.acked, d.pos = plan.seq, p
+	// The window runs from the old pos: drop what was acknowledged (a
+	// peek since the plan may have added to it, or rebuilt it).
+	k := 0
+	for k < len(d.window) && d.window[k].seq <= plan.seq {
+		k++
 	}
-	d.acked, d.pos = seq, p
 	if k < len(d.window) {
 		d.window = d.window[k:]
 	} else {
@@ -361,8 +419,8 @@ func (d *Disk) ackLocked(seq uint64) error {
 	}
 
 	d.mu.Lock()
-	d.records -= recs
-	d.bytes -= bytes
+	d.records -= plan.recs
+	d.bytes -= plan.bytes
 	switch {
 	case d.records == 0:
 		d.oldestAt = time.Time{}
@@ -401,7 +459,6 @@ func (d *Disk) ackLocked(seq uint64) error {
 		d.background.Add(1)
 		go d.removeSegments(drop)
 	}
-	return nil
 }
 
 // removeSegments deletes fully acknowledged segments. Not fsynced: if a

@@ -188,3 +188,71 @@ func TestPeekSeesOnlyCommittedRecords(t *testing.T) {
 		t.Fatalf("queued after the commit = %v", got)
 	}
 }
+
+// Ack writes the head file (two fsyncs) without holding up readers: a
+// drainer's PeekAfter, and the read-ahead behind it, go on while an Ack of
+// the batches before is waiting for the disk.
+func TestPeekAfterGoesOnWhileAckWritesTheHead(t *testing.T) {
+	ffs := newFaultFS()
+	d := openTest(t, t.TempDir(), DiskOptions{FS: ffs})
+	appendRange(t, d, 0, 20)
+	ctx := context.Background()
+	first, err := d.PeekAfter(ctx, 0, 10)
+	if err != nil || len(first) != 10 {
+		t.Fatalf("first batch: %d entries, %v", len(first), err)
+	}
+
+	syncing, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	ffs.setSync(func(name string) error {
+		if name == headFileName+tempExt {
+			once.Do(func() { close(syncing) })
+			<-release
+		}
+		return nil
+	})
+	acked := make(chan error, 1)
+	go func() { acked <- d.Ack(first[9].Seq) }()
+	<-syncing
+
+	read := make(chan []Entry, 1)
+	go func() {
+		es, err := d.PeekAfter(ctx, first[9].Seq, 10)
+		if err != nil {
+			t.Error(err)
+		}
+		read <- es
+	}()
+	select {
+	case es := <-read:
+		if got := indexesOf(t, es); !equalInts(got, ints(10, 20)) {
+			t.Errorf("PeekAfter during the Ack returned %v, want 10..19", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("PeekAfter waited for the Ack's head-file fsync")
+	}
+	// A Peek from the head meanwhile rebuilds the window from the old
+	// head: the Ack, once written, must still leave exactly 10..19.
+	go func() {
+		es, err := d.Peek(ctx, 5)
+		if err != nil {
+			t.Error(err)
+		}
+		read <- es
+	}()
+	select {
+	case es := <-read:
+		if got := indexesOf(t, es); !equalInts(got, ints(0, 5)) {
+			t.Errorf("Peek during the Ack returned %v, want 0..4 (not acknowledged yet)", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("Peek waited for the Ack's head-file fsync")
+	}
+	close(release)
+	if err := <-acked; err != nil {
+		t.Fatal(err)
+	}
+	if got, st := queued(t, d), d.Stats(); !equalInts(got, ints(10, 20)) || st.Records != 10 {
+		t.Fatalf("queued %v, %d records after the Ack, want 10..19", got, st.Records)
+	}
+}

@@ -149,7 +149,9 @@
 // last. Memory is bounded by the buffers and what the caller asks Peek for
 // (one batch more when read ahead), whatever the backlog: a million queued
 // records cost no more memory than ten. Ack writes the head file (two
-// fsyncs), so acknowledge in batches. Bit rot that appears in a segment
+// fsyncs), so acknowledge in batches; Peek, PeekAfter and the read-ahead
+// go on meanwhile (Ack holds the read side's lock only to plan the new
+// head and to apply it once written). Bit rot that appears in a segment
 // while the spool is open makes Peek stop before it with an error wrapping
 // ErrFailed; reopening quarantines it.
 //

@@ -177,6 +177,8 @@ func Purge(dir string) (PurgeResult, error) {
 // purge empties the spool: the head file moves past everything first, so
 // a crash half-way leaves nothing counted as queued, then the files go.
 func (d *Disk) purge() (PurgeResult, error) {
+	d.ackMu.Lock()
+	defer d.ackMu.Unlock()
 	d.readMu.Lock()
 	defer d.readMu.Unlock()
 	d.deadMu.Lock()
