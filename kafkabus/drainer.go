@@ -75,7 +75,7 @@ func (b *ResilientBus) drain() {
 		if ctx.Err() != nil {
 			return
 		}
-		if len(pending) == 0 && ack.count > 0 {
+		if len(pending) == 0 && ack.owes() {
 			// Nothing more to send for now: acknowledge what was
 			// delivered, so that the backlog reaches zero once the queue
 			// is empty. (Acknowledging whenever the pipeline happens to be
@@ -281,12 +281,15 @@ func (b *ResilientBus) sleepOrNotify(ctx context.Context, d time.Duration, onApp
 // acker batches acknowledgements across replay batches: an Ack of the
 // disk spool persists the head with fsyncs, so acknowledging every few
 // thousand records instead of every batch keeps the drain from waiting on
-// the disk. Records delivered but not yet acknowledged are replayed again
-// after a crash: duplicates, never loss. Owned by the drainer goroutine.
+// the disk, and those periodic Acks run in the background while the drain
+// goes on. Records delivered but not yet acknowledged are replayed again
+// after a crash: duplicates, never loss. Owned by the drainer goroutine,
+// but for the background Ack, which reports only through inflight.
 type acker struct {
 	b     *ResilientBus
-	seq   uint64 // highest delivered seq not yet acknowledged
-	count int    // records delivered and not yet acknowledged
+	seq   uint64     // highest delivered seq not yet acknowledged
+	count int        // records delivered and not yet handed to an Ack
+	ackIn chan error // non-nil while an Ack runs in the background: its result
 }
 
 // ackEvery is how many delivered records may wait for one Ack.
@@ -294,20 +297,65 @@ const ackEvery = 4096
 
 func (a *acker) delivered(seq uint64) { a.seq, a.count = seq, a.count+1 }
 
-// flush acknowledges everything delivered so far. If the Ack fails the
-// count is dropped all the same: the drainer then replays from the head,
-// and those records are counted again when they are delivered again.
+// owes reports whether anything delivered is not yet acknowledged.
+func (a *acker) owes() bool { return a.count > 0 || a.ackIn != nil }
+
+// flush acknowledges everything delivered so far and waits for it. If an
+// Ack fails, what was delivered since the last good one is dropped all the
+// same: the drainer then replays from the head, and those records are
+// counted again when they are delivered again.
 func (a *acker) flush() error {
+	if err := a.wait(); err != nil {
+		return err
+	}
 	if a.count == 0 {
 		return nil
 	}
-	count := a.count
+	seq, count := a.seq, a.count
 	a.count = 0
-	if err := a.b.q.Ack(a.seq); err != nil {
-		return fmt.Errorf("acknowledging up to seq %d: %w", a.seq, err)
+	return a.b.ack(seq, count)
+}
+
+// flushBehind hands everything delivered so far to an Ack in the
+// background, once the previous one has finished; the error is that one's.
+func (a *acker) flushBehind() error {
+	if err := a.wait(); err != nil {
+		return err
 	}
-	a.b.backlog.Add(-int64(count))
-	a.b.replayed.Add(uint64(count))
+	if a.count == 0 {
+		return nil
+	}
+	seq, count := a.seq, a.count
+	a.count = 0
+	done := make(chan error, 1)
+	a.ackIn = done
+	go func() { done <- a.b.ack(seq, count) }()
+	return nil
+}
+
+// wait waits for the background Ack, if one runs, and returns its error
+// (dropping the count, as flush explains).
+func (a *acker) wait() error {
+	if a.ackIn == nil {
+		return nil
+	}
+	err := <-a.ackIn
+	a.ackIn = nil
+	if err != nil {
+		a.count = 0
+	}
+	return err
+}
+
+// ack acknowledges count delivered records, up to seq, and only then
+// counts them out of the backlog: a publisher that sees the backlog at
+// zero may go straight to Kafka.
+func (b *ResilientBus) ack(seq uint64, count int) error {
+	if err := b.q.Ack(seq); err != nil {
+		return fmt.Errorf("acknowledging up to seq %d: %w", seq, err)
+	}
+	b.backlog.Add(-int64(count))
+	b.replayed.Add(uint64(count))
 	return nil
 }
 
@@ -341,8 +389,11 @@ func (b *ResilientBus) replay(a *acker, entries []spool.Entry, errs []error, ack
 				"seq", e.Seq, "topic", e.Topic, "reason", perr.Error())
 		}
 	}
-	if ackNow || a.count >= ackEvery {
+	switch {
+	case ackNow:
 		return nil, a.flush()
+	case a.count >= ackEvery:
+		return nil, a.flushBehind()
 	}
 	return nil, nil
 }
