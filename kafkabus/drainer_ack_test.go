@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -95,5 +96,56 @@ func TestDrainAcknowledgesInGroupsNotPerBatch(t *testing.T) {
 	// Two probes while half-open, then 20 batches of 100.
 	if n := q.acks.Load(); n > 3 {
 		t.Fatalf("%d Acks for a drain of 2000 records in batches of 100, want at most 3", n)
+	}
+}
+
+// blockingAckMemory is a memory queue whose first Ack waits for release.
+type blockingAckMemory struct {
+	*spool.Memory
+	entered, release chan struct{}
+	once, released   sync.Once
+}
+
+func (q *blockingAckMemory) releaseAck() { q.released.Do(func() { close(q.release) }) }
+
+func (q *blockingAckMemory) Ack(seq uint64) error {
+	q.once.Do(func() {
+		close(q.entered)
+		<-q.release
+	})
+	return q.Memory.Ack(seq)
+}
+
+// The drainer's periodic Ack (every ackEvery records) runs behind the
+// drain: while the disk spool writes its head file, the next batches are
+// already being produced. The backlog drops only once the Ack is done.
+func TestDrainGoesOnWhileAPeriodicAckRuns(t *testing.T) {
+	mem, err := spool.NewMemory(spool.MemoryOptions{MaxRecords: 20_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := &blockingAckMemory{Memory: mem, entered: make(chan struct{}), release: make(chan struct{})}
+	h := newHarness(t, q, func(o *ResilientOptions, _ *resilience.Settings) { o.DrainBatch = 500 })
+	t.Cleanup(q.releaseAck) // registered after the harness: runs before its Close
+	const n = 4 * ackEvery
+	h.openBreaker(t, "r0")
+	for i := 1; i < n; i++ {
+		h.publish(t, "k", fmt.Sprint("r", i))
+	}
+	h.prod.setDown(false)
+	h.clock.Advance(31 * time.Second)
+	<-q.entered
+	at := len(h.prod.delivered())
+	if at >= n {
+		t.Fatalf("the first Ack came after all %d records were delivered: no periodic Ack to test", n)
+	}
+	eventually(t, "the drain to go on while the first Ack waits", func() bool { return len(h.prod.delivered()) >= at+ackEvery })
+	if st := h.bus.Stats(); st.Replayed != 0 {
+		t.Fatalf("replayed %d while the first Ack waits, want 0: the backlog drops only after the Ack", st.Replayed)
+	}
+	q.releaseAck()
+	eventually(t, "drain", func() bool { return h.bus.Stats().Queue.Records == 0 })
+	if got := h.bus.Stats().Replayed; got != n {
+		t.Fatalf("replayed %d, want %d", got, n)
 	}
 }
