@@ -78,9 +78,9 @@ func (b *ResilientBus) drain() {
 		if len(pending) == 0 && ack.owes() {
 			// Nothing more to send for now: acknowledge what was
 			// delivered, so that the backlog reaches zero once the queue
-			// is empty. (Acknowledging whenever the pipeline happens to be
-			// empty instead made a drain that fell behind wait for the
-			// head file's fsyncs after every batch.)
+			// is empty. Only here, not whenever the pipeline happens to be
+			// empty: a drain that fell behind would wait for the head
+			// file's fsyncs after every batch.
 			if ferr := ack.flush(); ferr != nil {
 				if errors.Is(ferr, spool.ErrClosed) {
 					return
@@ -109,7 +109,7 @@ func (b *ResilientBus) drain() {
 		}
 
 		// Settle the oldest batch together with every later one that has
-		// finished too: one Ack (a head write with fsyncs on disk) for all.
+		// finished too.
 		<-pending[0].done
 		n := 1
 		for n < len(pending) && isDone(pending[n]) {

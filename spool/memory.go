@@ -117,8 +117,8 @@ func (m *Memory) Append(ctx context.Context, recs ...event.Record) error {
 }
 
 // The slow paths of Append live in functions of their own, so that
-// Append's frame stays small: a publisher on a fresh goroutine then spools
-// its record without growing its stack.
+// Append's frame stays small (a publisher's stack may be a fresh
+// goroutine's few kilobytes).
 
 func (m *Memory) errTooLarge(n int) error {
 	return fmt.Errorf("%w: %d records in one append, limit is %d", ErrTooLarge, n, m.maxRecords)
