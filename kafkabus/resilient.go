@@ -87,8 +87,8 @@ func (e *UndeliveredError) Unwrap() error { return ErrUndelivered }
 // Queue.Ack.
 type ResilientBus struct {
 	producer Producer
-	async    AsyncProducer  // producer, when it can keep batches in flight
-	single   singleProducer // producer, when it has a cheaper one-record path
+	async    AsyncProducer // producer, when it can keep batches in flight
+	kafka    *KafkaBus     // producer, when it is one: its one-record path costs less
 	cb       *resilience.CircuitBreaker
 	q        spool.Queue
 	opts     ResilientOptions
@@ -144,7 +144,7 @@ func NewResilientBus(p Producer, opts ResilientOptions) (*ResilientBus, error) {
 		drained:  make(chan struct{}),
 	}
 	b.async, _ = p.(AsyncProducer)
-	b.single, _ = p.(singleProducer)
+	b.kafka, _ = p.(*KafkaBus)
 	if l, ok := p.(interface{ MaxRecordBytes() int }); ok {
 		b.maxBytes = l.MaxRecordBytes()
 	}
@@ -267,7 +267,7 @@ func (b *ResilientBus) publish(ctx context.Context, rec *event.Record) (string, 
 	defer b.inflight.Done()
 
 	if b.backlog.Load() == 0 {
-		done, err := b.direct(ctx, *rec) // a copy: it escapes to the producer
+		done, err := b.direct(ctx, rec)
 		if done {
 			return pathDirect, err
 		}
@@ -283,7 +283,7 @@ func (b *ResilientBus) errTooLarge(rec *event.Record) error {
 
 // direct tries to produce rec straight to Kafka. done=false means the
 // record was not accepted and not refused either: the caller queues it.
-func (b *ResilientBus) direct(ctx context.Context, rec event.Record) (done bool, err error) {
+func (b *ResilientBus) direct(ctx context.Context, rec *event.Record) (done bool, err error) {
 	permit, err := b.cb.Acquire(ctx)
 	if err != nil {
 		if errors.Is(err, resilience.ErrCircuitOpen) {
@@ -293,10 +293,11 @@ func (b *ResilientBus) direct(ctx context.Context, rec event.Record) (done bool,
 		return true, err
 	}
 	var perr error
-	if b.single != nil {
-		perr = b.single.produceOne(ctx, &rec)
+	if b.kafka != nil {
+		// A direct call, not through an interface: rec stays on the stack.
+		perr = b.kafka.produceOne(ctx, rec)
 	} else {
-		perr = b.producer.Produce(ctx, []event.Record{rec})[0]
+		perr = b.producer.Produce(ctx, []event.Record{*rec})[0]
 	}
 	switch {
 	case perr == nil:
@@ -413,12 +414,6 @@ func (b *ResilientBus) close(ctx context.Context) error {
 		errs = append(errs, c.Close(ctx))
 	}
 	return errors.Join(errs...)
-}
-
-// singleProducer is a Producer with a path for one record that costs less
-// than Produce (KafkaBus: no per-call allocations), with the same result.
-type singleProducer interface {
-	produceOne(ctx context.Context, rec *event.Record) error
 }
 
 // volatileQueue is a queue whose contents do not outlive the process (the
