@@ -305,32 +305,35 @@ func (a *acker) owes() bool { return a.count > 0 || a.ackIn != nil }
 // same: the drainer then replays from the head, and those records are
 // counted again when they are delivered again.
 func (a *acker) flush() error {
-	if err := a.wait(); err != nil {
+	seq, count, err := a.take()
+	if err != nil || count == 0 {
 		return err
 	}
-	if a.count == 0 {
-		return nil
-	}
-	seq, count := a.seq, a.count
-	a.count = 0
 	return a.b.ack(seq, count)
 }
 
 // flushBehind hands everything delivered so far to an Ack in the
 // background, once the previous one has finished; the error is that one's.
 func (a *acker) flushBehind() error {
-	if err := a.wait(); err != nil {
+	seq, count, err := a.take()
+	if err != nil || count == 0 {
 		return err
 	}
-	if a.count == 0 {
-		return nil
-	}
-	seq, count := a.seq, a.count
-	a.count = 0
 	done := make(chan error, 1)
 	a.ackIn = done
 	go func() { done <- a.b.ack(seq, count) }()
 	return nil
+}
+
+// take returns what was delivered since the last Ack and clears it, once
+// the background Ack, if one runs, has finished; an error is that Ack's.
+func (a *acker) take() (seq uint64, count int, err error) {
+	if err := a.wait(); err != nil {
+		return 0, 0, err
+	}
+	seq, count = a.seq, a.count
+	a.count = 0
+	return seq, count, nil
 }
 
 // wait waits for the background Ack, if one runs, and returns its error
