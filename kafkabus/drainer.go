@@ -284,7 +284,7 @@ func (b *ResilientBus) sleepOrNotify(ctx context.Context, d time.Duration, onApp
 // the disk, and those periodic Acks run in the background while the drain
 // goes on. Records delivered but not yet acknowledged are replayed again
 // after a crash: duplicates, never loss. Owned by the drainer goroutine,
-// but for the background Ack, which reports only through inflight.
+// but for the background Ack, which reports only through ackIn.
 type acker struct {
 	b     *ResilientBus
 	seq   uint64     // highest delivered seq not yet acknowledged

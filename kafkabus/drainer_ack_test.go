@@ -44,7 +44,8 @@ func TestFailedAckDoesNotMiscountTheBacklog(t *testing.T) {
 	q.failNext.Store(true)
 	h.prod.setDown(false)
 	h.clock.Advance(31 * time.Second)
-	eventually(t, "drain", func() bool { return h.bus.Stats().Queue.Records == 0 })
+	// Replayed is counted just after the queue's Ack: wait for both.
+	eventually(t, "drain", func() bool { st := h.bus.Stats(); return st.Queue.Records == 0 && st.Replayed >= 2 })
 	if st := h.bus.Stats(); st.Replayed != 2 {
 		t.Fatalf("replayed %d after the drain, want 2 (a and b, each counted once)", st.Replayed)
 	}
@@ -99,18 +100,20 @@ func TestDrainAcknowledgesInGroupsNotPerBatch(t *testing.T) {
 	}
 }
 
-// blockingAckMemory is a memory queue whose first Ack waits for release.
+// blockingAckMemory is a memory queue whose first Ack tells its seq on
+// first and then waits for release.
 type blockingAckMemory struct {
 	*spool.Memory
-	entered, release chan struct{}
-	once, released   sync.Once
+	first          chan uint64
+	release        chan struct{}
+	once, released sync.Once
 }
 
 func (q *blockingAckMemory) releaseAck() { q.released.Do(func() { close(q.release) }) }
 
 func (q *blockingAckMemory) Ack(seq uint64) error {
 	q.once.Do(func() {
-		close(q.entered)
+		q.first <- seq
 		<-q.release
 	})
 	return q.Memory.Ack(seq)
@@ -124,7 +127,7 @@ func TestDrainGoesOnWhileAPeriodicAckRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := &blockingAckMemory{Memory: mem, entered: make(chan struct{}), release: make(chan struct{})}
+	q := &blockingAckMemory{Memory: mem, first: make(chan uint64, 1), release: make(chan struct{})}
 	h := newHarness(t, q, func(o *ResilientOptions, _ *resilience.Settings) { o.DrainBatch = 500 })
 	t.Cleanup(q.releaseAck) // registered after the harness: runs before its Close
 	const n = 4 * ackEvery
@@ -134,17 +137,20 @@ func TestDrainGoesOnWhileAPeriodicAckRuns(t *testing.T) {
 	}
 	h.prod.setDown(false)
 	h.clock.Advance(31 * time.Second)
-	<-q.entered
-	at := len(h.prod.delivered())
-	if at >= n {
-		t.Fatalf("the first Ack came after all %d records were delivered: no periodic Ack to test", n)
+	// Seqs run from 1: the first Ack covers the first seq records. Blocked
+	// in it, the drainer would produce at most the batches already in
+	// flight (under ackEvery records) beyond them; going on, it settles
+	// ackEvery more before it waits for this Ack, at the next one.
+	seq := int(<-q.first)
+	if seq+ackEvery >= n {
+		t.Fatalf("the first Ack covers %d of %d records: too late to test a periodic Ack", seq, n)
 	}
-	eventually(t, "the drain to go on while the first Ack waits", func() bool { return len(h.prod.delivered()) >= at+ackEvery })
+	eventually(t, "the drain to go on while the first Ack waits", func() bool { return len(h.prod.delivered()) >= seq+ackEvery })
 	if st := h.bus.Stats(); st.Replayed != 0 {
 		t.Fatalf("replayed %d while the first Ack waits, want 0: the backlog drops only after the Ack", st.Replayed)
 	}
 	q.releaseAck()
-	eventually(t, "drain", func() bool { return h.bus.Stats().Queue.Records == 0 })
+	eventually(t, "drain", func() bool { st := h.bus.Stats(); return st.Queue.Records == 0 && st.Replayed >= n })
 	if got := h.bus.Stats().Replayed; got != n {
 		t.Fatalf("replayed %d, want %d", got, n)
 	}
