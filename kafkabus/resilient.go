@@ -225,8 +225,7 @@ func (b *ResilientBus) PublishRecord(ctx context.Context, rec event.Record) erro
 }
 
 // The functions below take the record by pointer: passed by value, its
-// eleven words would be copied onto the stack at every level, and a
-// publisher on a fresh goroutine would grow its stack to spool a record.
+// eleven words would be copied onto the stack at every level.
 
 func (b *ResilientBus) publishTimed(ctx context.Context, rec *event.Record) (path string, err error) {
 	if b.opts.Latency == nil {
@@ -294,7 +293,8 @@ func (b *ResilientBus) direct(ctx context.Context, rec *event.Record) (done bool
 	}
 	var perr error
 	if b.kafka != nil {
-		// A direct call, not through an interface: rec stays on the stack.
+		// A direct call, not through an interface, so rec need not
+		// escape (produceOne keeps only its contents).
 		perr = b.kafka.produceOne(ctx, rec)
 	} else {
 		perr = b.producer.Produce(ctx, []event.Record{*rec})[0]
