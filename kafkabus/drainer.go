@@ -51,6 +51,21 @@ func (b *ResilientBus) drain() {
 		pending, lastRead = nil, 0
 	}
 	defer abandon()
+	// queueFailed handles an Ack or DeadLetter the queue refused:
+	// everything in flight is abandoned and read again from the head after
+	// a back-off. It reports whether to go on.
+	queueFailed := func(err error) bool {
+		abandon()
+		if errors.Is(err, spool.ErrClosed) {
+			return false
+		}
+		b.log.Error("fallback queue update failed; the batch will be replayed", "err", err, "retry_in", backoff)
+		if !b.sleep(ctx, backoff) {
+			return false
+		}
+		backoff = b.nextBackoff(backoff)
+		return true
+	}
 	defer func() {
 		if err := ack.flush(); err != nil && !errors.Is(err, spool.ErrClosed) {
 			b.log.Error("fallback queue ack failed at shutdown; those records will be replayed", "err", err)
@@ -81,16 +96,8 @@ func (b *ResilientBus) drain() {
 			// is empty. Only here, not whenever the pipeline happens to be
 			// empty: a drain that fell behind would wait for the head
 			// file's fsyncs after every batch.
-			if ferr := ack.flush(); ferr != nil {
-				if errors.Is(ferr, spool.ErrClosed) {
-					return
-				}
-				abandon()
-				b.log.Error("fallback queue update failed; the batch will be replayed", "err", ferr, "retry_in", backoff)
-				if !b.sleep(ctx, backoff) {
-					return
-				}
-				backoff = b.nextBackoff(backoff)
+			if ferr := ack.flush(); ferr != nil && !queueFailed(ferr) {
+				return
 			}
 			continue
 		}
@@ -132,15 +139,9 @@ func (b *ResilientBus) drain() {
 		case queueErr != nil:
 			// Not Kafka's doing: the breaker hears nothing of it.
 			reportSettled(settled, nil, true)
-			abandon()
-			if errors.Is(queueErr, spool.ErrClosed) {
+			if !queueFailed(queueErr) {
 				return
 			}
-			b.log.Error("fallback queue update failed; the batch will be replayed", "err", queueErr, "retry_in", backoff)
-			if !b.sleep(ctx, backoff) {
-				return
-			}
-			backoff = b.nextBackoff(backoff)
 		case infraErr != nil:
 			reportSettled(settled, infraErr, false)
 			abandon()
