@@ -46,5 +46,5 @@ go test -count=1 -run 'NotAllocate' ./... | { grep -v 'no tests to run' || true;
 
 if [ -f scripts/fuzz.sh ]; then
   step "fuzz (short)"
-  bash scripts/fuzz.sh 10s
+  bash scripts/fuzz.sh
 fi
