@@ -12,23 +12,25 @@ import (
 )
 
 // Peeked entries alias the bytes the read cursor read, without a copy, so
-// the cursor must never read over them: entries handed out stay intact
-// through later peeks (many refills of the cursor's buffer), acks (which
-// reread frame headers) and segment deletions.
-func TestPeekedEntriesSurviveLaterReads(t *testing.T) {
+// the cursor must never read over them while they may be in use: entries
+// not yet acknowledged stay intact through later peeks (many refills of the
+// cursor's buffer), acks (which reread frame headers and release buffers)
+// and segment deletions.
+func TestPeekedEntriesSurviveLaterReadsUntilAcknowledged(t *testing.T) {
 	d := openTest(t, t.TempDir(), DiskOptions{SegmentBytes: 1 << 20})
 	const n = 3000 // 3 MB: a dozen cursor refills, three segments
-	value := func(i int) []byte { return bytes.Repeat([]byte{byte('a' + i%26)}, 1000) }
-	for i := 0; i < n; i += 100 {
-		batch := make([]event.Record, 100)
-		for j := range batch {
-			batch[j] = event.Record{Topic: "t", Key: []byte(strconv.Itoa(i + j)), Value: value(i + j)}
-		}
-		if err := d.Append(context.Background(), batch...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	appendNumbered(t, d, n)
 	var held []Entry
+	checked := 0 // held[:checked] were intact when they were acknowledged
+	check := func(upto int) {
+		t.Helper()
+		for i := checked; i < upto; i++ {
+			if e := held[i]; !isNumbered(e, i) {
+				t.Fatalf("entry %d read back as key %q, value %.10q... after later reads", i, e.Key, e.Value)
+			}
+		}
+		checked = upto
+	}
 	var last uint64
 	for len(held) < n {
 		es, err := d.PeekAfter(context.Background(), last, 250)
@@ -38,16 +40,103 @@ func TestPeekedEntriesSurviveLaterReads(t *testing.T) {
 		held = append(held, es...)
 		last = es[len(es)-1].Seq
 		if len(held)%1000 == 0 {
-			if err := d.Ack(held[len(held)-500].Seq); err != nil {
+			k := len(held) - 500 // acknowledge all but the last 500
+			check(k)
+			if err := d.Ack(held[k-1].Seq); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
+	check(n)
+}
+
+// A drain (Peek, Ack, Peek, ...) fills the same few buffers again instead
+// of allocating one per 256 KiB read: the bytes of acknowledged entries
+// are never looked at again.
+func TestDrainReusesReadBuffers(t *testing.T) {
+	d := openTest(t, t.TempDir(), DiskOptions{SegmentBytes: 1 << 20})
+	const n = 3000 // 3 MB: a dozen cursor refills
+	appendNumbered(t, d, n)
+	for i := 0; i < n; {
+		es, err := d.Peek(context.Background(), 100)
+		if err != nil || len(es) == 0 {
+			t.Fatalf("Peek = %d entries, %v", len(es), err)
+		}
+		for _, e := range es {
+			if !isNumbered(e, i) {
+				t.Fatalf("entry %d read back as key %q, value %.10q...", i, e.Key, e.Value)
+			}
+			i++
+		}
+		if err := d.Ack(es[len(es)-1].Seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.readMu.Lock()
+	allocated := d.rd.allocated
+	d.readMu.Unlock()
+	// One buffer being read, one holding the head's record that straddled
+	// its end, one more at most while the head catches up.
+	if allocated > 3 {
+		t.Errorf("draining 3 MB allocated %d read buffers of %d KiB, want at most 3", allocated, readBufferSize>>10)
+	}
+}
+
+// A reader that never acknowledges does not make the cursor keep every
+// buffer it filled (the whole backlog, in memory): past maxReadBuffers the
+// oldest are left to the garbage collector, still intact for the entries
+// that alias them.
+func TestUnacknowledgedReadsKeepBoundedBuffers(t *testing.T) {
+	d := openTest(t, t.TempDir(), DiskOptions{SegmentBytes: 4 << 20})
+	n := (maxReadBuffers + 8) * readBufferSize / 1024 // more bytes than the cap holds
+	appendNumbered(t, d, n)
+	var held []Entry
+	var last uint64
+	for len(held) < n {
+		es, err := d.PeekAfter(context.Background(), last, 500)
+		if err != nil || len(es) == 0 {
+			t.Fatalf("PeekAfter(%d) = %d entries, %v", last, len(es), err)
+		}
+		held = append(held, es...)
+		last = es[len(es)-1].Seq
+	}
+	d.readMu.Lock()
+	tracked, allocated := len(d.rd.inUse)+len(d.rd.spare), d.rd.allocated
+	d.readMu.Unlock()
+	if tracked > maxReadBuffers {
+		t.Errorf("the cursor tracks %d read buffers after reading %d MB unacknowledged, want at most %d", tracked, n>>10, maxReadBuffers)
+	}
+	if allocated <= maxReadBuffers {
+		t.Errorf("%d read buffers allocated for %d MB, want more than %d (else this tests nothing)", allocated, n>>10, maxReadBuffers)
+	}
 	for i, e := range held {
-		if string(e.Key) != strconv.Itoa(i) || !bytes.Equal(e.Value, value(i)) || e.Topic != "t" {
+		if !isNumbered(e, i) {
 			t.Fatalf("entry %d read back as key %q, value %.10q... after later reads", i, e.Key, e.Value)
 		}
 	}
+}
+
+// numberedValue is the 1000-byte value of appendNumbered's record i.
+func numberedValue(i int) []byte { return bytes.Repeat([]byte{byte('a' + i%26)}, 1000) }
+
+// appendNumbered appends n records, record i keyed by i in decimal with
+// numberedValue(i), in batches of 100.
+func appendNumbered(t *testing.T, d *Disk, n int) {
+	t.Helper()
+	for i := 0; i < n; i += 100 {
+		batch := make([]event.Record, min(100, n-i))
+		for j := range batch {
+			batch[j] = event.Record{Topic: "t", Key: []byte(strconv.Itoa(i + j)), Value: numberedValue(i + j)}
+		}
+		if err := d.Append(context.Background(), batch...); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// isNumbered reports whether e is appendNumbered's record i.
+func isNumbered(e Entry, i int) bool {
+	return string(e.Key) == strconv.Itoa(i) && bytes.Equal(e.Value, numberedValue(i)) && e.Topic == "t"
 }
 
 // A drainer reading ahead (PeekAfter, batch after batch, acknowledging as

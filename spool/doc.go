@@ -141,9 +141,13 @@
 // Peek streams from disk through one cached cursor (an open segment and a
 // 256 KiB buffer): a Peek after acknowledging the previous Peek's entries
 // continues where it stopped, without seeking or rescanning, and a repeated
-// Peek is served from the buffer. The cursor reads into a new buffer each
-// time and never over one it filled, so returned entries alias the bytes
-// read instead of being copied out (callers must not write to them). A
+// Peek is served from the buffer. The cursor never reads over a buffer
+// whose records are not all acknowledged, so returned entries alias the
+// bytes read instead of being copied out (callers must not write to them,
+// and must copy what they keep past the entry's Ack or DeadLetter). Once
+// the head has passed all of a buffer's bytes it is filled again: a drain
+// reuses a few dozen buffers (at most 64 are kept, 16 MiB) instead of
+// allocating, zeroing and faulting in a new one every 256 KiB. A
 // PeekAfter that returns a full batch reads the next batch in the
 // background, for a drainer that continues from it while it produces the
 // last. Memory is bounded by the buffers and what the caller asks Peek for

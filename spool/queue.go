@@ -100,7 +100,9 @@ type Stats struct {
 //     stay until Ack or DeadLetter removes them. Their byte slices may be
 //     shared with the queue and with other Peeks' entries (the memory
 //     queue's are the appended records', the disk spool's alias its read
-//     buffers), so callers read them and never write to them.
+//     buffers), so callers read them and never write to them. They are
+//     valid until the entry is acknowledged or dead-lettered: the disk
+//     spool then fills those buffers again, so copy what must outlive that.
 //   - Ack(seq) removes every entry with Seq <= seq. Acknowledging past the
 //     tail is an error and removes nothing.
 //   - DeadLetter(e, reason) moves the head entry e (which must be the head)
