@@ -124,14 +124,14 @@ func (b *ResilientBus) drain() {
 		}
 		settled := pending[:n]
 		pending = pending[n:]
-		entries, errs := settled[0].entries, settled[0].errs
-		for _, f := range settled[1:] {
-			entries = append(entries, f.entries...)
-			errs = append(errs, f.errs...)
-		}
 		// A queue that cannot read ahead is read from the head: what was
 		// delivered must be acknowledged before the next read.
-		infraErr, queueErr := b.replay(ack, entries, errs, ra == nil)
+		var infraErr, queueErr error
+		for _, f := range settled {
+			if infraErr, queueErr = b.replay(ack, f.entries, f.errs, ra == nil); infraErr != nil || queueErr != nil {
+				break
+			}
+		}
 		switch {
 		case ctx.Err() != nil:
 			reportSettled(settled, nil, true)
@@ -363,7 +363,8 @@ func (b *ResilientBus) ack(seq uint64, count int) error {
 	return nil
 }
 
-// replay settles the queue from the results of one batch, in order:
+// replay settles the queue from the results of one batch (called for each
+// settled batch in turn, oldest first, until one fails), in order:
 // successes are recorded as delivered (acknowledged in groups, see acker),
 // a record Kafka rejects for good is dead-lettered, and the first
 // infrastructure failure (infraErr) stops the walk so that record stays at

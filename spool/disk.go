@@ -150,8 +150,11 @@ type Disk struct {
 	pos    position // first unacknowledged record (may sit at a segment's end)
 	acked  uint64   // every seq <= acked is acknowledged
 	window []peeked // the entries of the last Peek still unacknowledged, from pos on
-	rd     segReader
-	dec    recordDecoder // decodes what rd reads
+	// spareWindow is the window slice of the last read-ahead taken, copied
+	// into window: the next read-ahead fills it again.
+	spareWindow []peeked
+	rd          segReader
+	dec         recordDecoder // decodes what rd reads
 	// ahead is the batch being read in the background for the next
 	// PeekAfter, or nil.
 	ahead atomic.Pointer[readAhead]

@@ -263,6 +263,7 @@ func (d *Disk) peek(ctx context.Context, after uint64, max int, ahead bool) ([]E
 		// return first: committed log bytes never change.
 		out = ra.entries[:min(max, len(ra.entries))]
 		d.window = append(d.window, ra.window[:len(out)]...)
+		d.spareWindow = ra.window[:0] // copied: the next read-ahead fills it
 		p, after = d.window[len(d.window)-1].end(), out[len(out)-1].Seq
 	}
 	if len(out) < max {
@@ -359,7 +360,9 @@ func (d *Disk) startReadAhead(start position, after uint64, max int) {
 		}
 		// An error leaves no entries: the peek that continues reads
 		// again and reports it.
-		ra.entries, ra.window, _ = d.readFrames(nil, nil, start, after, max)
+		win := d.spareWindow
+		d.spareWindow = nil
+		ra.entries, ra.window, _ = d.readFrames(nil, win, start, after, max)
 	}()
 }
 
@@ -488,11 +491,9 @@ func (d *Disk) applyAck(plan ackPlan) {
 	for k < len(d.window) && d.window[k].seq <= plan.seq {
 		k++
 	}
-	if k < len(d.window) {
-		d.window = d.window[k:]
-	} else {
-		d.window = d.window[:0]
-	}
+	// Moved down, not resliced: the window's capacity is reused, where
+	// reslicing would make every later append reallocate it.
+	d.window = d.window[:copy(d.window, d.window[k:])]
 
 	d.mu.Lock()
 	d.records -= plan.recs
