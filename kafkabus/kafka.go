@@ -108,42 +108,102 @@ func (b *KafkaBus) ProduceAsync(ctx context.Context, recs []event.Record, done f
 		done(errs)
 		return
 	}
-	rctx, cancel := b.recordContext(ctx)
-	// pending counts promises still to come, plus one for this call until
-	// it has handed every record over.
-	var pending atomic.Int64
-	pending.Store(int64(len(recs)) + 1)
-	finish := func() {
-		if pending.Add(-1) == 0 {
-			cancel()
-			done(errs)
+	ab := asyncBatches.Get().(*asyncBatch)
+	ab.start(b, ctx, recs, errs, done)
+	hdrs := ab.hdrs
+	for i := range recs {
+		if err := checkRecord(&recs[i]); err != nil {
+			errs[i] = err
+			ab.finish()
+			continue
+		}
+		hdrs = toKgo(&ab.krs[i], hdrs, &recs[i])
+		b.client.Produce(ab.rctx, &ab.krs[i], ab.slots[i].promise)
+	}
+	b.mu.RUnlock()
+	ab.finish()
+}
+
+// asyncBatch is one ProduceAsync call's franz-go records and promises,
+// reused through asyncBatches: a replay batch of 500 records would
+// otherwise allocate its records, their headers and a promise closure per
+// record, about 300 bytes a record, all of it for the collector to scan.
+type asyncBatch struct {
+	b       *KafkaBus
+	ctx     context.Context // the caller's, for produceError
+	rctx    context.Context // the records' (recordContext)
+	cancel  context.CancelFunc
+	errs    []error // the caller's: handed to done, never reused
+	done    func(errs []error)
+	pending atomic.Int64 // promises still to come, plus one until all are handed over
+
+	krs   []kgo.Record
+	hdrs  []kgo.RecordHeader // room for every header of the call's records
+	slots []asyncSlot        // slots[i].promise reports krs[i]
+}
+
+// asyncSlot binds one record's promise to its index once: a method value
+// allocates, so it is made when the slot is, not per call.
+type asyncSlot struct {
+	ab      *asyncBatch
+	i       int
+	promise func(*kgo.Record, error)
+}
+
+var asyncBatches = sync.Pool{New: func() any { return new(asyncBatch) }}
+
+// maxPooledBatch is the most records an asyncBatch may have room for and
+// still be reused: one huge call should not keep its arrays in the pool.
+const maxPooledBatch = 4096
+
+func (s *asyncSlot) settle(r *kgo.Record, err error) {
+	if err != nil {
+		s.ab.errs[s.i] = s.ab.b.produceError(s.ab.ctx, r, err)
+	}
+	s.ab.finish()
+}
+
+// start prepares ab for a call with recs. b.mu is held shared.
+func (ab *asyncBatch) start(b *KafkaBus, ctx context.Context, recs []event.Record, errs []error, done func([]error)) {
+	ab.b, ab.ctx, ab.errs, ab.done = b, ctx, errs, done
+	ab.rctx, ab.cancel = b.recordContext(ctx)
+	ab.pending.Store(int64(len(recs)) + 1)
+	if cap(ab.krs) < len(recs) {
+		ab.krs = make([]kgo.Record, len(recs))
+		ab.slots = make([]asyncSlot, len(recs))
+		for i := range ab.slots {
+			s := &ab.slots[i]
+			s.ab, s.i = ab, i
+			s.promise = s.settle
 		}
 	}
-	// One allocation for the batch's franz-go records, one for their
-	// headers, rather than two per record.
-	krs := make([]kgo.Record, len(recs))
+	ab.krs = ab.krs[:len(recs)]
 	nh := 0
 	for i := range recs {
 		nh += len(recs[i].Headers)
 	}
-	hdrs := make([]kgo.RecordHeader, nh)
-	for i := range recs {
-		if err := checkRecord(&recs[i]); err != nil {
-			errs[i] = err
-			finish()
-			continue
-		}
-		toKgo(&krs[i], hdrs, &recs[i])
-		hdrs = hdrs[len(recs[i].Headers):]
-		b.client.Produce(rctx, &krs[i], func(r *kgo.Record, err error) {
-			if err != nil {
-				errs[i] = b.produceError(ctx, r, err)
-			}
-			finish()
-		})
+	if len(ab.hdrs) < nh {
+		ab.hdrs = make([]kgo.RecordHeader, nh)
 	}
-	b.mu.RUnlock()
-	finish()
+}
+
+// finish counts one promise (or the end of handing over) down; the last
+// reports the outcomes and returns ab to the pool. franz-go is done with
+// every record once its promise has run.
+func (ab *asyncBatch) finish() {
+	if ab.pending.Add(-1) != 0 {
+		return
+	}
+	ab.cancel()
+	done, errs := ab.done, ab.errs
+	// Drop every reference to the caller's bytes before pooling.
+	clear(ab.krs)
+	clear(ab.hdrs)
+	ab.b, ab.ctx, ab.rctx, ab.cancel, ab.errs, ab.done = nil, nil, nil, nil, nil, nil
+	if cap(ab.krs) <= maxPooledBatch {
+		asyncBatches.Put(ab)
+	}
+	done(errs)
 }
 
 // produceOne is Produce for one record, the healthy path of every
@@ -271,17 +331,19 @@ func checkTopicName(topic string) error {
 
 // toKgo makes dst the franz-go record for r, without copying r's bytes
 // (franz-go does not modify them), with its headers in hdrs, which must
-// have room for them (len(hdrs) >= len(r.Headers)). Partition -1 marks
+// have room for them (len(hdrs) >= len(r.Headers)); it returns the rest
+// of hdrs, for the next record's. Partition -1 marks
 // "not yet assigned" for produceError; the partitioner overwrites it.
-func toKgo(dst *kgo.Record, hdrs []kgo.RecordHeader, r *event.Record) {
-	hdrs = hdrs[:len(r.Headers):len(r.Headers)]
+func toKgo(dst *kgo.Record, hdrs []kgo.RecordHeader, r *event.Record) (rest []kgo.RecordHeader) {
+	own := hdrs[:len(r.Headers):len(r.Headers)]
 	for i, h := range r.Headers {
-		hdrs[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
+		own[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
 	}
-	if len(hdrs) == 0 {
-		hdrs = nil
+	if len(own) == 0 {
+		own = nil
 	}
-	*dst = kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: hdrs, Partition: -1}
+	*dst = kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: own, Partition: -1}
+	return hdrs[len(r.Headers):]
 }
 
 // Ping reports whether a broker answers a metadata request, for health
