@@ -1,5 +1,7 @@
 package event
 
+import "bytes"
+
 // Header is one Kafka record header.
 type Header struct {
 	Key   string
@@ -34,4 +36,19 @@ func (r *Record) Header(key string) []byte {
 		}
 	}
 	return nil
+}
+
+// Clone returns a deep copy of r, sharing no bytes with it: for keeping a
+// record whose bytes belong to someone else, such as an entry a disk spool
+// will read over once it is acknowledged, or the records a Producer is
+// handed. nil byte slices stay nil.
+func (r *Record) Clone() Record {
+	c := Record{Topic: r.Topic, Key: bytes.Clone(r.Key), Value: bytes.Clone(r.Value)}
+	if r.Headers != nil {
+		c.Headers = make([]Header, len(r.Headers))
+		for i, h := range r.Headers {
+			c.Headers[i] = Header{Key: h.Key, Value: bytes.Clone(h.Value)}
+		}
+	}
+	return c
 }

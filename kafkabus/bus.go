@@ -26,6 +26,12 @@ type Producer interface {
 	// of recs[i] (nil = acknowledged with acks=all). Records with the same
 	// topic and key are produced in slice order. errs has len(recs) entries.
 	// Errors are classified: see IsRetriable and the Err* values.
+	//
+	// The records' bytes stay the caller's, valid only until Produce
+	// returns (ProduceAsync: until done is called): a replay hands over
+	// bytes that alias the disk spool's read buffers, which are read over
+	// once the records are acknowledged. An implementation that keeps a
+	// record copies it (event.Record.Clone).
 	Produce(ctx context.Context, recs []event.Record) (errs []error)
 }
 

@@ -74,7 +74,9 @@ func (f *fakeProducer) Produce(ctx context.Context, recs []event.Record) []error
 			errs[i] = f.poison[val]
 		default:
 			delete(f.failedAt, key)
-			f.log = append(f.log, r)
+			// A copy, as Kafka keeps its own: the records' bytes are the
+			// caller's (a disk spool reads over them once acknowledged).
+			f.log = append(f.log, r.Clone())
 		}
 	}
 	return errs

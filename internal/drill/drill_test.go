@@ -201,7 +201,8 @@ func (p *plantedProducer) Produce(ctx context.Context, recs []event.Record) []er
 			if p.mode == plantDrop {
 				p.done = true
 			} else {
-				p.held = &recs[i]
+				held := recs[i].Clone() // the caller's bytes are reused once acknowledged
+				p.held = &held
 			}
 		case p.held != nil && string(r.Key) == string(p.held.Key):
 			send, index = append(send, r, *p.held), append(index, i, -1)
