@@ -7,6 +7,7 @@ package spool
 
 import (
 	"context"
+	"math"
 	"runtime"
 	"testing"
 
@@ -33,16 +34,24 @@ func TestMemoryAppendDoesNotAllocateOnceWarm(t *testing.T) {
 		}
 	}
 	fill(3 * maxBlockLen) // three blocks, then drained: they become spares
-	if err := m.Ack(m.nextSeq - 1); err != nil {
-		t.Fatal(err)
-	}
-	m.spares.Wait() // a spare being prepared would count below
+	// MemStats counts the whole process's allocations, and now and then
+	// something else allocates meanwhile (1 run in 200 saw 7): the fewest
+	// of three attempts is the queue's. An allocation of the queue's own
+	// shows in every attempt.
+	fewest := uint64(math.MaxUint64)
+	for range 3 {
+		if err := m.Ack(m.nextSeq - 1); err != nil {
+			t.Fatal(err)
+		}
+		m.spares.Wait() // a spare being prepared would count below
 
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	fill(2 * maxBlockLen)
-	runtime.ReadMemStats(&after)
-	if n := after.Mallocs - before.Mallocs; n != 0 {
-		t.Fatalf("appending %d records into a warm queue allocated %d times, want 0", 2*maxBlockLen, n)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		fill(2 * maxBlockLen)
+		runtime.ReadMemStats(&after)
+		if fewest = min(fewest, after.Mallocs-before.Mallocs); fewest == 0 {
+			return
+		}
 	}
+	t.Fatalf("appending %d records into a warm queue allocated %d times at the fewest of three attempts, want 0", 2*maxBlockLen, fewest)
 }
