@@ -180,6 +180,28 @@ func decodeRecordPayload(p []byte, e *Entry) error {
 // payload. Not safe for concurrent use.
 type recordDecoder struct {
 	strs map[string]string
+	// hdrs is room for the headers of records still to decode: each
+	// record's are a slice of it (capped, so appending to one never
+	// reaches the next record's), one allocation per many records instead
+	// of one per record. Never reused: entries keep their headers.
+	hdrs []event.Header
+}
+
+// headerChunk is how many headers one allocation of recordDecoder.hdrs
+// holds: a few hundred records' worth.
+const headerChunk = 1024
+
+// headers returns room for n headers.
+func (rd *recordDecoder) headers(n int) []event.Header {
+	if rd == nil || n > headerChunk/4 {
+		return make([]event.Header, n)
+	}
+	if len(rd.hdrs) < n {
+		rd.hdrs = make([]event.Header, headerChunk)
+	}
+	h := rd.hdrs[:n:n]
+	rd.hdrs = rd.hdrs[n:]
+	return h
 }
 
 // maxShared and maxSharedLen bound the shared strings: header keys are
@@ -313,7 +335,7 @@ func (d *payloadDecoder) recordBody(e *Entry) {
 	}
 	var headers []event.Header
 	if e != nil && count > 0 {
-		headers = make([]event.Header, count)
+		headers = d.shared.headers(int(count))
 	}
 	for i := range count {
 		k, v := d.bytes(d.uvarint()), d.nilable()

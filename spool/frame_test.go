@@ -163,11 +163,54 @@ func TestRecordDecoderSharesStrings(t *testing.T) {
 		if cap(e.Value) != len(e.Value) || cap(e.Key) != len(e.Key) {
 			t.Errorf("record %d: key or value has room to grow into the next field's bytes", i)
 		}
+		// Nor to the headers, which share one allocation with the next
+		// records' headers.
+		if cap(e.Headers) != len(e.Headers) {
+			t.Errorf("record %d: headers have room to grow into the next record's", i)
+		}
 		got = append(got, e)
 	}
 	a, b := got[2], got[2+len(frameTestRecords)]
 	if unsafe.StringData(a.Topic) != unsafe.StringData(b.Topic) || unsafe.StringData(a.Headers[0].Key) != unsafe.StringData(b.Headers[0].Key) {
 		t.Error("equal topics and header keys were allocated again, not shared")
+	}
+}
+
+// The decoder hands out headers from one allocation per many records;
+// a record with more headers than that gets its own, and every record's
+// headers stay intact while later ones are decoded.
+func TestRecordDecoderHeadersDoNotOverlap(t *testing.T) {
+	var rd recordDecoder
+	var got []Entry
+	var want []event.Record
+	for i := range 3 * headerChunk / 2 {
+		n := i % 5
+		if i == 100 {
+			n = headerChunk // more than a chunk's share
+		}
+		r := event.Record{Topic: "t", Headers: make([]event.Header, n)}
+		for j := range r.Headers {
+			r.Headers[j] = event.Header{Key: "k", Value: []byte(fmt.Sprintf("%d/%d", i, j))}
+		}
+		payload, _, err := parseFrame(appendRecordFrame(nil, uint64(i+1), 0, &r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e Entry
+		if err := rd.decode(payload, &e); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		got, want = append(got, e), append(want, r)
+	}
+	for i, e := range got {
+		if len(e.Headers) != len(want[i].Headers) {
+			t.Fatalf("record %d: %d headers, want %d", i, len(e.Headers), len(want[i].Headers))
+		}
+		for j, h := range e.Headers {
+			if string(h.Value) != string(want[i].Headers[j].Value) {
+				t.Fatalf("record %d header %d = %q after decoding the rest, want %q", i, j, h.Value, want[i].Headers[j].Value)
+			}
+		}
 	}
 }
 
