@@ -155,9 +155,11 @@ type Disk struct {
 	spareWindow []peeked
 	rd          segReader
 	dec         recordDecoder // decodes what rd reads
-	// ahead is the batch being read in the background for the next
-	// PeekAfter, or nil.
-	ahead atomic.Pointer[readAhead]
+	// ahead is the batches being read in the background for the next
+	// PeekAfter, or nil; buffered is a finished read-ahead whose first
+	// entries were handed out, holding the rest (readMu).
+	ahead    atomic.Pointer[readAhead]
+	buffered *readAhead
 	// background counts the goroutines reading ahead and deleting
 	// acknowledged segments; Close waits for them.
 	background sync.WaitGroup

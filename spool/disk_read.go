@@ -221,13 +221,21 @@ func (d *Disk) PeekAfter(ctx context.Context, after uint64, max int) ([]Entry, e
 	return d.peek(ctx, after, max, true)
 }
 
+// readAheadBatches is how many batches of the size PeekAfter was asked
+// for one read-ahead reads: while the drainer takes the first from it, the
+// next read-ahead is already under way, so the reader keeps reading while
+// the drainer produces instead of waiting to be started after each batch.
+const readAheadBatches = 2
+
 // peek reads up to max entries with Seq > after. The entries it reads are
 // kept in d.window, which always runs contiguously from the head (d.pos),
 // so Ack can find positions without rereading.
 //
-// A PeekAfter that returns a full batch starts reading the next one in the
-// background (see readAhead), so that a drainer continuing from it finds
-// it read and decoded while it was busy producing.
+// A PeekAfter that returns a full batch starts reading the next ones in
+// the background (see readAhead), so that a drainer continuing from it
+// finds them read and decoded while it was busy producing. What a
+// read-ahead read beyond the batch taken from it waits in d.buffered for
+// the PeekAfter that continues there.
 func (d *Disk) peek(ctx context.Context, after uint64, max int, ahead bool) ([]Entry, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -235,16 +243,19 @@ func (d *Disk) peek(ctx context.Context, after uint64, max int, ahead bool) ([]E
 	if max <= 0 {
 		return nil, fmt.Errorf("spool: Peek max = %d: must be > 0", max)
 	}
-	if ra := d.ahead.Load(); ra != nil && ahead {
+	d.readMu.Lock()
+	if ra := d.ahead.Load(); ra != nil && ahead && !d.buffered.continues(d.window, after) {
+		// Nothing buffered to go on with: wait for the read-ahead, which
+		// reads under readMu, outside it.
+		d.readMu.Unlock()
 		select {
-		case <-ra.done: // it reads under readMu: wait for it outside
+		case <-ra.done:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
+		d.readMu.Lock()
 	}
-	d.readMu.Lock()
 	defer d.readMu.Unlock()
-	ra := d.ahead.Swap(nil) // taken: if it has not run yet, it will not
 	if d.isClosed() {
 		return nil, ErrClosed
 	}
@@ -258,17 +269,33 @@ func (d *Disk) peek(ctx context.Context, after uint64, max int, ahead bool) ([]E
 		d.window = d.window[:0]
 	}
 	var out []Entry
-	if ra != nil && ra.usable(p, after) {
-		// What the read-ahead read is what reading from p now would
-		// return first: committed log bytes never change.
-		out = ra.entries[:min(max, len(ra.entries))]
-		d.window = append(d.window, ra.window[:len(out)]...)
-		d.spareWindow = ra.window[:0] // copied: the next read-ahead fills it
-		p, after = d.window[len(d.window)-1].end(), out[len(out)-1].Seq
+	if ahead {
+		// What was read ahead is what reading from p now would return
+		// first, if it starts at p: committed log bytes never change.
+		if b := d.buffered; b == nil || !b.usable(p, after) {
+			d.buffered = nil
+			if ra := d.ahead.Load(); ra != nil && ra.usable(p, after) {
+				d.ahead.Store(nil)
+				d.buffered = ra
+			}
+		}
+		if b := d.buffered; b != nil {
+			out = b.entries[:min(max, len(b.entries)):min(max, len(b.entries))]
+			d.window = append(d.window, b.window[:len(out)]...)
+			p, after = d.window[len(d.window)-1].end(), out[len(out)-1].Seq
+			if b.take(len(out), p, after) {
+				d.buffered = nil
+				d.spareWindow = b.spare[:0] // copied: the next read-ahead fills it
+			}
+		}
 	}
 	if len(out) < max {
 		// Nothing read ahead, a smaller batch than asked for now, or the
-		// tail has grown since: read on from the cursor.
+		// tail has grown since: read on from the cursor. A read-ahead not
+		// yet run would start where this one is reading: cancel it.
+		if ra := d.ahead.Load(); ra != nil && !ra.isDone() {
+			d.ahead.Store(nil)
+		}
 		var err error
 		out, d.window, err = d.readFrames(out, d.window, p, after, max)
 		if err != nil {
@@ -276,8 +303,17 @@ func (d *Disk) peek(ctx context.Context, after uint64, max int, ahead bool) ([]E
 		}
 	}
 	if ahead && len(out) == max {
-		last := d.window[len(d.window)-1]
-		d.startReadAhead(last.end(), last.seq, max)
+		// Read on from the end of what is buffered, unless a read-ahead
+		// already does (one that starts anywhere else is replaced).
+		start, from := d.window[len(d.window)-1].end(), d.window[len(d.window)-1].seq
+		more := true
+		if b := d.buffered; b != nil {
+			start, from = b.window[len(b.window)-1].end(), b.entries[len(b.entries)-1].Seq
+			more = b.full // else it stopped at the tail: nothing more to read yet
+		}
+		if ra := d.ahead.Load(); more && (ra == nil || ra.start != start || ra.after != from) {
+			d.startReadAhead(start, from, readAheadBatches*max)
+		}
 	}
 	return out, nil
 }
@@ -331,17 +367,42 @@ type readAhead struct {
 	// window[i] is entries[i]'s: from start nothing is at or below after,
 	// so nothing is skipped.
 	window []peeked
+	spare  []peeked // window as read, before take: reused once all is taken
+	full   bool     // it read as many as asked: more may follow
 }
 
 // usable reports whether ra read the entries a peek from p after after
 // would read first. readMu is held.
 func (ra *readAhead) usable(p position, after uint64) bool {
+	return ra.isDone() && len(ra.entries) > 0 && ra.start == p && ra.after == after
+}
+
+// isDone reports whether ra's goroutine has finished (or will not run).
+func (ra *readAhead) isDone() bool {
 	select {
 	case <-ra.done:
+		return true
 	default:
-		return false // not run yet: started by a peek since this one waited
+		return false // not run yet, or reading
 	}
-	return len(ra.entries) > 0 && ra.start == p && ra.after == after
+}
+
+// continues reports whether ra, a finished read-ahead kept in d.buffered
+// (ra may be nil), holds what a PeekAfter(after) continuing from the
+// window would return first. readMu is held.
+func (ra *readAhead) continues(win []peeked, after uint64) bool {
+	if ra == nil || len(win) == 0 || win[len(win)-1].seq != after {
+		return false
+	}
+	return ra.usable(win[len(win)-1].end(), after)
+}
+
+// take drops ra's first n entries, handed out: ra continues at p, after
+// seq after. It reports whether nothing is left.
+func (ra *readAhead) take(n int, p position, after uint64) (empty bool) {
+	ra.entries, ra.window = ra.entries[n:], ra.window[n:]
+	ra.start, ra.after = p, after
+	return len(ra.entries) == 0
 }
 
 // startReadAhead reads up to max entries after the batch just returned, in
@@ -363,6 +424,7 @@ func (d *Disk) startReadAhead(start position, after uint64, max int) {
 		win := d.spareWindow
 		d.spareWindow = nil
 		ra.entries, ra.window, _ = d.readFrames(nil, win, start, after, max)
+		ra.spare, ra.full = ra.window, len(ra.entries) == max
 	}()
 }
 

@@ -148,10 +148,12 @@
 // the head has passed all of a buffer's bytes it is filled again: a drain
 // reuses a few dozen buffers (at most 64 are kept, 16 MiB) instead of
 // allocating, zeroing and faulting in a new one every 256 KiB. A
-// PeekAfter that returns a full batch reads the next batch in the
+// PeekAfter that returns a full batch reads the next two batches in the
 // background, for a drainer that continues from it while it produces the
-// last. Memory is bounded by the buffers and what the caller asks Peek for
-// (one batch more when read ahead), whatever the backlog: a million queued
+// last; when it takes the first of those two, the next read-ahead starts,
+// so the reader keeps going while the drainer produces. Memory is bounded
+// by the buffers and what the caller asks Peek for (up to three batches
+// more when read ahead), whatever the backlog: a million queued
 // records cost no more memory than ten. Ack writes the head file (two
 // fsyncs), so acknowledge in batches; Peek, PeekAfter and the read-ahead
 // go on meanwhile (Ack holds the read side's lock only to plan the new
