@@ -9,7 +9,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/huleedu/huleedu/event"
-	"github.com/huleedu/huleedu/internal/kafkatest"
 )
 
 // A replay batch through ProduceAsync allocates a handful of objects per
@@ -19,15 +18,7 @@ import (
 // records, prebuilt, with one promise per batch, on the same in-process
 // broker, whose allocations count on both sides alike.
 func TestProduceAsyncDoesNotAllocatePerRecord(t *testing.T) {
-	c, err := kafkatest.Start(kafkatest.Config{Brokers: 1, Partitions: 1, Topics: []string{busTopic}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	kb, err := NewKafkaBus(Options{Brokers: c.Addrs()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kb := newOneBrokerBus(t)
 	t.Cleanup(func() { kb.Close(context.Background()) })
 
 	const batch = 500

@@ -26,12 +26,10 @@ func mallocsPerCall(n int, fn func()) float64 {
 	return float64(after.Mallocs-before.Mallocs) / float64(n)
 }
 
-// A healthy publish through ResilientBus (breaker closed, queue empty)
-// allocates one object on top of KafkaBus's own one-record produce: the
-// breaker's *Permit. The record itself stays on the caller's stack (when
-// it escaped, the difference was two). Both are measured against the same
-// in-process broker, whose allocations count on both sides alike.
-func TestHealthyPublishDoesNotAllocateBeyondThePermit(t *testing.T) {
+// newOneBrokerBus returns a KafkaBus on a one-broker, one-partition
+// in-process cluster that closes with the test; the caller closes the bus.
+func newOneBrokerBus(t *testing.T) *KafkaBus {
+	t.Helper()
 	c, err := kafkatest.Start(kafkatest.Config{Brokers: 1, Partitions: 1, Topics: []string{busTopic}})
 	if err != nil {
 		t.Fatal(err)
@@ -41,6 +39,16 @@ func TestHealthyPublishDoesNotAllocateBeyondThePermit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return kb
+}
+
+// A healthy publish through ResilientBus (breaker closed, queue empty)
+// allocates one object on top of KafkaBus's own one-record produce: the
+// breaker's *Permit. The record itself stays on the caller's stack (when
+// it escaped, the difference was two). Both are measured against the same
+// in-process broker, whose allocations count on both sides alike.
+func TestHealthyPublishDoesNotAllocateBeyondThePermit(t *testing.T) {
+	kb := newOneBrokerBus(t)
 	cb, err := resilience.NewCircuitBreaker(resilience.Settings{Name: "allocs"})
 	if err != nil {
 		t.Fatal(err)
