@@ -172,7 +172,8 @@ func (d *Disk) DeadLetter(e Entry, reason string) error {
 	}
 	// The dead letter keeps the bytes that were spooled, whatever the
 	// caller did to its copy of e. head aliases the cursor's buffer, which
-	// is never read over, and is written out before DeadLetter returns.
+	// is not read over before the entry is acknowledged (below, once it is
+	// written out).
 	var head Entry
 	if err := decodeRecordPayload(payload, &head); err != nil {
 		return d.corrupt(p, err)

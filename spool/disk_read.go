@@ -177,8 +177,8 @@ func (d *Disk) locateLocked(p *position) (limit int64, ok bool) {
 	return d.segs[i].size, true
 }
 
-// frameAt reads the frame at p, below limit, returning its payload (never
-// overwritten: see segReader) and size. Damage found here appeared after the
+// frameAt reads the frame at p, below limit, returning its payload (not
+// overwritten until the head passes it: see segReader) and size. Damage found here appeared after the
 // spool was opened: it is reported, not repaired; reopening quarantines it.
 func (d *Disk) frameAt(p position, limit int64) ([]byte, int64, error) {
 	if limit-p.off < frameHeaderSize+payloadPrefixSize {
