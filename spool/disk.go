@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -157,8 +156,8 @@ type Disk struct {
 	dec         recordDecoder // decodes what rd reads
 	// ahead is the batches being read in the background for the next
 	// PeekAfter, or nil; buffered is a finished read-ahead whose first
-	// entries were handed out, holding the rest (readMu).
-	ahead    atomic.Pointer[readAhead]
+	// entries were handed out, holding the rest.
+	ahead    *readAhead
 	buffered *readAhead
 	// background counts the goroutines reading ahead and deleting
 	// acknowledged segments; Close waits for them.

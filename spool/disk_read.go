@@ -244,7 +244,7 @@ func (d *Disk) peek(ctx context.Context, after uint64, max int, ahead bool) ([]E
 		return nil, fmt.Errorf("spool: Peek max = %d: must be > 0", max)
 	}
 	d.readMu.Lock()
-	if ra := d.ahead.Load(); ra != nil && ahead && !d.buffered.continues(d.window, after) {
+	if ra := d.ahead; ra != nil && ahead && !d.buffered.continues(d.window, after) {
 		// Nothing buffered to go on with: wait for the read-ahead, which
 		// reads under readMu, outside it.
 		d.readMu.Unlock()
@@ -274,8 +274,8 @@ func (d *Disk) peek(ctx context.Context, after uint64, max int, ahead bool) ([]E
 		// first, if it starts at p: committed log bytes never change.
 		if b := d.buffered; b == nil || !b.usable(p, after) {
 			d.buffered = nil
-			if ra := d.ahead.Load(); ra != nil && ra.usable(p, after) {
-				d.ahead.Store(nil)
+			if ra := d.ahead; ra != nil && ra.usable(p, after) {
+				d.ahead = nil
 				d.buffered = ra
 			}
 		}
@@ -293,8 +293,8 @@ func (d *Disk) peek(ctx context.Context, after uint64, max int, ahead bool) ([]E
 		// Nothing read ahead, a smaller batch than asked for now, or the
 		// tail has grown since: read on from the cursor. A read-ahead not
 		// yet run would start where this one is reading: cancel it.
-		if ra := d.ahead.Load(); ra != nil && !ra.isDone() {
-			d.ahead.Store(nil)
+		if ra := d.ahead; ra != nil && !ra.isDone() {
+			d.ahead = nil
 		}
 		var err error
 		out, d.window, err = d.readFrames(out, d.window, p, after, max)
@@ -311,7 +311,7 @@ func (d *Disk) peek(ctx context.Context, after uint64, max int, ahead bool) ([]E
 			start, from = b.window[len(b.window)-1].end(), b.entries[len(b.entries)-1].Seq
 			more = b.full // else it stopped at the tail: nothing more to read yet
 		}
-		if ra := d.ahead.Load(); more && (ra == nil || ra.start != start || ra.after != from) {
+		if ra := d.ahead; more && (ra == nil || ra.start != start || ra.after != from) {
 			d.startReadAhead(start, from, readAheadBatches*max)
 		}
 	}
@@ -357,7 +357,7 @@ func (d *Disk) readFrames(out []Entry, win []peeked, p position, after uint64, m
 // readAhead is a batch read in the background for a PeekAfter(after, ...)
 // that continues from start, where the previous one stopped. Its goroutine
 // sets entries and window and closes done while it holds readMu; a peek
-// that takes it (swapping Disk.ahead to nil, under readMu) before it ran
+// that takes or replaces it (Disk.ahead, under readMu) before it ran
 // stops it from running at all.
 type readAhead struct {
 	start   position
@@ -409,14 +409,14 @@ func (ra *readAhead) take(n int, p position, after uint64) (empty bool) {
 // a goroutine of its own. readMu is held (the goroutine waits for it).
 func (d *Disk) startReadAhead(start position, after uint64, max int) {
 	ra := &readAhead{start: start, after: after, done: make(chan struct{})}
-	d.ahead.Store(ra)
+	d.ahead = ra
 	d.background.Add(1)
 	go func() {
 		defer d.background.Done()
 		d.readMu.Lock()
 		defer d.readMu.Unlock()
 		defer close(ra.done)
-		if d.ahead.Load() != ra || d.isClosed() {
+		if d.ahead != ra || d.isClosed() {
 			return // taken by a peek already, or closed
 		}
 		// An error leaves no entries: the peek that continues reads

@@ -196,9 +196,11 @@ func TestReadAheadWhileAppendingDeliversEveryRecordOnceInOrder(t *testing.T) {
 	wg.Wait()
 }
 
-// A PeekAfter that returns a full batch reads the next batch in the
+// A PeekAfter that returns a full batch reads the next batches in the
 // background: the PeekAfter that continues from it reads nothing from
-// disk. One that returns less (the tail) starts no read-ahead.
+// disk. One that takes a batch from a read-ahead and leaves the next one
+// buffered has already started reading the one after. One that returns
+// less (the tail) starts no read-ahead.
 func TestFullPeekAfterReadsTheNextBatchAhead(t *testing.T) {
 	ffs := newFaultFS()
 	d := openTest(t, t.TempDir(), DiskOptions{FS: ffs})
@@ -216,9 +218,9 @@ func TestFullPeekAfterReadsTheNextBatchAhead(t *testing.T) {
 	for from := 0; from < n; from += batch {
 		if from > 0 {
 			d.readMu.Lock()
-			buffered := d.buffered != nil
+			buffered, ra := d.buffered != nil, d.ahead
 			d.readMu.Unlock()
-			if ra := d.ahead.Load(); ra != nil {
+			if ra != nil {
 				<-ra.done
 			} else if !buffered {
 				t.Fatalf("nothing read ahead after a full batch ending at record %d", from-1)
@@ -237,8 +239,18 @@ func TestFullPeekAfterReadsTheNextBatchAhead(t *testing.T) {
 			t.Fatalf("PeekAfter of records %v read %d bytes: the batch was not read ahead", want, read)
 		}
 		last = es[len(es)-1].Seq
+		d.readMu.Lock()
+		if b := d.buffered; b != nil && b.full {
+			end := b.window[len(b.window)-1].end()
+			if d.ahead == nil || d.ahead.start != end {
+				t.Errorf("PeekAfter of records %v left %d buffered, but did not start reading after them", want, len(b.entries))
+			}
+		}
+		d.readMu.Unlock()
 	}
-	if d.ahead.Load() != nil {
+	d.readMu.Lock()
+	defer d.readMu.Unlock()
+	if d.ahead != nil {
 		t.Fatal("a PeekAfter that reached the tail started a read-ahead")
 	}
 }
