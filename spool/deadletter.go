@@ -166,7 +166,7 @@ func (d *Disk) DeadLetter(e Entry, reason string) error {
 	if !ok {
 		return fmt.Errorf("spool: dead-letter seq %d: not the head of the queue (the queue is empty)", e.Seq)
 	}
-	payload, _, err := d.frameAt(p, limit)
+	payload, _, err := d.frameAt(&d.rd, p, limit)
 	if err != nil {
 		return err
 	}

@@ -98,14 +98,14 @@ func (o DiskOptions) withDefaults() (DiskOptions, error) {
 // Locks, always taken in this order: redriveMu (Redrive runs one at a
 // time), ackMu (what moves the head: Ack, DeadLetter, Purge, and Close,
 // which waits for them), readMu (the read side: head position, read
-// cursor), deadMu (the
+// cursor), aheadMu (the read-ahead's own cursor), deadMu (the
 // dead-letter log), headMu (the head file), mu (everything shared with
 // appenders). Append takes only mu. No file I/O happens under mu except
 // the few-byte read of the new head's timestamp in Ack and Purge's
 // removals (on a Disk of its own). The committer role (see commitGroup)
 // writes to active without mu while committing is set; Ack retires active
 // only while it is not. The Disk's own goroutines (counted in background)
-// only read ahead for PeekAfter, under readMu, and unlink acknowledged
+// only read ahead for PeekAfter, under aheadMu, and unlink acknowledged
 // segments; appends never wait for a goroutine of its own.
 type Disk struct {
 	dir    string
@@ -159,6 +159,13 @@ type Disk struct {
 	// entries were handed out, holding the rest.
 	ahead    *readAhead
 	buffered *readAhead
+
+	// aheadMu guards the read-ahead's own cursor and decoder: it reads
+	// with them outside readMu, so that a PeekAfter taking what is
+	// already buffered, or an Ack, does not wait for it.
+	aheadMu sync.Mutex
+	ard     segReader
+	adec    recordDecoder
 	// background counts the goroutines reading ahead and deleting
 	// acknowledged segments; Close waits for them.
 	background sync.WaitGroup
@@ -231,6 +238,7 @@ func OpenDisk(dir string, opts DiskOptions) (*Disk, error) {
 	}
 	d.idle = sync.NewCond(&d.mu)
 	d.rd = segReader{fsys: d.fs, dir: dir}
+	d.ard = segReader{fsys: d.fs, dir: dir}
 	if err := d.load(); err != nil {
 		d.closeFiles()
 		lock.Close()
@@ -327,6 +335,9 @@ func (d *Disk) closeFiles() error {
 	d.readMu.Lock()
 	d.rd.close()
 	d.readMu.Unlock()
+	d.aheadMu.Lock()
+	d.ard.close()
+	d.aheadMu.Unlock()
 	d.deadMu.Lock()
 	errs = append(errs, d.dead.close())
 	d.deadMu.Unlock()

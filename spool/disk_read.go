@@ -36,7 +36,8 @@ type readBuffer struct {
 // every byte is acknowledged (release) are filled again, so a drain does
 // not allocate, zero and fault in a fresh buffer every 256 KiB. Buffers it
 // stops tracking (more than maxReadBuffers) are left to the garbage
-// collector, never reused. Guarded by Disk.readMu.
+// collector, never reused. Disk.rd is guarded by Disk.readMu; the
+// read-ahead has one of its own, Disk.ard, guarded by Disk.aheadMu.
 type segReader struct {
 	fsys FS
 	dir  string
@@ -180,17 +181,18 @@ func (d *Disk) locateLocked(p *position) (limit int64, ok bool) {
 // frameAt reads the frame at p, below limit, returning its payload (not
 // overwritten until the head passes it: see segReader) and size. Damage found here appeared after the
 // spool was opened: it is reported, not repaired; reopening quarantines it.
-func (d *Disk) frameAt(p position, limit int64) ([]byte, int64, error) {
+// It reads through rd: Disk.rd, or the read-ahead's Disk.ard.
+func (d *Disk) frameAt(rd *segReader, p position, limit int64) ([]byte, int64, error) {
 	if limit-p.off < frameHeaderSize+payloadPrefixSize {
 		return nil, 0, d.corrupt(p, errFrameShort)
 	}
-	b, err := d.rd.read(p.base, p.off, frameHeaderSize, limit)
+	b, err := rd.read(p.base, p.off, frameHeaderSize, limit)
 	if err == nil {
 		size := int64(binary.LittleEndian.Uint32(b))
 		if size < payloadPrefixSize || p.off+frameHeaderSize+size > limit {
 			return nil, 0, d.corrupt(p, fmt.Errorf("%w: %d bytes", errFrameLength, size))
 		}
-		if b, err = d.rd.read(p.base, p.off, frameHeaderSize+size, limit); err == nil {
+		if b, err = rd.read(p.base, p.off, frameHeaderSize+size, limit); err == nil {
 			payload, n, perr := parseFrame(b)
 			if perr != nil {
 				return nil, 0, d.corrupt(p, perr)
@@ -246,7 +248,7 @@ func (d *Disk) peek(ctx context.Context, after uint64, max int, ahead bool) ([]E
 	d.readMu.Lock()
 	if ra := d.ahead; ra != nil && ahead && !d.buffered.continues(d.window, after) {
 		// Nothing buffered to go on with: wait for the read-ahead, which
-		// reads under readMu, outside it.
+		// needs readMu to start.
 		d.readMu.Unlock()
 		select {
 		case <-ra.done:
@@ -297,7 +299,7 @@ func (d *Disk) peek(ctx context.Context, after uint64, max int, ahead bool) ([]E
 			d.ahead = nil
 		}
 		var err error
-		out, d.window, err = d.readFrames(out, d.window, p, after, max)
+		out, d.window, err = d.readFrames(&d.rd, &d.dec, out, d.window, p, after, max)
 		if err != nil {
 			return nil, err
 		}
@@ -321,8 +323,10 @@ func (d *Disk) peek(ctx context.Context, after uint64, max int, ahead bool) ([]E
 // readFrames appends to out the entries with Seq > after from p on, until
 // out holds max, and to win the window records of every entry it read
 // (those skipped included). Damage after the first entry of out ends the
-// batch early; at the first, it is the error. readMu is held.
-func (d *Disk) readFrames(out []Entry, win []peeked, p position, after uint64, max int) ([]Entry, []peeked, error) {
+// batch early; at the first, it is the error. It reads through rd and
+// decodes with dec: readMu is held for Disk.rd and Disk.dec, aheadMu for
+// the read-ahead's Disk.ard and Disk.adec.
+func (d *Disk) readFrames(rd *segReader, dec *recordDecoder, out []Entry, win []peeked, p position, after uint64, max int) ([]Entry, []peeked, error) {
 	if out == nil {
 		out = make([]Entry, 0, min(max, 4096))
 	}
@@ -331,7 +335,7 @@ func (d *Disk) readFrames(out []Entry, win []peeked, p position, after uint64, m
 		if !ok {
 			break
 		}
-		payload, n, err := d.frameAt(p, limit)
+		payload, n, err := d.frameAt(rd, p, limit)
 		if err != nil {
 			if len(out) > 0 {
 				break // deliver what precedes the damage first
@@ -339,7 +343,7 @@ func (d *Disk) readFrames(out []Entry, win []peeked, p position, after uint64, m
 			return nil, win, err
 		}
 		var e Entry
-		if err := d.dec.decode(payload, &e); err != nil {
+		if err := dec.decode(payload, &e); err != nil {
 			if len(out) > 0 {
 				break
 			}
@@ -356,9 +360,10 @@ func (d *Disk) readFrames(out []Entry, win []peeked, p position, after uint64, m
 
 // readAhead is a batch read in the background for a PeekAfter(after, ...)
 // that continues from start, where the previous one stopped. Its goroutine
-// sets entries and window and closes done while it holds readMu; a peek
-// that takes or replaces it (Disk.ahead, under readMu) before it ran
-// stops it from running at all.
+// sets entries and window and then closes done, outside readMu (see
+// startReadAhead); a peek that takes or replaces it (Disk.ahead, under
+// readMu) before it started stops it from running at all, and one that
+// replaces it while it reads never uses what it read.
 type readAhead struct {
 	start   position
 	after   uint64
@@ -406,24 +411,44 @@ func (ra *readAhead) take(n int, p position, after uint64) (empty bool) {
 }
 
 // startReadAhead reads up to max entries after the batch just returned, in
-// a goroutine of its own. readMu is held (the goroutine waits for it).
+// a goroutine of its own. readMu is held.
+//
+// The goroutine holds readMu only to see whether it is still wanted and to
+// take the spare window; it reads with the read-ahead's own cursor, under
+// aheadMu, so that the PeekAfter taking the batch buffered before it, and
+// Acks, go on meanwhile. Reading outside readMu is safe because committed
+// log bytes never change, and the segments it reads are not acknowledged
+// (so not removed) while it reads them: the entries it reads come after
+// every entry handed out. If the drainer starts over from the head
+// instead, the read-ahead is replaced and what it read is never used.
 func (d *Disk) startReadAhead(start position, after uint64, max int) {
 	ra := &readAhead{start: start, after: after, done: make(chan struct{})}
 	d.ahead = ra
 	d.background.Add(1)
 	go func() {
 		defer d.background.Done()
-		d.readMu.Lock()
-		defer d.readMu.Unlock()
 		defer close(ra.done)
+		d.readMu.Lock()
 		if d.ahead != ra || d.isClosed() {
+			d.readMu.Unlock()
 			return // taken by a peek already, or closed
 		}
-		// An error leaves no entries: the peek that continues reads
-		// again and reports it.
 		win := d.spareWindow
 		d.spareWindow = nil
-		ra.entries, ra.window, _ = d.readFrames(nil, win, start, after, max)
+		head := d.pos
+		d.readMu.Unlock()
+
+		d.aheadMu.Lock()
+		defer d.aheadMu.Unlock()
+		if d.isClosed() {
+			return // closeFiles has closed ard, or waits to: do not reopen it
+		}
+		// Buffers of what was acknowledged since the last read-ahead are
+		// free again (applyAck releases Disk.rd's, not these).
+		d.ard.release(head)
+		// An error leaves no entries: the peek that continues reads
+		// again and reports it.
+		ra.entries, ra.window, _ = d.readFrames(&d.ard, &d.adec, nil, win, start, after, max)
 		ra.spare, ra.full = ra.window, len(ra.entries) == max
 	}()
 }
@@ -589,9 +614,12 @@ func (d *Disk) applyAck(plan ackPlan) {
 		retired.f.Close()
 	}
 	if len(drop) > 0 {
+		d.aheadMu.Lock() // rare: once a segment
 		for _, s := range drop {
 			d.rd.forget(s.base)
+			d.ard.forget(s.base)
 		}
+		d.aheadMu.Unlock()
 		// Unlinking a large file takes milliseconds the drain need not
 		// wait for: nothing refers to these segments any more, and their
 		// names are never reused (a segment is named by its first seq).

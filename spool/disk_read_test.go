@@ -3,8 +3,10 @@ package spool
 import (
 	"bytes"
 	"context"
+	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -82,6 +84,42 @@ func TestDrainReusesReadBuffers(t *testing.T) {
 	}
 }
 
+// The read-ahead's own cursor reuses its buffers as well: each read-ahead
+// first frees those the head has passed since the last.
+func TestReadAheadReusesReadBuffers(t *testing.T) {
+	d := openTest(t, t.TempDir(), DiskOptions{SegmentBytes: 1 << 20})
+	const n = 3000 // 3 MB: a dozen cursor refills
+	appendNumbered(t, d, n)
+	var last uint64
+	for i := 0; i < n; {
+		es, err := d.PeekAfter(context.Background(), last, 100)
+		if err != nil || len(es) == 0 {
+			t.Fatalf("PeekAfter = %d entries, %v", len(es), err)
+		}
+		for _, e := range es {
+			if !isNumbered(e, i) {
+				t.Fatalf("entry %d read back as key %q, value %.10q...", i, e.Key, e.Value)
+			}
+			i++
+		}
+		last = es[len(es)-1].Seq
+		if err := d.Ack(last); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.aheadMu.Lock()
+	allocated, rd := d.ard.allocated, d.rd.allocated
+	d.aheadMu.Unlock()
+	if rd+allocated == 0 {
+		t.Fatal("nothing was read")
+	}
+	// As for Peek's cursor, plus one: a read-ahead reads two batches past
+	// the head, and frees only what the head had passed when it started.
+	if allocated > 4 {
+		t.Errorf("draining 3 MB through PeekAfter allocated %d read-ahead buffers of %d KiB, want at most 4", allocated, readBufferSize>>10)
+	}
+}
+
 // A reader that never acknowledges does not make the cursor keep every
 // buffer it filled (the whole backlog, in memory): past maxReadBuffers the
 // oldest are left to the garbage collector, still intact for the entries
@@ -100,12 +138,18 @@ func TestUnacknowledgedReadsKeepBoundedBuffers(t *testing.T) {
 		held = append(held, es...)
 		last = es[len(es)-1].Seq
 	}
+	// Both cursors: PeekAfter's own, and the read-ahead's, which reads
+	// most of it.
 	d.readMu.Lock()
-	tracked, allocated := len(d.rd.inUse)+len(d.rd.spare), d.rd.allocated
-	d.readMu.Unlock()
-	if tracked > maxReadBuffers {
-		t.Errorf("the cursor tracks %d read buffers after reading %d MB unacknowledged, want at most %d", tracked, n>>10, maxReadBuffers)
+	d.aheadMu.Lock()
+	allocated := max(d.rd.allocated, d.ard.allocated)
+	for name, rd := range map[string]*segReader{"cursor": &d.rd, "read-ahead's cursor": &d.ard} {
+		if tracked := len(rd.inUse) + len(rd.spare); tracked > maxReadBuffers {
+			t.Errorf("the %s tracks %d read buffers after reading %d MB unacknowledged, want at most %d", name, tracked, n>>10, maxReadBuffers)
+		}
 	}
+	d.aheadMu.Unlock()
+	d.readMu.Unlock()
 	if allocated <= maxReadBuffers {
 		t.Errorf("%d read buffers allocated for %d MB, want more than %d (else this tests nothing)", allocated, n>>10, maxReadBuffers)
 	}
@@ -252,6 +296,153 @@ func TestFullPeekAfterReadsTheNextBatchAhead(t *testing.T) {
 	defer d.readMu.Unlock()
 	if d.ahead != nil {
 		t.Fatal("a PeekAfter that reached the tail started a read-ahead")
+	}
+}
+
+// The read-ahead reads with a cursor of its own, outside the read side's
+// lock: while it is stuck in a read, the PeekAfter that takes the batch
+// buffered before it, and an Ack of what was delivered, go on; Close
+// waits for it.
+func TestReadAheadDoesNotHoldUpPeekAfterOrAck(t *testing.T) {
+	ffs := newFaultFS()
+	d := openTest(t, t.TempDir(), DiskOptions{FS: ffs})
+	// Records of 100 kB, more than fit the cursor's buffer in one batch,
+	// so the read-ahead must read from the file.
+	const n, batch = 21, 4
+	for i := range n {
+		r := rec(i)
+		r.Key = make([]byte, 100_000)
+		if err := d.Append(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	peek := func(after uint64, want []int) uint64 {
+		t.Helper()
+		got := make(chan []Entry, 1)
+		go func() {
+			es, err := d.PeekAfter(ctx, after, batch)
+			if err != nil {
+				t.Error(err)
+			}
+			got <- es
+		}()
+		select {
+		case es := <-got:
+			if idx := indexesOf(t, es); !equalInts(idx, want) {
+				t.Fatalf("PeekAfter(%d) = %v, want %v", after, idx, want)
+			}
+			return es[len(es)-1].Seq
+		case <-time.After(10 * time.Second):
+			t.Fatalf("PeekAfter(%d) waited for the read-ahead's read", after)
+			return 0
+		}
+	}
+	waitAhead := func() {
+		d.readMu.Lock()
+		ra := d.ahead
+		d.readMu.Unlock()
+		if ra == nil {
+			t.Fatal("no read-ahead under way after a full batch")
+		}
+		<-ra.done
+	}
+
+	last := peek(0, ints(0, 4)) // read now; records 4..11 are read ahead
+	waitAhead()
+
+	entered, release := holdFirstRead(ffs)
+	// A failed check must not leave Close waiting for the read.
+	defer release()
+	last = peek(last, ints(4, 8)) // leaves 8..11 buffered, starts reading 12..19
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the read-ahead after records 8..11 never read")
+	}
+	last = peek(last, ints(8, 12))
+	acked := make(chan error, 1)
+	go func() { acked <- d.Ack(last) }()
+	select {
+	case err := <-acked:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Ack waited for the read-ahead's read")
+	}
+
+	release()
+	ffs.setRead(nil)
+	last = peek(last, ints(12, 16))
+	last = peek(last, ints(16, 20))
+	peek(last, ints(20, 21))
+	if got := d.Stats().Records; got != n-12 {
+		t.Fatalf("Stats().Records = %d after acknowledging 12, want %d", got, n-12)
+	}
+}
+
+// holdFirstRead makes the next read of a segment through ffs wait until
+// release is called; entered is closed once it waits. Reads after it
+// (by other readers too) go through.
+func holdFirstRead(ffs *faultFS) (entered chan struct{}, release func()) {
+	entered, gate := make(chan struct{}), make(chan struct{})
+	var first atomic.Bool
+	ffs.setRead(func(name string) {
+		if isSegment(name) && first.CompareAndSwap(false, true) {
+			close(entered)
+			<-gate
+		}
+	})
+	return entered, sync.OnceFunc(func() { close(gate) })
+}
+
+// Close while a read-ahead is in the middle of a read waits for it, and
+// the read-ahead does not reopen the segment the Close closed.
+func TestCloseWaitsForAReadAheadMidRead(t *testing.T) {
+	ffs := newFaultFS()
+	d, err := OpenDisk(t.TempDir(), DiskOptions{FS: ffs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 12 {
+		r := rec(i)
+		r.Key = make([]byte, 100_000)
+		if err := d.Append(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	es, err := d.PeekAfter(context.Background(), 0, 2) // reads 0..1 itself
+	if err != nil || len(es) != 2 {
+		t.Fatalf("first batch: %d entries, %v", len(es), err)
+	}
+	entered, release := holdFirstRead(ffs)
+	defer release()
+	d.readMu.Lock()
+	ra := d.ahead
+	d.readMu.Unlock()
+	if ra == nil {
+		t.Fatal("no read-ahead after a full batch")
+	}
+	select {
+	case <-entered:
+	case <-ra.done: // it read everything before the hook was set: nothing to test
+		t.Skip("the read-ahead finished before its read could be held")
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- d.Close() }()
+	// Close marks the spool closed before it closes the files, so once it
+	// is marked, the read-ahead must not open any more.
+	for !d.isClosed() {
+		runtime.Gosched()
+	}
+	opens := ffs.opens.Load()
+	release()
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if got := ffs.opens.Load(); got != opens {
+		t.Fatalf("%d files opened after Close began", got-opens)
 	}
 }
 

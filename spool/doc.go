@@ -146,13 +146,16 @@
 // bytes read instead of being copied out (callers must not write to them,
 // and must copy what they keep past the entry's Ack or DeadLetter). Once
 // the head has passed all of a buffer's bytes it is filled again: a drain
-// reuses a few dozen buffers (at most 64 are kept, 16 MiB) instead of
+// reuses a few dozen buffers (at most 64 a cursor are kept, 16 MiB) instead of
 // allocating, zeroing and faulting in a new one every 256 KiB. A
 // PeekAfter that returns a full batch reads the next two batches in the
 // background, for a drainer that continues from it while it produces the
 // last; when it takes the first of those two, the next read-ahead starts,
-// so the reader keeps going while the drainer produces. Memory is bounded
-// by the buffers and what the caller asks Peek for (up to three batches
+// so the reader keeps going while the drainer produces. The read-ahead
+// has a cursor and buffers of its own and reads without the read side's
+// lock, so a PeekAfter taking the batch already read, or an Ack, does not
+// wait for it. Memory is bounded by the buffers (of each cursor) and what
+// the caller asks Peek for (up to three batches
 // more when read ahead), whatever the backlog: a million queued
 // records cost no more memory than ten. Ack writes the head file (two
 // fsyncs), so acknowledge in batches; Peek, PeekAfter and the read-ahead

@@ -21,6 +21,8 @@ type faultFS struct {
 	sync func(name string) error
 	// remove, if set, runs before a removal of name (base name).
 	remove func(name string)
+	// read, if set, runs before a ReadAt of name (base name).
+	read func(name string)
 	// noSync turns every fsync (files and directories) into a no-op, for
 	// fuzzing speed where durability is not what is tested.
 	noSync bool
@@ -48,6 +50,12 @@ func (f *faultFS) setRemove(h func(name string)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.remove = h
+}
+
+func (f *faultFS) setRead(h func(name string)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.read = h
 }
 
 func (f *faultFS) Remove(name string) error {
@@ -116,6 +124,12 @@ func (f *faultFile) Sync() error {
 }
 
 func (f *faultFile) ReadAt(b []byte, off int64) (int, error) {
+	f.fs.mu.Lock()
+	hook := f.fs.read
+	f.fs.mu.Unlock()
+	if hook != nil {
+		hook(f.name)
+	}
 	n, err := f.File.ReadAt(b, off)
 	f.fs.readBytes.Add(int64(n))
 	return n, err

@@ -196,6 +196,9 @@ func (d *Disk) purge() (PurgeResult, error) {
 	if err := d.persistHead(func(h *headState) { *h = headState{acked: last, deadFirst: deadNext, next: last + 1} }); err != nil {
 		return PurgeResult{}, err
 	}
+	d.aheadMu.Lock()
+	d.ard.close()
+	d.aheadMu.Unlock()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.rd.close()
