@@ -293,7 +293,8 @@ type acker struct {
 	ackIn chan error // non-nil while an Ack runs in the background: its result
 }
 
-// ackEvery is how many delivered records may wait for one Ack.
+// ackEvery is how many delivered records wait for one Ack: at least this
+// many, more while the previous Ack is still writing (see flushBehind).
 const ackEvery = 4096
 
 func (a *acker) delivered(seq uint64) { a.seq, a.count = seq, a.count+1 }
@@ -314,8 +315,14 @@ func (a *acker) flush() error {
 }
 
 // flushBehind hands everything delivered so far to an Ack in the
-// background, once the previous one has finished; the error is that one's.
+// background; the error is the previous one's. While the previous Ack is
+// still writing the head file it does nothing: the drain goes on rather
+// than wait for those fsyncs, and the next call acknowledges what was
+// delivered meanwhile as well.
 func (a *acker) flushBehind() error {
+	if running, err := a.reap(false); running || err != nil {
+		return err
+	}
 	seq, count, err := a.take()
 	if err != nil || count == 0 {
 		return err
@@ -340,15 +347,31 @@ func (a *acker) take() (seq uint64, count int, err error) {
 // wait waits for the background Ack, if one runs, and returns its error
 // (dropping the count, as flush explains).
 func (a *acker) wait() error {
+	_, err := a.reap(true)
+	return err
+}
+
+// reap collects the result of the background Ack, if one runs: waiting
+// for it if block, else only if it has finished (running reports one still
+// under way). A failed Ack drops the count, as flush explains.
+func (a *acker) reap(block bool) (running bool, err error) {
 	if a.ackIn == nil {
-		return nil
+		return false, nil
 	}
-	err := <-a.ackIn
+	if block {
+		err = <-a.ackIn
+	} else {
+		select {
+		case err = <-a.ackIn:
+		default:
+			return true, nil
+		}
+	}
 	a.ackIn = nil
 	if err != nil {
 		a.count = 0
 	}
-	return err
+	return false, err
 }
 
 // ack acknowledges count delivered records, up to seq, and only then
