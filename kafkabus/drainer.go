@@ -336,19 +336,12 @@ func (a *acker) flushBehind() error {
 // take returns what was delivered since the last Ack and clears it, once
 // the background Ack, if one runs, has finished; an error is that Ack's.
 func (a *acker) take() (seq uint64, count int, err error) {
-	if err := a.wait(); err != nil {
+	if _, err := a.reap(true); err != nil {
 		return 0, 0, err
 	}
 	seq, count = a.seq, a.count
 	a.count = 0
 	return seq, count, nil
-}
-
-// wait waits for the background Ack, if one runs, and returns its error
-// (dropping the count, as flush explains).
-func (a *acker) wait() error {
-	_, err := a.reap(true)
-	return err
 }
 
 // reap collects the result of the background Ack, if one runs: waiting

@@ -417,10 +417,12 @@ func (ra *readAhead) take(n int, p position, after uint64) (empty bool) {
 // take the spare window; it reads with the read-ahead's own cursor, under
 // aheadMu, so that the PeekAfter taking the batch buffered before it, and
 // Acks, go on meanwhile. Reading outside readMu is safe because committed
-// log bytes never change, and the segments it reads are not acknowledged
-// (so not removed) while it reads them: the entries it reads come after
-// every entry handed out. If the drainer starts over from the head
-// instead, the read-ahead is replaced and what it read is never used.
+// log bytes never change, and an Ack that retires segments takes aheadMu
+// to drop them from this cursor too, so no file is closed under a read.
+// Only a read-ahead already replaced can start in a retired segment (the
+// others read past every entry handed out): it reads the old bytes, or
+// nothing once the file is gone, and what it read is never used. That
+// happens when the drainer starts over from the head.
 func (d *Disk) startReadAhead(start position, after uint64, max int) {
 	ra := &readAhead{start: start, after: after, done: make(chan struct{})}
 	d.ahead = ra

@@ -54,69 +54,62 @@ func TestPeekedEntriesSurviveLaterReadsUntilAcknowledged(t *testing.T) {
 
 // A drain (Peek, Ack, Peek, ...) fills the same few buffers again instead
 // of allocating one per 256 KiB read: the bytes of acknowledged entries
-// are never looked at again.
+// are never looked at again. So does the read-ahead's own cursor in a
+// drain through PeekAfter: each read-ahead first frees those the head has
+// passed since the last.
 func TestDrainReusesReadBuffers(t *testing.T) {
-	d := openTest(t, t.TempDir(), DiskOptions{SegmentBytes: 1 << 20})
-	const n = 3000 // 3 MB: a dozen cursor refills
-	appendNumbered(t, d, n)
-	for i := 0; i < n; {
-		es, err := d.Peek(context.Background(), 100)
-		if err != nil || len(es) == 0 {
-			t.Fatalf("Peek = %d entries, %v", len(es), err)
-		}
-		for _, e := range es {
-			if !isNumbered(e, i) {
-				t.Fatalf("entry %d read back as key %q, value %.10q...", i, e.Key, e.Value)
+	for _, tc := range []struct {
+		name  string
+		ahead bool // PeekAfter, read ahead; else Peek
+		// One buffer being read, one holding the head's record that
+		// straddled its end, one more at most while the head catches up;
+		// read ahead, one more: it reads two batches past the head, and
+		// frees only what the head had passed when it started.
+		max int
+	}{{"Peek", false, 3}, {"PeekAfter", true, 4}} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := openTest(t, t.TempDir(), DiskOptions{SegmentBytes: 1 << 20})
+			const n = 3000 // 3 MB: a dozen cursor refills
+			appendNumbered(t, d, n)
+			var last uint64
+			for i := 0; i < n; {
+				var es []Entry
+				var err error
+				if tc.ahead {
+					es, err = d.PeekAfter(context.Background(), last, 100)
+				} else {
+					es, err = d.Peek(context.Background(), 100)
+				}
+				if err != nil || len(es) == 0 {
+					t.Fatalf("%s = %d entries, %v", tc.name, len(es), err)
+				}
+				for _, e := range es {
+					if !isNumbered(e, i) {
+						t.Fatalf("entry %d read back as key %q, value %.10q...", i, e.Key, e.Value)
+					}
+					i++
+				}
+				last = es[len(es)-1].Seq
+				if err := d.Ack(last); err != nil {
+					t.Fatal(err)
+				}
 			}
-			i++
-		}
-		if err := d.Ack(es[len(es)-1].Seq); err != nil {
-			t.Fatal(err)
-		}
-	}
-	d.readMu.Lock()
-	allocated := d.rd.allocated
-	d.readMu.Unlock()
-	// One buffer being read, one holding the head's record that straddled
-	// its end, one more at most while the head catches up.
-	if allocated > 3 {
-		t.Errorf("draining 3 MB allocated %d read buffers of %d KiB, want at most 3", allocated, readBufferSize>>10)
-	}
-}
-
-// The read-ahead's own cursor reuses its buffers as well: each read-ahead
-// first frees those the head has passed since the last.
-func TestReadAheadReusesReadBuffers(t *testing.T) {
-	d := openTest(t, t.TempDir(), DiskOptions{SegmentBytes: 1 << 20})
-	const n = 3000 // 3 MB: a dozen cursor refills
-	appendNumbered(t, d, n)
-	var last uint64
-	for i := 0; i < n; {
-		es, err := d.PeekAfter(context.Background(), last, 100)
-		if err != nil || len(es) == 0 {
-			t.Fatalf("PeekAfter = %d entries, %v", len(es), err)
-		}
-		for _, e := range es {
-			if !isNumbered(e, i) {
-				t.Fatalf("entry %d read back as key %q, value %.10q...", i, e.Key, e.Value)
+			d.readMu.Lock()
+			d.aheadMu.Lock()
+			cursor := &d.rd
+			if tc.ahead {
+				cursor = &d.ard
 			}
-			i++
-		}
-		last = es[len(es)-1].Seq
-		if err := d.Ack(last); err != nil {
-			t.Fatal(err)
-		}
-	}
-	d.aheadMu.Lock()
-	allocated, rd := d.ard.allocated, d.rd.allocated
-	d.aheadMu.Unlock()
-	if rd+allocated == 0 {
-		t.Fatal("nothing was read")
-	}
-	// As for Peek's cursor, plus one: a read-ahead reads two batches past
-	// the head, and frees only what the head had passed when it started.
-	if allocated > 4 {
-		t.Errorf("draining 3 MB through PeekAfter allocated %d read-ahead buffers of %d KiB, want at most 4", allocated, readBufferSize>>10)
+			allocated := cursor.allocated
+			d.aheadMu.Unlock()
+			d.readMu.Unlock()
+			if allocated == 0 {
+				t.Fatal("the cursor under test read nothing")
+			}
+			if allocated > tc.max {
+				t.Errorf("draining 3 MB through %s allocated %d read buffers of %d KiB, want at most %d", tc.name, allocated, readBufferSize>>10, tc.max)
+			}
+		})
 	}
 }
 
@@ -301,8 +294,7 @@ func TestFullPeekAfterReadsTheNextBatchAhead(t *testing.T) {
 
 // The read-ahead reads with a cursor of its own, outside the read side's
 // lock: while it is stuck in a read, the PeekAfter that takes the batch
-// buffered before it, and an Ack of what was delivered, go on; Close
-// waits for it.
+// buffered before it, and an Ack of what was delivered, go on.
 func TestReadAheadDoesNotHoldUpPeekAfterOrAck(t *testing.T) {
 	ffs := newFaultFS()
 	d := openTest(t, t.TempDir(), DiskOptions{FS: ffs})

@@ -153,8 +153,8 @@
 // last; when it takes the first of those two, the next read-ahead starts,
 // so the reader keeps going while the drainer produces. The read-ahead
 // has a cursor and buffers of its own and reads without the read side's
-// lock, so a PeekAfter taking the batch already read, or an Ack, does not
-// wait for it. Memory is bounded by the buffers (of each cursor) and what
+// lock, so a PeekAfter taking the batch already read, or an Ack (but for
+// the one that retires a segment), does not wait for it. Memory is bounded by the buffers (of each cursor) and what
 // the caller asks Peek for (up to three batches
 // more when read ahead), whatever the backlog: a million queued
 // records cost no more memory than ten. Ack writes the head file (two
