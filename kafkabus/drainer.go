@@ -95,7 +95,7 @@ func (b *ResilientBus) drain() {
 			// delivered, so that the backlog reaches zero once the queue
 			// is empty. Only here, not whenever the pipeline happens to be
 			// empty: a drain that fell behind would wait for the head
-			// file's fsyncs after every batch.
+			// file's fsync after every batch.
 			if ferr := ack.flush(); ferr != nil && !queueFailed(ferr) {
 				return
 			}
@@ -280,7 +280,7 @@ func (b *ResilientBus) sleepOrNotify(ctx context.Context, d time.Duration, onApp
 }
 
 // acker batches acknowledgements across replay batches: an Ack of the
-// disk spool persists the head with fsyncs, so acknowledging every few
+// disk spool persists the head with an fsync, so acknowledging every few
 // thousand records instead of every batch keeps the drain from waiting on
 // the disk, and those periodic Acks run in the background while the drain
 // goes on. Records delivered but not yet acknowledged are replayed again
@@ -317,7 +317,7 @@ func (a *acker) flush() error {
 // flushBehind hands everything delivered so far to an Ack in the
 // background; the error is the previous one's. While the previous Ack is
 // still writing the head file it does nothing: the drain goes on rather
-// than wait for those fsyncs, and the next call acknowledges what was
+// than wait for that fsync, and the next call acknowledges what was
 // delivered meanwhile as well.
 func (a *acker) flushBehind() error {
 	if running, err := a.reap(false); running || err != nil {

@@ -174,7 +174,8 @@ type Disk struct {
 	dead   deadLetterLog
 
 	headMu sync.Mutex
-	head   headState // as last written to the head file
+	head   headState   // as last written to the head file
+	hw     *headWriter // updates the head file in place
 
 	redriveMu sync.Mutex
 }
@@ -277,8 +278,21 @@ func (d *Disk) load() error {
 		return err
 	}
 	d.deadCount = p.deadRecords
-	d.head = headState{acked: d.acked, segBase: d.pos.base, off: d.pos.off, deadFirst: d.dead.first, next: d.nextSeq}
-	return writeHead(d.fs, d.dir, d.head)
+	// A fresh file, written atomically: whatever recovery found (an old
+	// format, a damaged slot), updates start from a file of two good
+	// slots' worth of room.
+	d.head = headState{acked: d.acked, segBase: d.pos.base, off: d.pos.off, deadFirst: d.dead.first, next: d.nextSeq, gen: p.head.gen + 1}
+	if err := writeHead(d.fs, d.dir, d.head); err != nil {
+		return err
+	}
+	hw, err := openHeadWriter(d.fs, d.dir)
+	if err != nil {
+		return err
+	}
+	d.headMu.Lock()
+	d.hw = hw
+	d.headMu.Unlock()
+	return nil
 }
 
 // Dir returns the spool's directory.
@@ -341,6 +355,12 @@ func (d *Disk) closeFiles() error {
 	d.deadMu.Lock()
 	errs = append(errs, d.dead.close())
 	d.deadMu.Unlock()
+	d.headMu.Lock()
+	if d.hw != nil {
+		errs = append(errs, d.hw.close())
+		d.hw = nil
+	}
+	d.headMu.Unlock()
 	d.mu.Lock()
 	if d.active != nil {
 		errs = append(errs, d.active.f.Close())

@@ -231,7 +231,7 @@ func TestFailedHeadWriteOnAckRemovesNothing(t *testing.T) {
 	d := openTest(t, dir, DiskOptions{FS: ffs})
 	appendRange(t, d, 0, 5)
 	ffs.setSync(func(name string) error {
-		if name == headFileName+tempExt {
+		if name == headFileName {
 			return syscall.EIO
 		}
 		return nil

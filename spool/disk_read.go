@@ -455,10 +455,11 @@ func (d *Disk) startReadAhead(start position, after uint64, max int) {
 	}()
 }
 
-// Ack implements Queue. It persists the new head (a small file written
-// atomically: two fsyncs), so acknowledge batches rather than single
-// records. Segments left fully acknowledged are deleted. Peek, PeekAfter
-// and the read-ahead are not held up while the head file is written.
+// Ack implements Queue. It persists the new head (a slot of the head
+// file, written in place: one fsync), so acknowledge batches rather than
+// single records. Segments left fully acknowledged are deleted. Peek,
+// PeekAfter and the read-ahead are not held up while the head file is
+// written.
 func (d *Disk) Ack(seq uint64) error {
 	d.ackMu.Lock()
 	defer d.ackMu.Unlock()
@@ -657,14 +658,19 @@ func (d *Disk) timeAtLocked(p position) time.Time {
 	return payloadTime(b[frameHeaderSize:])
 }
 
-// persistHead applies change to the head state and writes the head file.
-// The in-memory copy changes only if the write succeeded.
+// persistHead applies change to the head state and writes it to the head
+// file, in place (see headWriter). The in-memory copy changes only if the
+// write succeeded.
 func (d *Disk) persistHead(change func(*headState)) error {
 	d.headMu.Lock()
 	defer d.headMu.Unlock()
+	if d.hw == nil {
+		return ErrClosed
+	}
 	h := d.head
 	change(&h)
-	if err := writeHead(d.fs, d.dir, h); err != nil {
+	h.gen = d.head.gen + 1
+	if err := d.hw.write(h); err != nil {
 		return err
 	}
 	d.head = h

@@ -492,7 +492,7 @@ func TestPeekAfterGoesOnWhileAckWritesTheHead(t *testing.T) {
 	syncing, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	ffs.setSync(func(name string) error {
-		if name == headFileName+tempExt {
+		if name == headFileName {
 			once.Do(func() { close(syncing) })
 			<-release
 		}

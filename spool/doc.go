@@ -58,7 +58,7 @@
 //
 //	spool.lock              lock file: flock(2) held by the owner, its pid inside
 //	head                    how far the queue and dead letters are consumed
-//	head.tmp                a head file being written (removed on open)
+//	head.tmp                a head file being written by an open (removed on open)
 //	00000000000000000001.seg   segments, named by the seq of their first record
 //	00000000000000004097.seg   (20 digits, so names sort in seq order)
 //	deadletter.log          the dead-letter store
@@ -104,14 +104,27 @@
 // sit at fixed offsets so that a scan resynchronising after damage can
 // reject almost every candidate offset without computing a checksum.
 //
-// The head file is 52 bytes, replaced atomically (written to head.tmp,
-// fsynced, renamed over head, directory fsynced):
+// The head file is two 512-byte slots. An update (Ack, DeadLetter's
+// removal of a dead letter, Purge) writes the new state over the older
+// slot, in place, and fsyncs the file: one write and one fsync of a file
+// whose size never changes, so it cannot fail for want of disk space, and
+// a crash in the middle leaves the newer slot intact. Open reads the
+// valid slot with the higher generation, then replaces the whole file
+// atomically (written to head.tmp, fsynced, renamed over head, directory
+// fsynced) with the recovered state in one slot and the other empty.
+// A slot (bytes 64 to 511 zero):
 //
-//	0   4  magic "HHED"      24  8  offset of the first unacknowledged record
-//	4   1  format version 1  32  8  first dead-letter id not yet removed
-//	5   3  zero              40  8  floor of the next seq
-//	8   8  acked seq         48  4  CRC32C of bytes 0..47
-//	16  8  segment of the first unacknowledged record (0: none)
+//	0   4  magic "HHED"      32  8  offset of the first unacknowledged record
+//	4   1  format version 2  40  8  first dead-letter id not yet removed
+//	5   3  zero              48  8  floor of the next seq
+//	8   8  generation        56  4  CRC32C of bytes 0..55
+//	16  8  acked seq         60  4  zero
+//	24  8  segment of the first unacknowledged record (0: none)
+//
+// Slot 0 holds even generations, slot 1 odd ones; an all-zero slot was
+// never written. A version 1 head file (one 52-byte record: the fields
+// above without the generation, CRC at 48) is still read, and rewritten
+// as version 2 by the open that reads it.
 //
 // # Invariants
 //
@@ -157,8 +170,8 @@
 // the one that retires a segment), does not wait for it. Memory is bounded by the buffers (of each cursor) and what
 // the caller asks Peek for (up to three batches
 // more when read ahead), whatever the backlog: a million queued
-// records cost no more memory than ten. Ack writes the head file (two
-// fsyncs), so acknowledge in batches; Peek, PeekAfter and the read-ahead
+// records cost no more memory than ten. Ack writes the head file (one
+// fsync), so acknowledge in batches; Peek, PeekAfter and the read-ahead
 // go on meanwhile (Ack holds the read side's lock only to plan the new
 // head and to apply it once written). Bit rot that appears in a segment
 // while the spool is open makes Peek stop before it with an error wrapping
@@ -168,9 +181,11 @@
 //
 // OpenDisk takes the lock, then reads everything the previous owner left:
 //
-//  1. Read the head file. If it is missing or damaged, replay from the
-//     oldest segment: acknowledged records may be delivered again
-//     (duplicates are allowed by the delivery contract), none is skipped.
+//  1. Read the head file: its newer valid slot. If it is missing or
+//     neither slot is valid, replay from the oldest segment; with only the
+//     older slot valid, replay from there. Acknowledged records may then
+//     be delivered again (duplicates are allowed by the delivery
+//     contract); none is skipped.
 //  2. List the directory. Segments whose every record is acknowledged
 //     (the next segment starts at or below acked+1) are removed unread.
 //  3. Scan every other segment frame by frame, from its header, or from

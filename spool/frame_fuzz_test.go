@@ -83,7 +83,8 @@ func FuzzRecover(f *testing.F) {
 	f.Add(seg[:len(seg)-3], []byte{})
 	flipped := bytes.Clone(seg)
 	flipped[60] ^= 0x20
-	f.Add(flipped, headState{acked: 2, segBase: 1, off: 16, next: 3}.encode())
+	f.Add(flipped, headState{acked: 2, segBase: 1, off: 16, next: 3, gen: 1}.encode())
+	f.Add(seg, headState{acked: 3, next: 4, gen: 2}.encode()[:headSlotSize+30]) // cut short
 	f.Add(append(bytes.Clone(seg), make([]byte, 40)...), []byte("garbage head"))
 	f.Add(seg[:10], []byte{})
 	f.Fuzz(func(t *testing.T, seg, head []byte) {

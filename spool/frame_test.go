@@ -120,21 +120,93 @@ func TestDamagedFramesAreRejected(t *testing.T) {
 }
 
 func TestDamagedHeadFilesAreRejected(t *testing.T) {
-	good := headState{acked: 5, segBase: 1, off: 100, deadFirst: 2, next: 9}.encode()
-	if h, err := decodeHead(good); err != nil || h.acked != 5 || h.next != 9 {
-		t.Fatalf("decodeHead(good) = %+v, %v", h, err)
+	state := headState{acked: 5, segBase: 1, off: 100, deadFirst: 2, next: 9, gen: 7}
+	good := state.encode()
+	if h, err := decodeHead(good); err != nil || h != state {
+		t.Fatalf("decodeHead(good) = %+v, %v; want %+v", h, err, state)
 	}
+	slot := state.slot() // where the state is; the other slot is empty
 	for name, b := range map[string][]byte{
-		"empty":         {},
-		"cut short":     good[:headFileSize-1],
-		"flipped bit":   func() []byte { b := bytes.Clone(good); b[10] ^= 1; return b }(),
-		"wrong magic":   func() []byte { b := bytes.Clone(good); b[0] = 'X'; return b }(),
-		"one byte more": append(bytes.Clone(good), 0),
+		"empty":           {},
+		"cut short":       good[:headFileSize-1],
+		"one byte more":   append(bytes.Clone(good), 0),
+		"no slot written": make([]byte, headFileSize),
+		"flipped bit":     flip(good, int(slot)+17),
+		"flipped CRC":     flip(good, int(slot)+57),
+		"wrong magic":     flip(good, int(slot)),
+		"wrong version":   flip(good, int(slot)+4),
+		"dirty padding":   flip(good, int(slot)+headSlotUsed),
+		// A slot must hold a generation of its own parity: a state
+		// copied into the other slot is not trusted.
+		"slot of the wrong parity": func() []byte {
+			b := make([]byte, headFileSize)
+			copy(b[headSlotSize-slot:], state.encodeSlot())
+			return b
+		}(),
+		"generation 0": headState{acked: 5}.encode(),
 	} {
-		if _, err := decodeHead(b); err == nil {
-			t.Errorf("%s: decodeHead accepted it", name)
+		if h, err := decodeHead(b); err == nil {
+			t.Errorf("%s: decodeHead accepted it as %+v", name, h)
 		}
 	}
+}
+
+// A head file holds two slots; an update overwrites the older. Whatever
+// an interrupted update leaves in that one, the other is the head; of two
+// good slots the newer is.
+func TestHeadFileSlots(t *testing.T) {
+	older := headState{acked: 10, next: 11, gen: 4}
+	newer := headState{acked: 20, next: 21, gen: 5}
+	file := func(a, b []byte) []byte {
+		f := make([]byte, headFileSize)
+		copy(f, a)
+		copy(f[headSlotSize:], b)
+		return f
+	}
+	torn := newer.encodeSlot()[:20] // the first bytes of the update reached the disk
+	for _, tt := range []struct {
+		name string
+		file []byte
+		want headState
+	}{
+		{"both good: the newer", file(older.encodeSlot(), newer.encodeSlot()), newer},
+		{"both good, newer in slot 0", file(headState{acked: 30, gen: 6}.encodeSlot(), newer.encodeSlot()), headState{acked: 30, gen: 6}},
+		{"update torn", file(older.encodeSlot(), torn), older},
+		{"update wrote nothing", file(older.encodeSlot(), nil), older},
+		{"older slot damaged", file(flip(older.encodeSlot(), 20), newer.encodeSlot()), newer},
+		{"newer slot damaged", file(older.encodeSlot(), flip(newer.encodeSlot(), 20)), older},
+	} {
+		h, err := decodeHead(tt.file)
+		if err != nil || h != tt.want {
+			t.Errorf("%s: decodeHead = %+v, %v; want %+v", tt.name, h, err, tt.want)
+		}
+	}
+}
+
+// Head files of format version 1 (one 52-byte record, replaced whole)
+// are still read.
+func TestVersion1HeadFile(t *testing.T) {
+	b := make([]byte, headV1Size)
+	copy(b, "HHED")
+	b[4] = 1
+	for i, v := range []uint64{5, 1, 100, 2, 9} {
+		binary.LittleEndian.PutUint64(b[8+8*i:], v)
+	}
+	binary.LittleEndian.PutUint32(b[48:], crc32.Checksum(b[:48], castagnoli))
+	want := headState{acked: 5, segBase: 1, off: 100, deadFirst: 2, next: 9}
+	if h, err := decodeHead(b); err != nil || h != want {
+		t.Fatalf("decodeHead(v1) = %+v, %v; want %+v", h, err, want)
+	}
+	if _, err := decodeHead(flip(b, 10)); err == nil {
+		t.Error("a version 1 head with a flipped bit was accepted")
+	}
+}
+
+// flip returns a copy of b with bit 0 of b[i] flipped.
+func flip(b []byte, i int) []byte {
+	c := bytes.Clone(b)
+	c[i] ^= 1
+	return c
 }
 
 // recordDecoder decodes like decodeRecordPayload and shares topic and
