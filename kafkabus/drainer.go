@@ -35,6 +35,14 @@ type batch struct {
 // head: duplicates, never loss or reordering).
 func (b *ResilientBus) drain() {
 	defer close(b.drained)
+	defer b.cb.Subscribe(func(_ string, from, _ resilience.State) {
+		if from == resilience.StateOpen {
+			select {
+			case b.breakerMoved <- struct{}{}:
+			default:
+			}
+		}
+	})()
 	ctx := b.drainCtx
 	ra, _ := b.q.(spool.ReadAhead)
 	backoff := b.opts.RetryMin
@@ -262,7 +270,8 @@ func (b *ResilientBus) replayProduce(ctx context.Context, recs []event.Record, d
 }
 
 // sleepOrNotify waits d, or until ctx ends, or (if onAppend) until a
-// record is appended; it reports whether to go on.
+// record is appended, or until the breaker leaves the open state (Reset,
+// or the open period ended); it reports whether to go on.
 func (b *ResilientBus) sleepOrNotify(ctx context.Context, d time.Duration, onAppend bool) bool {
 	var notify <-chan struct{}
 	if onAppend {
@@ -273,6 +282,7 @@ func (b *ResilientBus) sleepOrNotify(ctx context.Context, d time.Duration, onApp
 	select {
 	case <-t.C:
 	case <-notify:
+	case <-b.breakerMoved:
 	case <-ctx.Done():
 		return false
 	}

@@ -114,8 +114,12 @@ type ResilientBus struct {
 	drainStop context.CancelFunc // cancels drainCtx
 	closing   chan struct{}      // closed when Close starts: drain to empty, then exit
 	drained   chan struct{}      // closed when the drainer goroutine exits
-	closeOnce sync.Once
-	closeErr  error
+	// breakerMoved receives (without blocking the breaker) after the
+	// breaker leaves the open state, so that a drainer waiting for a probe
+	// starts at once after Reset, not up to OpenPoll later.
+	breakerMoved chan struct{}
+	closeOnce    sync.Once
+	closeErr     error
 }
 
 // NewResilientBus wraps p. It starts the drainer at once: records a crashed
@@ -142,6 +146,8 @@ func NewResilientBus(p Producer, opts ResilientOptions) (*ResilientBus, error) {
 		tracer:   opts.tracer(),
 		closing:  make(chan struct{}),
 		drained:  make(chan struct{}),
+
+		breakerMoved: make(chan struct{}, 1),
 	}
 	b.async, _ = p.(AsyncProducer)
 	b.kafka, _ = p.(*KafkaBus)
