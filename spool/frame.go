@@ -180,6 +180,10 @@ func decodeRecordPayload(p []byte, e *Entry) error {
 // payload. Not safe for concurrent use.
 type recordDecoder struct {
 	strs map[string]string
+	// last[i] is the string returned last at position i (0 the topic, 1
+	// and on the header keys in order): consecutive records mostly repeat
+	// them, and comparing with it is cheaper than hashing for the map.
+	last [lastStrs]string
 	// hdrs is room for the headers of records still to decode: each
 	// record's are a slice of it (capped, so appending to one never
 	// reaches the next record's), one allocation per many records instead
@@ -222,11 +226,30 @@ func (rd *recordDecoder) decode(p []byte, e *Entry) error {
 	return d.finish()
 }
 
-// str returns b as a string, shared with earlier equal ones when it can.
-func (rd *recordDecoder) str(b []byte) string {
+// lastStrs is how many positions recordDecoder.last remembers.
+const lastStrs = 8
+
+// str returns b, found at position i of the record (see
+// recordDecoder.last), as a string, shared with earlier equal ones when it
+// can.
+func (rd *recordDecoder) str(i int, b []byte) string {
 	if rd == nil {
 		return string(b)
 	}
+	if i < lastStrs {
+		if s := rd.last[i]; s == string(b) { // the conversion does not allocate
+			return s
+		}
+		s := rd.shared(b)
+		rd.last[i] = s
+		return s
+	}
+	return rd.shared(b)
+}
+
+// shared returns b as a string from the shared strings, adding it if there
+// is room.
+func (rd *recordDecoder) shared(b []byte) string {
 	if s, ok := rd.strs[string(b)]; ok { // the conversion does not allocate
 		return s
 	}
@@ -340,14 +363,14 @@ func (d *payloadDecoder) recordBody(e *Entry) {
 	for i := range count {
 		k, v := d.bytes(d.uvarint()), d.nilable()
 		if headers != nil {
-			headers[i] = event.Header{Key: d.shared.str(k), Value: v}
+			headers[i] = event.Header{Key: d.shared.str(1+int(i), k), Value: v}
 		}
 	}
 	if e == nil || d.err != nil {
 		return
 	}
 	*e = Entry{Seq: seq, AppendedAt: time.Unix(0, int64(at)), Record: event.Record{
-		Topic: d.shared.str(topic), Key: key, Value: value, Headers: headers,
+		Topic: d.shared.str(0, topic), Key: key, Value: value, Headers: headers,
 	}}
 }
 
