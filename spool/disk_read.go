@@ -330,10 +330,16 @@ func (d *Disk) readFrames(rd *segReader, dec *recordDecoder, out []Entry, win []
 	if out == nil {
 		out = make([]Entry, 0, min(max, 4096))
 	}
+	// The committed end of p's segment, located (under mu) only when p
+	// reaches it: the next segment, or more committed since.
+	limit := int64(-1)
 	for len(out) < max {
-		limit, ok := d.locate(&p)
-		if !ok {
-			break
+		if p.off >= limit {
+			l, ok := d.locate(&p)
+			if !ok {
+				break
+			}
+			limit = l
 		}
 		payload, n, err := d.frameAt(rd, p, limit)
 		if err != nil {
