@@ -17,10 +17,48 @@ import (
 // under one breaker permit. errs is set before done is closed.
 type batch struct {
 	entries []spool.Entry
+	recs    []event.Record // the entries' records, as handed to the producer
 	permit  *resilience.Permit
 	errs    []error
 	done    chan struct{}
 }
+
+// recSlices keeps the record slices of settled batches for later ones: a
+// replay batch of 500 records would otherwise allocate and zero 36 KB.
+// A slice is reused only once its batch is done, when the producer no
+// longer holds it. Owned by the drainer goroutine.
+type recSlices struct{ free [][]event.Record }
+
+// get returns a slice of n records, copied from entries.
+func (rs *recSlices) get(entries []spool.Entry) []event.Record {
+	var recs []event.Record
+	if k := len(rs.free); k > 0 && cap(rs.free[k-1]) >= len(entries) {
+		recs = rs.free[k-1][:len(entries)]
+		rs.free[k-1] = nil
+		rs.free = rs.free[:k-1]
+	} else {
+		recs = make([]event.Record, len(entries))
+	}
+	for i := range entries {
+		recs[i] = entries[i].Record
+	}
+	return recs
+}
+
+// put takes back the slices of batches that are done, dropping their
+// references to the records' bytes.
+func (rs *recSlices) put(batches []*batch) {
+	for _, f := range batches {
+		if len(rs.free) < maxFreeRecSlices {
+			clear(f.recs)
+			rs.free = append(rs.free, f.recs[:0])
+		}
+		f.recs = nil
+	}
+}
+
+// maxFreeRecSlices is enough for a full pipeline of batches.
+const maxFreeRecSlices = 16
 
 // drain is the drainer goroutine: it replays the queue from the head, in
 // order, through the breaker, until Close tells it to finish. It is the only
@@ -50,12 +88,14 @@ func (b *ResilientBus) drain() {
 		pending  []*batch
 		lastRead uint64 // seq of the newest entry in flight
 		ack      = &acker{b: b}
+		rs       recSlices
 	)
 	abandon := func() {
 		for _, f := range pending {
 			<-f.done
 			f.permit.ReportOutcome(resilience.OutcomeIgnore)
 		}
+		rs.put(pending)
 		pending, lastRead = nil, 0
 	}
 	defer abandon()
@@ -94,7 +134,7 @@ func (b *ResilientBus) drain() {
 			continue
 		}
 
-		wait, onAppend, err := b.fill(ctx, ra, &pending, &lastRead)
+		wait, onAppend, err := b.fill(ctx, ra, &rs, &pending, &lastRead)
 		if ctx.Err() != nil {
 			return
 		}
@@ -140,6 +180,7 @@ func (b *ResilientBus) drain() {
 				break
 			}
 		}
+		rs.put(settled) // done: the producer is through with their records
 		switch {
 		case ctx.Err() != nil:
 			reportSettled(settled, nil, true)
@@ -198,7 +239,7 @@ func isDone(f *batch) bool {
 // The permit is taken before the queue is read, so that an open breaker
 // costs the publishers nothing: no wake-up per append, no copy of the
 // head under the queue's lock.
-func (b *ResilientBus) fill(ctx context.Context, ra spool.ReadAhead, pending *[]*batch, lastRead *uint64) (wait time.Duration, onAppend bool, err error) {
+func (b *ResilientBus) fill(ctx context.Context, ra spool.ReadAhead, rs *recSlices, pending *[]*batch, lastRead *uint64) (wait time.Duration, onAppend bool, err error) {
 	for len(*pending) < b.opts.DrainInFlight {
 		closed := b.cb.State() == resilience.StateClosed
 		if len(*pending) > 0 && (ra == nil || b.async == nil || !closed) {
@@ -230,12 +271,8 @@ func (b *ResilientBus) fill(ctx context.Context, ra spool.ReadAhead, pending *[]
 			// appending, or everything is in flight.
 			return b.opts.RetryMin, err == nil, err
 		}
-		f := &batch{entries: entries, permit: permit, done: make(chan struct{})}
-		recs := make([]event.Record, len(entries))
-		for i := range entries {
-			recs[i] = entries[i].Record
-		}
-		b.replayProduce(ctx, recs, func(errs []error) { f.errs = errs; close(f.done) })
+		f := &batch{entries: entries, recs: rs.get(entries), permit: permit, done: make(chan struct{})}
+		b.replayProduce(ctx, f.recs, func(errs []error) { f.errs = errs; close(f.done) })
 		*pending = append(*pending, f)
 		*lastRead = entries[len(entries)-1].Seq
 	}

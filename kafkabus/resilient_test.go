@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/huleedu/huleedu/event"
 	"github.com/huleedu/huleedu/resilience"
@@ -567,5 +568,84 @@ func TestPipelinedDrainKeepsOrderThroughPoisonAndFailures(t *testing.T) {
 	}
 	if calls < 14 {
 		t.Fatalf("%d produce calls: the backlog was not replayed in batches of 3 plus a retry", calls)
+	}
+}
+
+// slowAsyncProducer completes each ProduceAsync call from a goroutine
+// after a pause, so several are in flight at once, and records the
+// record slices it was handed.
+type slowAsyncProducer struct {
+	*fakeProducer
+	mu       sync.Mutex
+	inFlight map[*event.Record]bool // the arrays of calls not yet done
+	reused   int                    // calls whose array an earlier call had
+	seen     map[*event.Record]bool
+	overlap  int // calls handed an array still in flight
+}
+
+func (p *slowAsyncProducer) ProduceAsync(ctx context.Context, recs []event.Record, done func([]error)) {
+	data := unsafe.SliceData(recs)
+	p.mu.Lock()
+	if p.inFlight[data] {
+		p.overlap++
+	}
+	if p.seen[data] {
+		p.reused++
+	}
+	p.inFlight[data], p.seen[data] = true, true
+	p.mu.Unlock()
+	errs := p.fakeProducer.Produce(ctx, recs)
+	go func() {
+		time.Sleep(time.Millisecond)
+		// The producer is through with recs before it reports.
+		for i := range recs {
+			recs[i] = event.Record{}
+		}
+		p.mu.Lock()
+		delete(p.inFlight, data)
+		p.mu.Unlock()
+		done(errs)
+	}()
+}
+
+// The drainer hands every replay batch its own slice of records and
+// reuses a slice only once the producer has reported that batch done:
+// a slice still in flight is never filled with the next batch's records.
+func TestReplayReusesRecordSlicesOnlyOnceDone(t *testing.T) {
+	q, err := spool.NewMemory(spool.MemoryOptions{MaxRecords: 10_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := resilience.NewCircuitBreaker(resilience.Settings{Name: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod := &slowAsyncProducer{fakeProducer: &fakeProducer{poison: map[string]error{}}, inFlight: map[*event.Record]bool{}, seen: map[*event.Record]bool{}}
+	bus, err := NewResilientBus(prod, ResilientOptions{Breaker: cb, Queue: q, DrainBatch: 10, DrainInFlight: 4, OpenPoll: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bus.Close(context.Background())
+	cb.ForceOpen()
+	var want []string
+	for i := range 400 {
+		v := fmt.Sprintf("v%03d", i)
+		want = append(want, v)
+		if err := bus.PublishRecord(context.Background(), rec("k", v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cb.Reset()
+	eventually(t, "drain", func() bool { return bus.Stats().Queue.Records == 0 })
+	if got := prod.delivered(); !slices.Equal(got, want) {
+		t.Fatalf("delivered %v,\nwant %v", got, want)
+	}
+	prod.mu.Lock()
+	defer prod.mu.Unlock()
+	if prod.overlap > 0 {
+		t.Fatalf("%d replay batches were handed a record slice still in flight", prod.overlap)
+	}
+	if prod.reused == 0 {
+		t.Fatal("no record slice was reused over 40 batches")
 	}
 }
