@@ -35,7 +35,7 @@ type headState struct {
 // state whose generation is i modulo 2 (or all zeros: never written). An
 // update overwrites the older slot in place and fsyncs the file, so a
 // crash in the middle leaves the newer one intact; the valid slot with
-// the higher generation is the head. A slot (64 of its 512 bytes used,
+// the higher generation is the head. A slot (64 of its 4096 bytes used,
 // the rest zero):
 //
 //	0   4  magic "HHED"
@@ -50,11 +50,12 @@ type headState struct {
 //	56  4  CRC32C of bytes 0..55
 //	60  4  zero
 //
-// A slot is a sector of its own, so a torn write of one cannot reach the
-// other. Version 1 head files (a single 52-byte record, replaced
+// A slot is a page and a file-system block of its own, so writing one
+// never rewrites the other's block: a torn or failed write of one cannot
+// reach the other, whatever the device's atomic write unit. Version 1 head files (a single 52-byte record, replaced
 // atomically) are still read; the first open rewrites them as version 2.
 const (
-	headSlotSize  = 512
+	headSlotSize  = 4096
 	headSlotUsed  = 64
 	headFileSize  = 2 * headSlotSize
 	headFormatV2  = 2

@@ -104,15 +104,16 @@
 // sit at fixed offsets so that a scan resynchronising after damage can
 // reject almost every candidate offset without computing a checksum.
 //
-// The head file is two 512-byte slots. An update (Ack, DeadLetter's
-// removal of a dead letter, Purge) writes the new state over the older
-// slot, in place, and fsyncs the file: one write and one fsync of a file
-// whose size never changes, so it cannot fail for want of disk space, and
-// a crash in the middle leaves the newer slot intact. Open reads the
+// The head file is two 4096-byte slots, a file-system block each. An
+// update (Ack, DeadLetter's removal of a dead letter, Purge) writes the
+// new state over the older slot, in place, and fsyncs the file: one write
+// and one fsync of a file whose size never changes, so it cannot fail for
+// want of disk space, and a crash in the middle leaves the newer slot
+// intact (its block is not rewritten). Open reads the
 // valid slot with the higher generation, then replaces the whole file
 // atomically (written to head.tmp, fsynced, renamed over head, directory
 // fsynced) with the recovered state in one slot and the other empty.
-// A slot (bytes 64 to 511 zero):
+// A slot (bytes 64 to 4095 zero):
 //
 //	0   4  magic "HHED"      32  8  offset of the first unacknowledged record
 //	4   1  format version 2  40  8  first dead-letter id not yet removed
