@@ -251,3 +251,40 @@ func TestFailedHeadWriteOnAckRemovesNothing(t *testing.T) {
 		t.Fatalf("queued = %v after a retried Ack", got)
 	}
 }
+
+// A head update that fails part-way (a short write, as a full disk or an
+// I/O error leaves it) leaves the slot holding the previous head intact,
+// however often it fails: the retries overwrite the same, older slot.
+// After the fault the head is the last one written in full.
+func TestTornHeadUpdatesKeepThePreviousHead(t *testing.T) {
+	dir := t.TempDir()
+	ffs := newFaultFS()
+	d := openTest(t, dir, DiskOptions{FS: ffs})
+	appendRange(t, d, 0, 10)
+	es, err := d.Peek(context.Background(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Ack(es[2].Seq); err != nil {
+		t.Fatal(err)
+	}
+	ffs.setWrite(func(name string, b []byte) (int, error, bool) {
+		if name == headFileName {
+			return len(b) / 3, syscall.EIO, true // part of the slot reaches the file
+		}
+		return 0, nil, false
+	})
+	for _, i := range []int{5, 7} {
+		if err := d.Ack(es[i].Seq); !errors.Is(err, syscall.EIO) {
+			t.Fatalf("Ack with a failing head write = %v, want EIO", err)
+		}
+	}
+	ffs.setWrite(nil)
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d2 := openTest(t, dir, DiskOptions{})
+	if got := queued(t, d2); !equalInts(got, ints(3, 10)) {
+		t.Fatalf("queued after reopening = %v, want 3..9: the head of the last complete update", got)
+	}
+}
