@@ -243,15 +243,15 @@ func interleave(b *testing.B, n, round int, ours, base side) {
 	b.ReportMetric(rOurs/rBase, "ratio")
 }
 
-// waitUntil polls cond every millisecond until it holds or timeout passes.
-func waitUntil(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
+// waitUntil polls cond every poll until it holds or timeout passes.
+func waitUntil(tb testing.TB, timeout, poll time.Duration, what string, cond func() bool) {
 	tb.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
 			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
 		}
-		time.Sleep(time.Millisecond)
+		time.Sleep(poll)
 	}
 }
 

@@ -107,7 +107,7 @@ func TestSpoolRSSChild(t *testing.T) {
 
 	start = time.Now()
 	cb.Reset()
-	waitUntil(t, 20*time.Minute, "the spool to drain", func() bool { return bus.Stats().Replayed == uint64(n) })
+	waitUntil(t, 20*time.Minute, time.Millisecond, "the spool to drain", func() bool { return bus.Stats().Replayed == uint64(n) })
 	rep.DrainSeconds = time.Since(start).Seconds()
 	rep.DrainPeakMiB = sampler.phase()
 	sampler.stop()
