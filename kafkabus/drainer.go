@@ -307,8 +307,10 @@ func (b *ResilientBus) replayProduce(ctx context.Context, recs []event.Record, d
 }
 
 // sleepOrNotify waits d, or until ctx ends, or (if onAppend) until a
-// record is appended, or until the breaker leaves the open state (Reset,
-// or the open period ended); it reports whether to go on.
+// record is appended, or until the breaker leaves the open state (Reset or
+// Disable, or a probe admitted to another caller; the end of the open
+// period itself is no transition until someone asks, which untilProbe
+// already times); it reports whether to go on.
 func (b *ResilientBus) sleepOrNotify(ctx context.Context, d time.Duration, onAppend bool) bool {
 	var notify <-chan struct{}
 	if onAppend {

@@ -38,7 +38,8 @@ type ResilientOptions struct {
 	RetryMin, RetryMax time.Duration
 	// OpenPoll is the longest the drainer sleeps while the circuit is open
 	// before asking the breaker again (default 1s). It also sleeps no longer
-	// than until the breaker's announced probe time.
+	// than until the breaker's announced probe time, and wakes at once when
+	// the breaker leaves the open state (Reset, Disable).
 	OpenPoll time.Duration
 	// Latency, when set, observes every Publish call's duration in seconds
 	// (a prometheus.Histogram fits).

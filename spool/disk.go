@@ -278,9 +278,9 @@ func (d *Disk) load() error {
 		return err
 	}
 	d.deadCount = p.deadRecords
-	// A fresh file, written atomically: whatever recovery found (an old
-	// format, a damaged slot), updates start from a file of two good
-	// slots' worth of room.
+	// A fresh file, written atomically, whatever recovery found (an old
+	// format, a damaged slot): the updates in place start from two sound
+	// slots, one holding this state, the other empty.
 	d.head = headState{acked: d.acked, segBase: d.pos.base, off: d.pos.off, deadFirst: d.dead.first, next: d.nextSeq, gen: p.head.gen + 1}
 	if err := writeHead(d.fs, d.dir, d.head); err != nil {
 		return err

@@ -51,8 +51,8 @@ type headState struct {
 //	60  4  zero
 //
 // A slot is a page and a file-system block of its own, so writing one
-// never rewrites the other's block: a torn or failed write of one cannot
-// reach the other, whatever the device's atomic write unit. Version 1 head files (a single 52-byte record, replaced
+// never rewrites the other's block: a torn or failed write of one leaves
+// the other as it was. Version 1 head files (a single 52-byte record, replaced
 // atomically) are still read; the first open rewrites them as version 2.
 const (
 	headSlotSize  = 4096

@@ -107,9 +107,10 @@
 // The head file is two 4096-byte slots, a file-system block each. An
 // update (Ack, DeadLetter's removal of a dead letter, Purge) writes the
 // new state over the older slot, in place, and fsyncs the file: one write
-// and one fsync of a file whose size never changes, so it cannot fail for
-// want of disk space, and a crash in the middle leaves the newer slot
-// intact (its block is not rewritten). Open reads the
+// and one fsync of a file whose size never changes (on a file system that
+// overwrites in place, such as ext4 or XFS, it needs no new blocks), and a
+// crash or failure in the middle leaves the newer slot intact (its block
+// is not rewritten). Open reads the
 // valid slot with the higher generation, then replaces the whole file
 // atomically (written to head.tmp, fsynced, renamed over head, directory
 // fsynced) with the recovered state in one slot and the other empty.
