@@ -229,23 +229,30 @@ func TestReplayGoesThroughTheBreaker(t *testing.T) {
 }
 
 // A drainer waiting for the open breaker is woken when the breaker is
-// Reset (an operator, or a health check that knows Kafka is back): it does
-// not sleep out OpenPoll first.
+// Reset or Disabled (an operator, or a health check that knows Kafka is
+// back): it does not sleep out OpenPoll first.
 func TestResetBreakerStartsTheDrainAtOnce(t *testing.T) {
-	h := newHarness(t, nil, func(o *ResilientOptions, _ *resilience.Settings) {
-		o.OpenPoll = time.Hour
-	})
-	h.openBreaker(t, "a")
-	h.prod.setDown(false)
-	// The drainer is asleep for OpenPoll once the breaker has refused it.
-	asked := h.cb.Snapshot().Totals.Rejected
-	eventually(t, "the drainer to ask the open breaker", func() bool {
-		return h.cb.Snapshot().Totals.Rejected > asked
-	})
-	h.cb.Reset()
-	eventually(t, "the drain after Reset", func() bool { return h.bus.Stats().Queue.Records == 0 })
-	if got := h.prod.delivered(); !slices.Equal(got, []string{"a"}) {
-		t.Fatalf("delivered %v, want [a]", got)
+	for name, move := range map[string]func(*resilience.CircuitBreaker){
+		"Reset":   (*resilience.CircuitBreaker).Reset,
+		"Disable": (*resilience.CircuitBreaker).Disable,
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, nil, func(o *ResilientOptions, _ *resilience.Settings) {
+				o.OpenPoll = time.Hour
+			})
+			h.openBreaker(t, "a")
+			h.prod.setDown(false)
+			// The drainer is asleep for OpenPoll once the breaker has refused it.
+			asked := h.cb.Snapshot().Totals.Rejected
+			eventually(t, "the drainer to ask the open breaker", func() bool {
+				return h.cb.Snapshot().Totals.Rejected > asked
+			})
+			move(h.cb)
+			eventually(t, "the drain after "+name, func() bool { return h.bus.Stats().Queue.Records == 0 })
+			if got := h.prod.delivered(); !slices.Equal(got, []string{"a"}) {
+				t.Fatalf("delivered %v, want [a]", got)
+			}
+		})
 	}
 }
 
