@@ -24,12 +24,12 @@ type batch struct {
 }
 
 // recSlices keeps the record slices of settled batches for later ones: a
-// replay batch of 500 records would otherwise allocate and zero 36 KB.
-// A slice is reused only once its batch is done, when the producer no
-// longer holds it. Owned by the drainer goroutine.
+// replay batch of 500 records would otherwise allocate 36 KB for the
+// collector. A slice is reused only once its batch is done, when the
+// producer no longer holds it. Owned by the drainer goroutine.
 type recSlices struct{ free [][]event.Record }
 
-// get returns a slice of n records, copied from entries.
+// get returns a slice holding the records of entries.
 func (rs *recSlices) get(entries []spool.Entry) []event.Record {
 	var recs []event.Record
 	if k := len(rs.free); k > 0 && cap(rs.free[k-1]) >= len(entries) {
@@ -45,8 +45,9 @@ func (rs *recSlices) get(entries []spool.Entry) []event.Record {
 	return recs
 }
 
-// put takes back the slices of batches that are done, dropping their
-// references to the records' bytes.
+// put takes back the slices of batches that are done, zeroed: a drainer
+// gone idle must not keep the read buffers and headers of its last
+// batches reachable.
 func (rs *recSlices) put(batches []*batch) {
 	for _, f := range batches {
 		if len(rs.free) < maxFreeRecSlices {
