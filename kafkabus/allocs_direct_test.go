@@ -7,8 +7,8 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/huleedu/huleedu/embeddedkafka"
 	"github.com/huleedu/huleedu/event"
-	"github.com/huleedu/huleedu/internal/kafkatest"
 	"github.com/huleedu/huleedu/resilience"
 	"github.com/huleedu/huleedu/spool"
 )
@@ -30,7 +30,7 @@ func mallocsPerCall(n int, fn func()) float64 {
 // in-process cluster that closes with the test; the caller closes the bus.
 func newOneBrokerBus(t *testing.T) *KafkaBus {
 	t.Helper()
-	c, err := kafkatest.Start(kafkatest.Config{Brokers: 1, Partitions: 1, Topics: []string{busTopic}})
+	c, err := embeddedkafka.Start(embeddedkafka.Config{Brokers: 1, Partitions: 1, Topics: []string{busTopic}})
 	if err != nil {
 		t.Fatal(err)
 	}

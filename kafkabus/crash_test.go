@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/huleedu/huleedu/embeddedkafka"
 	"github.com/huleedu/huleedu/event"
-	"github.com/huleedu/huleedu/internal/kafkatest"
 	"github.com/huleedu/huleedu/resilience"
 	"github.com/huleedu/huleedu/spool"
 )
@@ -109,7 +109,7 @@ type crashChild struct {
 	done     chan struct{}
 }
 
-func startCrashChild(t *testing.T, mode, dir string, c *kafkatest.Cluster, timeout time.Duration) *crashChild {
+func startCrashChild(t *testing.T, mode, dir string, c *embeddedkafka.Cluster, timeout time.Duration) *crashChild {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$")
 	cmd.Env = append(os.Environ(), crashEnv+"="+mode, "CRASH_DIR="+dir,
@@ -181,7 +181,7 @@ func (ch *crashChild) waitFor(t *testing.T, what string, cond func(accepted, rep
 
 // drainAfterCrash starts a second child on dir and waits until it has
 // emptied the spool.
-func drainAfterCrash(t *testing.T, dir string, c *kafkatest.Cluster) {
+func drainAfterCrash(t *testing.T, dir string, c *embeddedkafka.Cluster) {
 	t.Helper()
 	ch := startCrashChild(t, "drain", dir, c, 2*time.Second)
 	select {
@@ -196,11 +196,11 @@ func drainAfterCrash(t *testing.T, dir string, c *kafkatest.Cluster) {
 
 // publishIntoOutage starts a cluster with its brokers cut and a child that
 // publishes into a disk spool in a new directory as fast as it can.
-func publishIntoOutage(t *testing.T) (*kafkatest.Cluster, string, *crashChild) {
+func publishIntoOutage(t *testing.T) (*embeddedkafka.Cluster, string, *crashChild) {
 	t.Helper()
-	c := kafkatest.NewTestCluster(t, kafkatest.Config{Topics: []string{kt}})
+	c := embeddedkafka.NewTestCluster(t, embeddedkafka.Config{Topics: []string{kt}})
 	dir := t.TempDir()
-	if err := c.Fault(kafkatest.FaultCut); err != nil {
+	if err := c.Fault(embeddedkafka.FaultCut); err != nil {
 		t.Fatal(err)
 	}
 	return c, dir, startCrashChild(t, "publish", dir, c, 300*time.Millisecond)
@@ -233,13 +233,13 @@ func TestCrashDuringReplayLosesNothingAccepted(t *testing.T) {
 // answer arrives, so the spool never acknowledged it: the next process
 // sends it again. A duplicate, not a loss.
 func TestCrashBetweenProduceAndAckDuplicatesNotLoses(t *testing.T) {
-	c := kafkatest.NewTestCluster(t, kafkatest.Config{Topics: []string{kt}})
+	c := embeddedkafka.NewTestCluster(t, embeddedkafka.Config{Topics: []string{kt}})
 	dir := t.TempDir()
 	ch := startCrashChild(t, "publish-held", dir, c, 20*time.Second)
 	ch.waitFor(t, "records spooled", func(a, _, _ int) bool { return a >= 100 })
 	// Every answer now takes a second: the kill below lands in the second
 	// between Kafka writing the replayed records and the child hearing of it.
-	if err := c.Fault(kafkatest.FaultSlow, kafkatest.WithDelay(time.Second)); err != nil {
+	if err := c.Fault(embeddedkafka.FaultSlow, embeddedkafka.WithDelay(time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := io.WriteString(ch.stdin, "reset\n"); err != nil {

@@ -4,15 +4,15 @@ import (
 	"context"
 	"testing"
 
+	"github.com/huleedu/huleedu/embeddedkafka"
 	"github.com/huleedu/huleedu/event"
-	"github.com/huleedu/huleedu/internal/kafkatest"
 )
 
 // benchBus returns a bus on a one-broker kfake cluster whose busTopic has
 // the given partitions; both close when the benchmark ends.
 func benchBus(b *testing.B, partitions int32) *KafkaBus {
 	b.Helper()
-	c, err := kafkatest.Start(kafkatest.Config{Brokers: 1, Partitions: partitions, Topics: []string{busTopic}})
+	c, err := embeddedkafka.Start(embeddedkafka.Config{Brokers: 1, Partitions: partitions, Topics: []string{busTopic}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/huleedu/huleedu/embeddedkafka"
 	"github.com/huleedu/huleedu/event"
-	"github.com/huleedu/huleedu/internal/kafkatest"
 	"github.com/huleedu/huleedu/kafkabus"
 )
 
 func ExampleKafkaBus_Publish() {
-	cluster, err := kafkatest.Start(kafkatest.Config{Topics: []string{event.TopicClassCreatedV1}})
+	cluster, err := embeddedkafka.Start(embeddedkafka.Config{Topics: []string{event.TopicClassCreatedV1}})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -38,7 +38,7 @@ func ExampleKafkaBus_Publish() {
 }
 
 func ExampleIsRetriable() {
-	cluster, err := kafkatest.Start(kafkatest.Config{Topics: []string{"orders"}})
+	cluster, err := embeddedkafka.Start(embeddedkafka.Config{Topics: []string{"orders"}})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -48,7 +48,7 @@ func ExampleIsRetriable() {
 	defer bus.Close(context.Background())
 	env, _ := event.NewEnvelope("OrderPlacedV1", "shop", map[string]int{"order": 1})
 
-	_ = cluster.Fault(kafkatest.FaultCut) // brokers unreachable
+	_ = cluster.Fault(embeddedkafka.FaultCut) // brokers unreachable
 	err = bus.Publish(context.Background(), "orders", "o-1", env)
 	switch {
 	case err == nil:

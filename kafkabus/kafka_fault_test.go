@@ -9,8 +9,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/huleedu/huleedu/embeddedkafka"
 	"github.com/huleedu/huleedu/event"
-	"github.com/huleedu/huleedu/internal/kafkatest"
 )
 
 // seqOf returns the sequence number a test envelope carries.
@@ -36,19 +36,19 @@ func seqOf(t *testing.T, value []byte) int {
 func TestKafkaBusFailedPublishIsNeverWrittenAfterANewerRecord(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		kind kafkatest.FaultKind
-		opts []kafkatest.FaultOpt
+		kind embeddedkafka.FaultKind
+		opts []embeddedkafka.FaultOpt
 	}{
-		{"brokers cut", kafkatest.FaultCut, nil},
-		{"network blackhole", kafkatest.FaultBlackhole, nil},
-		{"responses slower than the timeout", kafkatest.FaultSlow, []kafkatest.FaultOpt{kafkatest.WithDelay(time.Minute)}},
-		{"not leader", kafkatest.FaultError, nil},
-		{"not enough replicas", kafkatest.FaultError, []kafkatest.FaultOpt{kafkatest.WithError(kerr.NotEnoughReplicas)}},
-		{"request timed out after the write", kafkatest.FaultError, []kafkatest.FaultOpt{kafkatest.WithError(kerr.RequestTimedOut)}},
-		{"broker restart", kafkatest.FaultRestart, nil},
+		{"brokers cut", embeddedkafka.FaultCut, nil},
+		{"network blackhole", embeddedkafka.FaultBlackhole, nil},
+		{"responses slower than the timeout", embeddedkafka.FaultSlow, []embeddedkafka.FaultOpt{embeddedkafka.WithDelay(time.Minute)}},
+		{"not leader", embeddedkafka.FaultError, nil},
+		{"not enough replicas", embeddedkafka.FaultError, []embeddedkafka.FaultOpt{embeddedkafka.WithError(kerr.NotEnoughReplicas)}},
+		{"request timed out after the write", embeddedkafka.FaultError, []embeddedkafka.FaultOpt{embeddedkafka.WithError(kerr.RequestTimedOut)}},
+		{"broker restart", embeddedkafka.FaultRestart, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := kafkatest.NewTestCluster(t, kafkatest.Config{Topics: []string{busTopic}, DataDir: t.TempDir()})
+			c := embeddedkafka.NewTestCluster(t, embeddedkafka.Config{Topics: []string{busTopic}, DataDir: t.TempDir()})
 			b := newBus(t, c.Addrs(), func(o *Options) { o.PublishTimeout = 400 * time.Millisecond })
 			ctx := context.Background()
 			if err := b.Publish(ctx, busTopic, "k", newEnvelope(t, 0)); err != nil {
@@ -100,9 +100,9 @@ func TestKafkaBusFailedPublishIsNeverWrittenAfterANewerRecord(t *testing.T) {
 }
 
 func TestKafkaBusPublishFollowsMovingLeaders(t *testing.T) {
-	c := kafkatest.NewTestCluster(t, kafkatest.Config{Topics: []string{busTopic}})
+	c := embeddedkafka.NewTestCluster(t, embeddedkafka.Config{Topics: []string{busTopic}})
 	b := newBus(t, c.Addrs(), nil)
-	if err := c.Fault(kafkatest.FaultLeaderMove, kafkatest.WithInterval(10*time.Millisecond)); err != nil {
+	if err := c.Fault(embeddedkafka.FaultLeaderMove, embeddedkafka.WithInterval(10*time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
 	const n = 40

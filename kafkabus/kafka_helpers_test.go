@@ -11,8 +11,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/huleedu/huleedu/embeddedkafka"
 	"github.com/huleedu/huleedu/event"
-	"github.com/huleedu/huleedu/internal/kafkatest"
 	"github.com/huleedu/huleedu/internal/testwait"
 )
 
@@ -59,11 +59,11 @@ func newEnvelope(t *testing.T, n int) *event.Envelope {
 }
 
 // readBack returns the records of topic in the cluster.
-func readBack(t *testing.T, c *kafkatest.Cluster, topic string) []*kgo.Record {
+func readBack(t *testing.T, c *embeddedkafka.Cluster, topic string) []*kgo.Record {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	recs, err := kafkatest.ReadAll(ctx, c.Addrs(), topic)
+	recs, err := embeddedkafka.ReadAll(ctx, c.Addrs(), topic)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,12 +19,12 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/huleedu/huleedu/embeddedkafka"
 	"github.com/huleedu/huleedu/event"
-	"github.com/huleedu/huleedu/internal/kafkatest"
 )
 
 func TestKafkaBusPublishDeliversEnvelopeWithHeaders(t *testing.T) {
-	c := kafkatest.NewTestCluster(t, kafkatest.Config{Topics: []string{busTopic}})
+	c := embeddedkafka.NewTestCluster(t, embeddedkafka.Config{Topics: []string{busTopic}})
 	b := newBus(t, c.Addrs(), nil)
 	env := newEnvelope(t, 1)
 	if err := b.Publish(context.Background(), busTopic, "essay-1", env); err != nil {
@@ -61,7 +61,7 @@ func TestKafkaBusPublishDeliversEnvelopeWithHeaders(t *testing.T) {
 }
 
 func TestKafkaBusPublishCarriesCallerSpanAsTraceparent(t *testing.T) {
-	c := kafkatest.NewTestCluster(t, kafkatest.Config{Topics: []string{busTopic}})
+	c := embeddedkafka.NewTestCluster(t, embeddedkafka.Config{Topics: []string{busTopic}})
 	b := newBus(t, c.Addrs(), nil)
 	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
 	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
@@ -77,7 +77,7 @@ func TestKafkaBusPublishCarriesCallerSpanAsTraceparent(t *testing.T) {
 }
 
 func TestKafkaBusProduceKeepsSliceOrderPerKey(t *testing.T) {
-	c := kafkatest.NewTestCluster(t, kafkatest.Config{Topics: []string{busTopic}})
+	c := embeddedkafka.NewTestCluster(t, embeddedkafka.Config{Topics: []string{busTopic}})
 	b := newBus(t, c.Addrs(), nil)
 	var recs []event.Record
 	for i := range 200 {
@@ -117,7 +117,7 @@ func TestKafkaBusProduceOfNothingReturnsNoErrors(t *testing.T) {
 }
 
 func TestKafkaBusProduceRequestsUseAcksAllAndIdempotence(t *testing.T) {
-	c := kafkatest.NewTestCluster(t, kafkatest.Config{Topics: []string{busTopic}})
+	c := embeddedkafka.NewTestCluster(t, embeddedkafka.Config{Topics: []string{busTopic}})
 	kf := c.Kfake()
 	var mu sync.Mutex
 	var acks []int16
@@ -160,8 +160,8 @@ func TestKafkaBusPermanentFailuresReturnAtOnceAndAreNotRetriable(t *testing.T) {
 	big := hex.EncodeToString(random)
 	for _, tc := range []struct {
 		name    string
-		cfg     kafkatest.Config
-		setup   func(t *testing.T, c *kafkatest.Cluster)
+		cfg     embeddedkafka.Config
+		setup   func(t *testing.T, c *embeddedkafka.Cluster)
 		opts    func(*Options)
 		topic   string
 		payload string
@@ -169,14 +169,14 @@ func TestKafkaBusPermanentFailuresReturnAtOnceAndAreNotRetriable(t *testing.T) {
 	}{
 		{
 			name:    "broker message.max.bytes",
-			cfg:     kafkatest.Config{Topics: []string{busTopic}, BrokerConfigs: map[string]string{"message.max.bytes": "1024"}},
+			cfg:     embeddedkafka.Config{Topics: []string{busTopic}, BrokerConfigs: map[string]string{"message.max.bytes": "1024"}},
 			topic:   busTopic,
 			payload: big,
 			want:    []error{ErrMessageTooLarge, kerr.MessageTooLarge},
 		},
 		{
 			name: "topic max.message.bytes",
-			setup: func(t *testing.T, c *kafkatest.Cluster) {
+			setup: func(t *testing.T, c *embeddedkafka.Cluster) {
 				if err := c.Kfake().CreateTopic("small.topic", 1, map[string]string{"max.message.bytes": "1024"}); err != nil {
 					t.Fatal(err)
 				}
@@ -187,7 +187,7 @@ func TestKafkaBusPermanentFailuresReturnAtOnceAndAreNotRetriable(t *testing.T) {
 		},
 		{
 			name:    "producer MaxRecordBytes",
-			cfg:     kafkatest.Config{Topics: []string{busTopic}},
+			cfg:     embeddedkafka.Config{Topics: []string{busTopic}},
 			opts:    func(o *Options) { o.MaxRecordBytes = 1024 },
 			topic:   busTopic,
 			payload: big,
@@ -195,7 +195,7 @@ func TestKafkaBusPermanentFailuresReturnAtOnceAndAreNotRetriable(t *testing.T) {
 		},
 		{
 			name:  "unknown topic with auto-creation off",
-			cfg:   kafkatest.Config{Topics: []string{busTopic}},
+			cfg:   embeddedkafka.Config{Topics: []string{busTopic}},
 			topic: "no.such.topic",
 			want:  []error{ErrUnknownTopic, kerr.UnknownTopicOrPartition},
 		},
@@ -211,7 +211,7 @@ func TestKafkaBusPermanentFailuresReturnAtOnceAndAreNotRetriable(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := kafkatest.NewTestCluster(t, tc.cfg)
+			c := embeddedkafka.NewTestCluster(t, tc.cfg)
 			if tc.setup != nil {
 				tc.setup(t, c)
 			}
@@ -257,7 +257,7 @@ func TestKafkaBusAuthorizationFailuresAreErrAuthorization(t *testing.T) {
 		{"no idempotent write on the cluster", describeOnly, busTopic, kerr.ClusterAuthorizationFailed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := kafkatest.NewTestCluster(t, kafkatest.Config{
+			c := embeddedkafka.NewTestCluster(t, embeddedkafka.Config{
 				Brokers: 1,
 				Topics:  []string{busTopic, "allowed"},
 				Options: []kfake.Opt{
@@ -286,7 +286,7 @@ func TestKafkaBusAuthorizationFailuresAreErrAuthorization(t *testing.T) {
 // connection on a wrong password where Kafka answers
 // SASL_AUTHENTICATION_FAILED, so the test answers as Kafka does.
 func TestKafkaBusRejectedCredentialsAreErrAuthorization(t *testing.T) {
-	c := kafkatest.NewTestCluster(t, kafkatest.Config{
+	c := embeddedkafka.NewTestCluster(t, embeddedkafka.Config{
 		Brokers: 1,
 		Topics:  []string{busTopic},
 		Options: []kfake.Opt{kfake.EnableACLs(), kfake.EnableSASL(), kfake.User("PLAIN", "app", "pw")},
@@ -323,12 +323,12 @@ func TestKafkaBusUnreachableBrokersFailRetriablyWithinPublishTimeout(t *testing.
 }
 
 func TestKafkaBusCallerDeadlineIsReportedAsUnknownOutcome(t *testing.T) {
-	c := kafkatest.NewTestCluster(t, kafkatest.Config{Topics: []string{busTopic}})
+	c := embeddedkafka.NewTestCluster(t, embeddedkafka.Config{Topics: []string{busTopic}})
 	b := newBus(t, c.Addrs(), func(o *Options) { o.PublishTimeout = time.Minute })
 	if err := b.Publish(context.Background(), busTopic, "k", newEnvelope(t, 0)); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Fault(kafkatest.FaultBlackhole); err != nil {
+	if err := c.Fault(embeddedkafka.FaultBlackhole); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
@@ -341,7 +341,7 @@ func TestKafkaBusCallerDeadlineIsReportedAsUnknownOutcome(t *testing.T) {
 }
 
 func TestKafkaBusCloseFlushesBufferedRecords(t *testing.T) {
-	c := kafkatest.NewTestCluster(t, kafkatest.Config{Topics: []string{busTopic}})
+	c := embeddedkafka.NewTestCluster(t, embeddedkafka.Config{Topics: []string{busTopic}})
 	// A linger longer than the test: only Close's flush sends the records.
 	b := newBus(t, c.Addrs(), func(o *Options) { o.Linger = time.Minute; o.PublishTimeout = time.Hour })
 	const n = 5
@@ -366,7 +366,7 @@ func TestKafkaBusCloseFlushesBufferedRecords(t *testing.T) {
 }
 
 func TestKafkaBusCloseGivesUpWhenContextEnds(t *testing.T) {
-	c := kafkatest.NewTestCluster(t, kafkatest.Config{Topics: []string{busTopic}})
+	c := embeddedkafka.NewTestCluster(t, embeddedkafka.Config{Topics: []string{busTopic}})
 	b := newBus(t, c.Addrs(), func(o *Options) { o.PublishTimeout = time.Hour })
 	if err := b.Publish(context.Background(), busTopic, "k", newEnvelope(t, 0)); err != nil {
 		t.Fatal(err)
@@ -374,7 +374,7 @@ func TestKafkaBusCloseGivesUpWhenContextEnds(t *testing.T) {
 	// franz-go calls a record's promise before it stops counting the record
 	// as buffered: wait for that, so the count below is the second record.
 	eventually(t, "the first record to leave the buffer", func() bool { return b.Client().BufferedProduceRecords() == 0 })
-	if err := c.Fault(kafkatest.FaultBlackhole); err != nil {
+	if err := c.Fault(embeddedkafka.FaultBlackhole); err != nil {
 		t.Fatal(err)
 	}
 	published := make(chan error, 1)
@@ -413,14 +413,14 @@ func TestKafkaBusPublishAfterCloseFailsWithErrBusClosed(t *testing.T) {
 }
 
 func TestKafkaBusPingReportsReachability(t *testing.T) {
-	c := kafkatest.NewTestCluster(t, kafkatest.Config{})
+	c := embeddedkafka.NewTestCluster(t, embeddedkafka.Config{})
 	b := newBus(t, c.Addrs(), nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := b.Ping(ctx); err != nil {
 		t.Fatalf("Ping healthy cluster: %v", err)
 	}
-	if err := c.Fault(kafkatest.FaultCut); err != nil {
+	if err := c.Fault(embeddedkafka.FaultCut); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Ping(ctx); !errors.Is(err, ErrUnavailable) {
@@ -453,7 +453,7 @@ func TestKafkaBusPublishRejectsInvalidEnvelopeWithoutSending(t *testing.T) {
 // concurrency every caller must still get its own outcome, and every
 // record in Kafka its own headers.
 func TestKafkaBusConcurrentPublishesKeepTheirOwnOutcomesAndHeaders(t *testing.T) {
-	c := kafkatest.NewTestCluster(t, kafkatest.Config{Topics: []string{busTopic}})
+	c := embeddedkafka.NewTestCluster(t, embeddedkafka.Config{Topics: []string{busTopic}})
 	if err := c.Kfake().CreateTopic("small.topic", 1, map[string]string{"max.message.bytes": "1024"}); err != nil {
 		t.Fatal(err)
 	}

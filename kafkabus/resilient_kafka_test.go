@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/huleedu/huleedu/embeddedkafka"
 	"github.com/huleedu/huleedu/event"
-	"github.com/huleedu/huleedu/internal/kafkatest"
 	"github.com/huleedu/huleedu/resilience"
 	"github.com/huleedu/huleedu/spool"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -28,16 +28,16 @@ import (
 const kt = "resilient"
 
 type kafkaHarness struct {
-	cluster *kafkatest.Cluster
+	cluster *embeddedkafka.Cluster
 	bus     *ResilientBus
 	cb      *resilience.CircuitBreaker
 	kb      *KafkaBus
 }
 
-func newKafkaHarness(t *testing.T, cluster *kafkatest.Cluster, q spool.Queue, kopts ...func(*Options)) *kafkaHarness {
+func newKafkaHarness(t *testing.T, cluster *embeddedkafka.Cluster, q spool.Queue, kopts ...func(*Options)) *kafkaHarness {
 	t.Helper()
 	if cluster == nil {
-		cluster = kafkatest.NewTestCluster(t, kafkatest.Config{Topics: []string{kt}})
+		cluster = embeddedkafka.NewTestCluster(t, embeddedkafka.Config{Topics: []string{kt}})
 	}
 	o := Options{Brokers: cluster.Addrs(), PublishTimeout: 500 * time.Millisecond}
 	for _, f := range kopts {
@@ -86,7 +86,7 @@ func (h *kafkaHarness) closeAndRead(t *testing.T) []string {
 }
 
 // readValues returns the values of topic kt in the cluster.
-func readValues(t *testing.T, c *kafkatest.Cluster) []string {
+func readValues(t *testing.T, c *embeddedkafka.Cluster) []string {
 	t.Helper()
 	recs := readBack(t, c, kt)
 	vals := make([]string, len(recs))
@@ -100,7 +100,7 @@ func TestKafkaOutageWhileProducersKeepWriting(t *testing.T) {
 	h := newKafkaHarness(t, nil, nil)
 	accepted := runPublishers(h.bus, 4, time.Millisecond, func() {
 		time.Sleep(100 * time.Millisecond) // healthy traffic first
-		if err := h.cluster.Fault(kafkatest.FaultCut); err != nil {
+		if err := h.cluster.Fault(embeddedkafka.FaultCut); err != nil {
 			t.Error(err)
 			return
 		}
@@ -153,7 +153,7 @@ func runPublishers(bus *ResilientBus, n int, pace time.Duration, script func()) 
 
 func TestKafkaQueueDrainsAfterTrafficStopsWhileOpen(t *testing.T) {
 	h := newKafkaHarness(t, nil, nil)
-	if err := h.cluster.Fault(kafkatest.FaultCut); err != nil {
+	if err := h.cluster.Fault(embeddedkafka.FaultCut); err != nil {
 		t.Fatal(err)
 	}
 	accepted := [][]string{nil}
@@ -176,7 +176,7 @@ func TestKafkaQueueDrainsAfterTrafficStopsWhileOpen(t *testing.T) {
 // new overtakes anything older.
 func TestKafkaBacklogRecoveryWhileNewWritesArrive(t *testing.T) {
 	h := newKafkaHarness(t, nil, nil)
-	if err := h.cluster.Fault(kafkatest.FaultCut); err != nil {
+	if err := h.cluster.Fault(embeddedkafka.FaultCut); err != nil {
 		t.Fatal(err)
 	}
 	accepted := runPublishers(h.bus, 4, 0, func() {
@@ -203,7 +203,7 @@ func TestKafkaLostResponsesGiveDuplicatesNotLoss(t *testing.T) {
 	if err := h.bus.PublishRecord(context.Background(), event.Record{Topic: kt, Key: []byte("k"), Value: []byte("warm-up")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.cluster.Fault(kafkatest.FaultSlow, kafkatest.WithDelay(time.Second)); err != nil {
+	if err := h.cluster.Fault(embeddedkafka.FaultSlow, embeddedkafka.WithDelay(time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	accepted := [][]string{nil}
@@ -225,7 +225,7 @@ func TestKafkaLostResponsesGiveDuplicatesNotLoss(t *testing.T) {
 	if err := h.bus.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	recs, err := kafkatest.ReadAll(ctx, h.cluster.Addrs(), kt)
+	recs, err := embeddedkafka.ReadAll(ctx, h.cluster.Addrs(), kt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +260,7 @@ func TestKafkaNonRetriableErrorsAreReturnedNotQueued(t *testing.T) {
 	})
 	cases := []struct {
 		name    string
-		cluster func(t *testing.T) *kafkatest.Cluster
+		cluster func(t *testing.T) *embeddedkafka.Cluster
 		kopts   []func(*Options)
 		topic   string
 		value   int
@@ -268,23 +268,23 @@ func TestKafkaNonRetriableErrorsAreReturnedNotQueued(t *testing.T) {
 	}{
 		{
 			name: "message too large for the topic",
-			cluster: func(t *testing.T) *kafkatest.Cluster {
-				return kafkatest.NewTestCluster(t, kafkatest.Config{Topics: []string{kt},
+			cluster: func(t *testing.T) *embeddedkafka.Cluster {
+				return embeddedkafka.NewTestCluster(t, embeddedkafka.Config{Topics: []string{kt},
 					BrokerConfigs: map[string]string{"message.max.bytes": "2048"}})
 			},
 			topic: kt, value: 8192, want: ErrMessageTooLarge,
 		},
 		{
 			name: "unknown topic with auto-create off",
-			cluster: func(t *testing.T) *kafkatest.Cluster {
-				return kafkatest.NewTestCluster(t, kafkatest.Config{Topics: []string{kt}})
+			cluster: func(t *testing.T) *embeddedkafka.Cluster {
+				return embeddedkafka.NewTestCluster(t, embeddedkafka.Config{Topics: []string{kt}})
 			},
 			topic: "no-such-topic", value: 10, want: ErrUnknownTopic,
 		},
 		{
 			name: "topic authorization",
-			cluster: func(t *testing.T) *kafkatest.Cluster {
-				return kafkatest.NewTestCluster(t, kafkatest.Config{Topics: []string{kt}, Options: []kfake.Opt{
+			cluster: func(t *testing.T) *embeddedkafka.Cluster {
+				return embeddedkafka.NewTestCluster(t, embeddedkafka.Config{Topics: []string{kt}, Options: []kfake.Opt{
 					kfake.EnableACLs(), kfake.EnableSASL(), kfake.Superuser("PLAIN", "admin", "admin"), describeOnly,
 				}})
 			},
@@ -329,7 +329,7 @@ func TestKafkaFlappingLosesAndReordersNothing(t *testing.T) {
 	accepted := runPublishers(h.bus, 4, time.Millisecond, func() {
 		for range 4 {
 			time.Sleep(150 * time.Millisecond)
-			if err := h.cluster.Fault(kafkatest.FaultCut); err != nil {
+			if err := h.cluster.Fault(embeddedkafka.FaultCut); err != nil {
 				t.Error(err)
 				return
 			}

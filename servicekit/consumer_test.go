@@ -14,9 +14,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/huleedu/huleedu/embeddedkafka"
 	"github.com/huleedu/huleedu/errctx"
 	"github.com/huleedu/huleedu/event"
-	"github.com/huleedu/huleedu/internal/kafkatest"
 	"github.com/huleedu/huleedu/kafkabus"
 )
 
@@ -78,7 +78,7 @@ func (h *handled) waitHandled(t *testing.T, id uuid.UUID) {
 
 // startConsumer starts a consumer of topicA in group with the plain bus
 // as dead-letter publisher; it is stopped when the test ends.
-func startConsumer(t *testing.T, c *kafkatest.Cluster, group string, h Handler, tweak func(*ConsumerOptions)) *Consumer {
+func startConsumer(t *testing.T, c *embeddedkafka.Cluster, group string, h Handler, tweak func(*ConsumerOptions)) *Consumer {
 	t.Helper()
 	bus, err := kafkabus.NewKafkaBus(kafkabus.Options{Brokers: c.Addrs(), PublishTimeout: 5 * time.Second})
 	if err != nil {

@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/huleedu/huleedu/internal/kafkatest"
+	"github.com/huleedu/huleedu/embeddedkafka"
 	"github.com/huleedu/huleedu/servicekit"
 )
 
@@ -33,7 +33,7 @@ func ExampleLoadSettingsFrom() {
 }
 
 func ExampleNew() {
-	cluster, err := kafkatest.Start(kafkatest.Config{Brokers: 1})
+	cluster, err := embeddedkafka.Start(embeddedkafka.Config{Brokers: 1})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -133,17 +133,17 @@ func TestStartAllStopsStartedServicesWhenOneFails(t *testing.T) {
 }
 
 func TestRunAllPrintsAddressesAndStopsWhenContextEnds(t *testing.T) {
+	c := newCluster(t)
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
 		done <- RunAll(ctx, []ServiceSpec{{Name: "ping_service", Module: pingRoutes}}, RunOptions{
-			Environ:       []string{"LOG_LEVEL=error"},
-			Out:           pw,
-			LogOutput:     io.Discard,
-			EmbeddedKafka: true,
-			Topics:        []string{topicA},
+			Environ:   environ(c, "LOG_LEVEL=error"),
+			Out:       pw,
+			LogOutput: io.Discard,
+			Also:      []Listing{{Name: "kafka", Address: strings.Join(c.Addrs(), ","), Note: "(the test's cluster)"}},
 		})
 		pw.Close()
 	}()
@@ -158,8 +158,8 @@ func TestRunAllPrintsAddressesAndStopsWhenContextEnds(t *testing.T) {
 	}
 	out := printed.String()
 	api := regexp.MustCompile(`ping_service\s+api (http://127\.0\.0\.1:\d+)\s+admin (http://127\.0\.0\.1:\d+)`).FindStringSubmatch(out)
-	if api == nil || !strings.Contains(out, "(embedded kfake cluster)") {
-		t.Fatalf("RunAll printed\n%s\nwant the embedded cluster and ping_service's api and admin addresses", out)
+	if api == nil || !regexp.MustCompile(`kafka\s+127\.0\.0\.1:\d+\s+\(the test's cluster\)`).MatchString(out) {
+		t.Fatalf("RunAll printed\n%s\nwant the listing of the cluster and ping_service's api and admin addresses", out)
 	}
 	resp, err := http.Get(api[1] + "/v1/ping")
 	if err != nil {
@@ -176,11 +176,12 @@ func TestRunAllPrintsAddressesAndStopsWhenContextEnds(t *testing.T) {
 }
 
 func TestRunAllStopsGracefullyOnSIGTERM(t *testing.T) {
+	c := newCluster(t)
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
 		done <- RunAll(context.Background(), []ServiceSpec{{Name: "ping_service", Module: pingRoutes}}, RunOptions{
-			Environ: []string{"LOG_LEVEL=error"}, Out: pw, LogOutput: io.Discard, EmbeddedKafka: true,
+			Environ: environ(c, "LOG_LEVEL=error"), Out: pw, LogOutput: io.Discard,
 		})
 		pw.Close()
 	}()

@@ -12,8 +12,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/huleedu/huleedu/embeddedkafka"
 	"github.com/huleedu/huleedu/event"
-	"github.com/huleedu/huleedu/internal/kafkatest"
 	"github.com/huleedu/huleedu/internal/testwait"
 )
 
@@ -25,9 +25,9 @@ const (
 
 // newCluster starts a one-broker cluster with the test topics and their
 // dead-letter topics.
-func newCluster(t *testing.T) *kafkatest.Cluster {
+func newCluster(t *testing.T) *embeddedkafka.Cluster {
 	t.Helper()
-	return kafkatest.NewTestCluster(t, kafkatest.Config{
+	return embeddedkafka.NewTestCluster(t, embeddedkafka.Config{
 		Brokers:    1,
 		Partitions: 2,
 		Topics:     []string{topicA, DeadLetterTopic(topicA), topicB, DeadLetterTopic(topicB)},
@@ -38,7 +38,7 @@ func newCluster(t *testing.T) *kafkatest.Cluster {
 }
 
 // testEnv is an environment with a cluster and fast timings, for service.
-func testEnv(service string, c *kafkatest.Cluster, extra ...string) Env {
+func testEnv(service string, c *embeddedkafka.Cluster, extra ...string) Env {
 	environ := []string{
 		"KAFKA_BOOTSTRAP_SERVERS=" + strings.Join(c.Addrs(), ","),
 		"KAFKA_PUBLISH_TIMEOUT=500ms",
@@ -76,7 +76,7 @@ func newEnvelope(t *testing.T, data string) *event.Envelope {
 
 // produce writes recs straight to the cluster and fails the test if one
 // is not acknowledged.
-func produce(t *testing.T, c *kafkatest.Cluster, recs ...*kgo.Record) {
+func produce(t *testing.T, c *embeddedkafka.Cluster, recs ...*kgo.Record) {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...))
 	if err != nil {
@@ -104,9 +104,9 @@ func envelopeRecord(t *testing.T, topic string, env *event.Envelope) *kgo.Record
 }
 
 // readTopic returns every record of topic now in the cluster.
-func readTopic(t *testing.T, c *kafkatest.Cluster, topic string) []*kgo.Record {
+func readTopic(t *testing.T, c *embeddedkafka.Cluster, topic string) []*kgo.Record {
 	t.Helper()
-	recs, err := kafkatest.ReadAll(testContext(t, 20*time.Second), c.Addrs(), topic)
+	recs, err := embeddedkafka.ReadAll(testContext(t, 20*time.Second), c.Addrs(), topic)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,9 +12,9 @@ import (
 
 	"go.uber.org/fx"
 
+	"github.com/huleedu/huleedu/embeddedkafka"
 	"github.com/huleedu/huleedu/errctx"
 	"github.com/huleedu/huleedu/event"
-	"github.com/huleedu/huleedu/internal/kafkatest"
 	"github.com/huleedu/huleedu/kafkabus"
 	"github.com/huleedu/huleedu/resilience"
 )
@@ -245,9 +245,9 @@ func TestKafkaClosedWhenAppFailsToBuild(t *testing.T) {
 }
 
 // cut faults the cluster until the test ends or heal is called.
-func cut(t *testing.T, c *kafkatest.Cluster) (heal func()) {
+func cut(t *testing.T, c *embeddedkafka.Cluster) (heal func()) {
 	t.Helper()
-	if err := c.Fault(kafkatest.FaultCut); err != nil {
+	if err := c.Fault(embeddedkafka.FaultCut); err != nil {
 		t.Fatal(err)
 	}
 	healed := false

@@ -7,11 +7,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"text/tabwriter"
-
-	"github.com/huleedu/huleedu/internal/kafkatest"
 )
 
 // RunOptions configure RunAll.
@@ -23,13 +20,15 @@ type RunOptions struct {
 	Out io.Writer
 	// LogOutput receives the services' JSON logs (default os.Stderr).
 	LogOutput io.Writer
-	// EmbeddedKafka starts an embedded Kafka-protocol cluster (kfake, in
-	// memory) and points the services at it, unless
-	// KAFKA_BOOTSTRAP_SERVERS is set.
-	EmbeddedKafka bool
-	// Topics are created in the embedded cluster, each with its
-	// dead-letter topic.
-	Topics []string
+	// Also lists what runs beside the services (the command line's
+	// embedded Kafka cluster, say), printed before their addresses.
+	Also []Listing
+}
+
+// Listing is one line of RunAll's address table: a name, its address and
+// a note ("kafka", "127.0.0.1:41235", "(embedded kfake cluster)").
+type Listing struct {
+	Name, Address, Note string
 }
 
 // RunAll runs specs in one process, each service its own App (own
@@ -49,23 +48,11 @@ func RunAll(ctx context.Context, specs []ServiceSpec, o RunOptions) error {
 	if o.LogOutput == nil {
 		o.LogOutput = os.Stderr
 	}
-	environ := o.Environ
-	var cluster *kafkatest.Cluster
-	if o.EmbeddedKafka && !setIn(environ, "KAFKA_BOOTSTRAP_SERVERS") {
-		c, err := kafkatest.Start(kafkatest.Config{Brokers: 1, Partitions: 3, Topics: WithDeadLetterTopics(o.Topics)})
-		if err != nil {
-			return fmt.Errorf("servicekit: embedded kafka: %w", err)
-		}
-		cluster = c
-		defer cluster.Close()
-		environ = append(environ[:len(environ):len(environ)], "KAFKA_BOOTSTRAP_SERVERS="+strings.Join(c.Addrs(), ","))
-	}
-
-	g, err := StartAll(ctx, environ, specs, WithLogOutput(o.LogOutput))
+	g, err := StartAll(ctx, o.Environ, specs, WithLogOutput(o.LogOutput))
 	if err != nil {
 		return err
 	}
-	printAddresses(o.Out, g, cluster)
+	printAddresses(o.Out, g, o.Also)
 
 	var cause error
 	select {
@@ -79,10 +66,10 @@ func RunAll(ctx context.Context, specs []ServiceSpec, o RunOptions) error {
 	return errors.Join(cause, g.Stop(stopCtx))
 }
 
-func printAddresses(w io.Writer, g *Group, cluster *kafkatest.Cluster) {
+func printAddresses(w io.Writer, g *Group, also []Listing) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	if cluster != nil {
-		fmt.Fprintf(tw, "kafka\t%s\t(embedded kfake cluster)\n", strings.Join(cluster.Addrs(), ","))
+	for _, l := range also {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", l.Name, l.Address, l.Note)
 	}
 	for _, a := range g.Apps() {
 		ep := a.Endpoints()
@@ -94,14 +81,4 @@ func printAddresses(w io.Writer, g *Group, cluster *kafkatest.Cluster) {
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(w, "Press Ctrl-C to stop.")
-}
-
-// setIn reports whether environ sets name to a non-empty value.
-func setIn(environ []string, name string) bool {
-	for _, kv := range environ {
-		if v, ok := strings.CutPrefix(kv, name+"="); ok && v != "" {
-			return true
-		}
-	}
-	return false
 }

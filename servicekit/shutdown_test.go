@@ -11,8 +11,8 @@ import (
 
 	"go.uber.org/fx"
 
+	"github.com/huleedu/huleedu/embeddedkafka"
 	"github.com/huleedu/huleedu/event"
-	"github.com/huleedu/huleedu/internal/kafkatest"
 	"github.com/huleedu/huleedu/kafkabus"
 )
 
@@ -50,7 +50,7 @@ func assertDelivered(t *testing.T, recs []string, ids map[string]bool) {
 }
 
 // eventIDs returns the event_id header of every record of topic.
-func eventIDs(t *testing.T, c *kafkatest.Cluster, topic string) []string {
+func eventIDs(t *testing.T, c *embeddedkafka.Cluster, topic string) []string {
 	t.Helper()
 	var ids []string
 	for _, r := range readTopic(t, c, topic) {

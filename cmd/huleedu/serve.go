@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/huleedu/huleedu/embeddedkafka"
 	"github.com/huleedu/huleedu/observability"
 	"github.com/huleedu/huleedu/servicekit"
 	"github.com/huleedu/huleedu/services/contracts"
@@ -116,18 +117,40 @@ func serve(cmd *cobra.Command, name string, specs []servicekit.ServiceSpec, envi
 
 	out := cmd.OutOrStdout()
 	logs := cmd.ErrOrStderr()
+	var also []servicekit.Listing
 	if name == "all" {
 		fmt.Fprintln(out, "HuleEdu: starting every service in this process.")
+		if _, _, set := servicekit.NewEnv("", environ).Lookup("KAFKA_BOOTSTRAP_SERVERS"); !set {
+			cluster, err := startEmbeddedKafka(contracts.Topics())
+			if err != nil {
+				return failed(err)
+			}
+			defer cluster.Close()
+			addrs := strings.Join(cluster.Addrs(), ",")
+			environ = append(slices.Clip(environ), "KAFKA_BOOTSTRAP_SERVERS="+addrs)
+			also = append(also, servicekit.Listing{Name: "kafka", Address: addrs, Note: "(embedded kfake cluster)"})
+		}
 	}
 	err = servicekit.RunAll(cmd.Context(), specs, servicekit.RunOptions{
-		Environ:       environ,
-		Out:           out,
-		LogOutput:     logs,
-		EmbeddedKafka: name == "all",
-		Topics:        contracts.Topics(),
+		Environ:   environ,
+		Out:       out,
+		LogOutput: logs,
+		Also:      also,
 	})
 	if err != nil {
 		return failed(err)
 	}
 	return nil
+}
+
+// startEmbeddedKafka starts the in-memory cluster that "serve all" uses
+// when no KAFKA_BOOTSTRAP_SERVERS is given, with topics and their
+// dead-letter topics. Only this command links the fake broker: no service
+// package imports embeddedkafka.
+func startEmbeddedKafka(topics []string) (*embeddedkafka.Cluster, error) {
+	c, err := embeddedkafka.Start(embeddedkafka.Config{Brokers: 1, Partitions: 3, Topics: servicekit.WithDeadLetterTopics(topics)})
+	if err != nil {
+		return nil, fmt.Errorf("embedded kafka: %w", err)
+	}
+	return c, nil
 }

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/huleedu/huleedu/embeddedkafka"
 	"github.com/huleedu/huleedu/event"
-	"github.com/huleedu/huleedu/internal/kafkatest"
 	"github.com/huleedu/huleedu/spool"
 )
 
@@ -231,7 +231,7 @@ func TestSpoolInspectShowsDepthAndDeadLetters(t *testing.T) {
 }
 
 func TestSpoolRedriveSendsDeadLettersToKafka(t *testing.T) {
-	cluster := kafkatest.NewTestCluster(t, kafkatest.Config{Brokers: 1, Partitions: 1, Topics: []string{"orders"}})
+	cluster := embeddedkafka.NewTestCluster(t, embeddedkafka.Config{Brokers: 1, Partitions: 1, Topics: []string{"orders"}})
 	dir := filledSpool(t, 3, 2)
 	r := runCLI(t, nil, "spool", "redrive", dir, "--brokers", strings.Join(cluster.Addrs(), ","))
 	if r.code != exitOK || !strings.Contains(r.stdout, "re-drove 2 dead letters") || !strings.Contains(r.stdout, "0 remain") {
@@ -239,7 +239,7 @@ func TestSpoolRedriveSendsDeadLettersToKafka(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	recs, err := kafkatest.ReadAll(ctx, cluster.Addrs(), "orders")
+	recs, err := embeddedkafka.ReadAll(ctx, cluster.Addrs(), "orders")
 	if err != nil {
 		t.Fatal(err)
 	}

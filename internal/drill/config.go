@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/huleedu/huleedu/internal/kafkatest"
+	"github.com/huleedu/huleedu/embeddedkafka"
 	"github.com/huleedu/huleedu/kafkabus"
 	"github.com/huleedu/huleedu/spool"
 )
@@ -54,7 +54,7 @@ type Config struct {
 	Workers int
 
 	// Fault is the fault injected during each outage: one of the
-	// kafkatest fault kinds. Default "cut" on the embedded cluster and
+	// embeddedkafka fault kinds. Default "cut" on the embedded cluster and
 	// "none" with Brokers (every fault but none needs the embedded cluster).
 	Fault string
 	// Outages are the fault windows. Default: one outage a third of
@@ -169,12 +169,12 @@ func (c *Config) fill() {
 	setInt(&c.Keys, 100)
 	setInt(&c.Workers, 32)
 	if c.Fault == "" {
-		c.Fault = string(kafkatest.FaultCut)
+		c.Fault = string(embeddedkafka.FaultCut)
 		if len(c.Brokers) > 0 {
-			c.Fault = string(kafkatest.FaultNone)
+			c.Fault = string(embeddedkafka.FaultNone)
 		}
 	}
-	if c.Outages == nil && c.Fault != string(kafkatest.FaultNone) {
+	if c.Outages == nil && c.Fault != string(embeddedkafka.FaultNone) {
 		c.Outages = []Outage{{Start: c.Duration * 8 / 30, Length: c.Duration / 3}}
 	}
 	if c.Fallback == "" {
@@ -231,16 +231,16 @@ func (c *Config) Validate() error {
 	intRange("--keys", c.Keys, 1, 1_000_000)
 	intRange("--workers", c.Workers, 1, 4096)
 
-	kind, err := kafkatest.ParseFaultKind(c.Fault)
+	kind, err := embeddedkafka.ParseFaultKind(c.Fault)
 	if err != nil {
 		bad("--fault %q: want one of %s", c.Fault, strings.Join(FaultKinds(), ", "))
 	} else {
 		c.Fault = string(kind)
 	}
-	if err == nil && len(c.Brokers) > 0 && kind != kafkatest.FaultNone {
+	if err == nil && len(c.Brokers) > 0 && kind != embeddedkafka.FaultNone {
 		bad("--fault %s needs the embedded cluster: with --brokers only --fault none is possible (the drill cannot break a cluster it does not run)", c.Fault)
 	}
-	if err == nil && kind == kafkatest.FaultNone && len(c.Outages) > 0 {
+	if err == nil && kind == embeddedkafka.FaultNone && len(c.Outages) > 0 {
 		bad("--outage given with --fault none: there is nothing to inject")
 	}
 	c.Outages = slices.Clone(c.Outages)
@@ -297,7 +297,7 @@ func (c *Config) Validate() error {
 // FaultKinds lists the accepted values of Config.Fault.
 func FaultKinds() []string {
 	var names []string
-	for _, k := range kafkatest.FaultKinds() {
+	for _, k := range embeddedkafka.FaultKinds() {
 		names = append(names, string(k))
 	}
 	return names

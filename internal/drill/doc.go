@@ -5,7 +5,7 @@
 //
 // # What a drill does
 //
-//  1. Starts an embedded kfake cluster (package kafkatest; three brokers,
+//  1. Starts an embedded kfake cluster (package embeddedkafka; three brokers,
 //     data dir in a temp folder) unless Config.Brokers names a cluster,
 //     and creates the topic.
 //  2. Publishes Rate records per second for Duration through a
@@ -16,7 +16,7 @@
 //     goroutines, which publishes its records one synchronous Publish at a
 //     time, so acceptance order per key is seq order. The schedule is open
 //     loop: when Publish blocks, the scheduler catches up afterwards.
-//  3. Applies Fault during every Outage (kafkatest.Cluster.Fault / Heal).
+//  3. Applies Fault during every Outage (embeddedkafka.Cluster.Fault / Heal).
 //  4. With CrashAt, runs the publisher as a child process (ServeChild),
 //     SIGKILLs it at CrashAt and starts another on the same spool, which
 //     replays what the first accepted before anything new.

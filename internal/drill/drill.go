@@ -13,7 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/huleedu/huleedu/internal/kafkatest"
+	"github.com/huleedu/huleedu/embeddedkafka"
 )
 
 // Phases reported in Progress.Phase.
@@ -47,7 +47,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 type drillRun struct {
 	cfg      Config
 	log      *slog.Logger
-	cluster  *kafkatest.Cluster
+	cluster  *embeddedkafka.Cluster
 	brokers  []string
 	tempDirs []string
 	start    time.Time
@@ -207,7 +207,7 @@ func (d *drillRun) startCluster() error {
 	if err != nil {
 		return err
 	}
-	c, err := kafkatest.Start(kafkatest.Config{
+	c, err := embeddedkafka.Start(embeddedkafka.Config{
 		Brokers:    d.cfg.EmbeddedBrokers,
 		Partitions: int32(d.cfg.Partitions),
 		Topics:     []string{d.cfg.Topic},
@@ -257,7 +257,7 @@ func (d *drillRun) injectFaults(ctx context.Context) error {
 	if d.cluster == nil || len(d.cfg.Outages) == 0 {
 		return nil
 	}
-	kind := kafkatest.FaultKind(d.cfg.Fault) // Validate checked and normalised it
+	kind := embeddedkafka.FaultKind(d.cfg.Fault) // Validate checked and normalised it
 	for i, o := range d.cfg.Outages {
 		if !sleepUntil(ctx, d.start.Add(o.Start)) {
 			return nil
@@ -288,9 +288,9 @@ func (d *drillRun) injectFaults(ctx context.Context) error {
 
 // faultOptions tunes a fault to the drill: a slow fault delays responses
 // past the publish timeout, so it is a fault and not just a slowdown.
-func (d *drillRun) faultOptions(kind kafkatest.FaultKind) []kafkatest.FaultOpt {
-	if kind == kafkatest.FaultSlow {
-		return []kafkatest.FaultOpt{kafkatest.WithDelay(2 * d.cfg.PublishTimeout)}
+func (d *drillRun) faultOptions(kind embeddedkafka.FaultKind) []embeddedkafka.FaultOpt {
+	if kind == embeddedkafka.FaultSlow {
+		return []embeddedkafka.FaultOpt{embeddedkafka.WithDelay(2 * d.cfg.PublishTimeout)}
 	}
 	return nil
 }

@@ -1,7 +1,7 @@
 // Package e2e holds the end-to-end tests of the HuleEdu pipeline: all
 // services, each its own servicekit.App with its own settings, breakers,
 // metrics and ports, run in the test process on an embedded Kafka-protocol
-// cluster (internal/kafkatest), and a batch of essays goes through
+// cluster (embeddedkafka), and a batch of essays goes through
 //
 //	POST /v1/batches (Batch Orchestrator, which asks the Batch Conductor)
 //	POST /v1/files/batch (File Service)

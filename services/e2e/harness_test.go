@@ -9,12 +9,12 @@ import (
 
 	"go.uber.org/fx"
 
+	"github.com/huleedu/huleedu/embeddedkafka"
 	"github.com/huleedu/huleedu/event"
-	"github.com/huleedu/huleedu/internal/kafkatest"
+	"github.com/huleedu/huleedu/internal/platformtest"
 	"github.com/huleedu/huleedu/kafkabus"
 	"github.com/huleedu/huleedu/servicekit"
 	"github.com/huleedu/huleedu/services/contracts"
-	"github.com/huleedu/huleedu/services/e2e/platformtest"
 	"github.com/huleedu/huleedu/services/essaylifecycle"
 	"github.com/huleedu/huleedu/services/spellchecker"
 )
@@ -61,7 +61,7 @@ func (p *platform) decorate(service string) fx.Option {
 // cut cuts every connection to Kafka.
 func (p *platform) cut() {
 	p.t.Helper()
-	if err := p.Cluster.Fault(kafkatest.FaultCut); err != nil {
+	if err := p.Cluster.Fault(embeddedkafka.FaultCut); err != nil {
 		p.t.Fatal(err)
 	}
 }
@@ -122,7 +122,7 @@ func (p *platform) topicEvents() map[string]map[string]int {
 	defer cancel()
 	all := map[string]map[string]int{}
 	for _, topic := range servicekit.WithDeadLetterTopics(contracts.Topics()) {
-		recs, err := kafkatest.ReadAll(ctx, p.Cluster.Addrs(), topic)
+		recs, err := embeddedkafka.ReadAll(ctx, p.Cluster.Addrs(), topic)
 		if err != nil {
 			p.t.Fatal(err)
 		}

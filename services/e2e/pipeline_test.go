@@ -7,12 +7,12 @@ import (
 	"time"
 
 	"github.com/huleedu/huleedu/event"
+	"github.com/huleedu/huleedu/internal/platformtest"
 	"github.com/huleedu/huleedu/kafkabus"
 	"github.com/huleedu/huleedu/resilience"
 	"github.com/huleedu/huleedu/servicekit"
 	"github.com/huleedu/huleedu/services/batchorchestrator"
 	"github.com/huleedu/huleedu/services/contracts"
-	"github.com/huleedu/huleedu/services/e2e/platformtest"
 	"github.com/huleedu/huleedu/services/spellchecker"
 )
 

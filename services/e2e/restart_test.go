@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/huleedu/huleedu/services/e2e/platformtest"
+	"github.com/huleedu/huleedu/internal/platformtest"
 	"github.com/huleedu/huleedu/services/spellchecker"
 )
 

@@ -14,11 +14,11 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 
-	"github.com/huleedu/huleedu/internal/kafkatest"
+	"github.com/huleedu/huleedu/embeddedkafka"
+	"github.com/huleedu/huleedu/internal/platformtest"
 	"github.com/huleedu/huleedu/internal/promtest"
 	"github.com/huleedu/huleedu/resilience"
 	"github.com/huleedu/huleedu/services/batchorchestrator"
-	"github.com/huleedu/huleedu/services/e2e/platformtest"
 )
 
 const (
@@ -66,7 +66,7 @@ func TestKafkaOutageFiresQueueGrowingAlertThenResolves(t *testing.T) {
 	}
 
 	watch := watchAlerts(t, prom)
-	if err := p.Cluster.Fault(kafkatest.FaultCut); err != nil {
+	if err := p.Cluster.Fault(embeddedkafka.FaultCut); err != nil {
 		t.Fatal(err)
 	}
 	cutAt := time.Now()

@@ -5,7 +5,7 @@
 // Every service runs in the test process as `huleedu serve all` runs them
 // (servicekit.StartAll, each service its own App with its own settings,
 // breakers, metrics, admin server and ports) on a Kafka-protocol cluster
-// the test owns (internal/kafkatest), with timings short enough for a test.
+// the test owns (embeddedkafka), with timings short enough for a test.
 //
 //   - TestKafkaOutageFiresQueueGrowingAlertThenResolves starts Prometheus
 //     (internal/promtest) scraping every service's /metrics with

@@ -6,7 +6,7 @@ import (
 
 	"go.uber.org/fx"
 
-	"github.com/huleedu/huleedu/services/e2e/platformtest"
+	"github.com/huleedu/huleedu/internal/platformtest"
 )
 
 // platformEnv overrides the harness's breaker timing: the Kafka breaker

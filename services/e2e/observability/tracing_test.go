@@ -15,10 +15,10 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 
+	"github.com/huleedu/huleedu/internal/platformtest"
 	"github.com/huleedu/huleedu/services/batchconductor"
 	"github.com/huleedu/huleedu/services/batchorchestrator"
 	"github.com/huleedu/huleedu/services/cjassessment"
-	"github.com/huleedu/huleedu/services/e2e/platformtest"
 	"github.com/huleedu/huleedu/services/essaylifecycle"
 	"github.com/huleedu/huleedu/services/fileservice"
 	"github.com/huleedu/huleedu/services/spellchecker"

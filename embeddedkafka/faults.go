@@ -1,4 +1,4 @@
-package kafkatest
+package embeddedkafka
 
 import (
 	"context"
@@ -66,7 +66,7 @@ func ParseFaultKind(s string) (FaultKind, error) {
 	for i, v := range faultKinds {
 		names[i] = string(v)
 	}
-	return "", fmt.Errorf("kafkatest: unknown fault kind %q; valid kinds: %s", s, strings.Join(names, ", "))
+	return "", fmt.Errorf("embeddedkafka: unknown fault kind %q; valid kinds: %s", s, strings.Join(names, ", "))
 }
 
 // FaultOpt adjusts a fault.
@@ -134,7 +134,7 @@ func (c *Cluster) Fault(kind FaultKind, opts ...FaultOpt) error {
 		return ErrClosed
 	}
 	if c.active != FaultNone {
-		return fmt.Errorf("kafkatest: fault %q is active; Heal it before starting %q", c.active, kind)
+		return fmt.Errorf("embeddedkafka: fault %q is active; Heal it before starting %q", c.active, kind)
 	}
 	switch kind {
 	case FaultNone:
@@ -181,20 +181,20 @@ func (c *Cluster) Fault(kind FaultKind, opts ...FaultOpt) error {
 func (c *Cluster) checkFaultConfig(kind FaultKind, f faultConfig) error {
 	for _, n := range f.brokers {
 		if n < 0 || int(n) >= len(c.ports) {
-			return fmt.Errorf("kafkatest: WithBrokers node %d out of range: the cluster has nodes 0 to %d", n, len(c.ports)-1)
+			return fmt.Errorf("embeddedkafka: WithBrokers node %d out of range: the cluster has nodes 0 to %d", n, len(c.ports)-1)
 		}
 	}
 	switch {
 	case kind == FaultSlow && f.delay <= 0:
-		return fmt.Errorf("kafkatest: WithDelay(%v): the delay of a slow fault must be > 0", f.delay)
+		return fmt.Errorf("embeddedkafka: WithDelay(%v): the delay of a slow fault must be > 0", f.delay)
 	case kind == FaultError && f.err == nil:
-		return errors.New("kafkatest: WithError(nil): an error fault needs a Kafka error")
+		return errors.New("embeddedkafka: WithError(nil): an error fault needs a Kafka error")
 	case kind == FaultLeaderMove && !f.once && f.interval <= 0:
-		return fmt.Errorf("kafkatest: WithInterval(%v): the leader-move interval must be > 0 (or use WithOnce)", f.interval)
+		return fmt.Errorf("embeddedkafka: WithInterval(%v): the leader-move interval must be > 0 (or use WithOnce)", f.interval)
 	case kind == FaultLeaderMove && len(c.ports) < 2:
-		return errors.New("kafkatest: leader-move needs at least 2 brokers")
+		return errors.New("embeddedkafka: leader-move needs at least 2 brokers")
 	case kind == FaultRestart && c.cfg.DataDir == "":
-		return errors.New("kafkatest: restart needs Config.DataDir: an in-memory cluster would lose its records")
+		return errors.New("embeddedkafka: restart needs Config.DataDir: an in-memory cluster would lose its records")
 	}
 	return nil
 }
@@ -222,7 +222,7 @@ func (c *Cluster) Heal() error {
 	if c.active == FaultRestart {
 		kf, err := c.startKfake()
 		if err != nil {
-			return fmt.Errorf("kafkatest: heal restart: %w", err)
+			return fmt.Errorf("embeddedkafka: heal restart: %w", err)
 		}
 		c.kf = kf
 	}
@@ -266,7 +266,7 @@ func startLeaderMover(kf *kfake.Cluster, addrs []string, brokers int, f faultCon
 	// that lists topics, and auto-created topics must move too.
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
 	if err != nil {
-		return nil, fmt.Errorf("kafkatest: leader-move: %w", err)
+		return nil, fmt.Errorf("embeddedkafka: leader-move: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := moveLeaders(ctx, kf, cl, brokers); err != nil {
@@ -309,7 +309,7 @@ func moveLeaders(ctx context.Context, kf *kfake.Cluster, cl *kgo.Client, brokers
 	req := kmsg.NewPtrMetadataRequest() // nil Topics: all topics
 	resp, err := req.RequestWith(ctx, cl)
 	if err != nil {
-		return fmt.Errorf("kafkatest: leader-move: list topics: %w", err)
+		return fmt.Errorf("embeddedkafka: leader-move: list topics: %w", err)
 	}
 	for _, t := range resp.Topics {
 		if t.IsInternal || t.Topic == nil {
@@ -320,7 +320,7 @@ func moveLeaders(ctx context.Context, kf *kfake.Cluster, cl *kgo.Client, brokers
 			// concurrent move may have made stale.
 			next := (kf.LeaderFor(*t.Topic, p.Partition) + 1) % int32(brokers)
 			if err := kf.MoveTopicPartition(*t.Topic, p.Partition, next); err != nil {
-				return fmt.Errorf("kafkatest: leader-move %s/%d to %d: %w", *t.Topic, p.Partition, next, err)
+				return fmt.Errorf("embeddedkafka: leader-move %s/%d to %d: %w", *t.Topic, p.Partition, next, err)
 			}
 		}
 	}

@@ -12,7 +12,7 @@ import (
 
 	"go.uber.org/fx"
 
-	"github.com/huleedu/huleedu/internal/kafkatest"
+	"github.com/huleedu/huleedu/embeddedkafka"
 	"github.com/huleedu/huleedu/internal/testwait"
 	"github.com/huleedu/huleedu/servicekit"
 	"github.com/huleedu/huleedu/servicekit/servicekittest"
@@ -55,7 +55,7 @@ type Options struct {
 type Platform struct {
 	// Cluster is the Kafka-protocol cluster the services use: break it
 	// with Cluster.Fault, end the fault with Cluster.Heal.
-	Cluster *kafkatest.Cluster
+	Cluster *embeddedkafka.Cluster
 	// Logs holds every service's JSON log lines.
 	Logs *servicekittest.LogBuffer
 
@@ -73,7 +73,7 @@ type Platform struct {
 // does not start within 30s.
 func Start(t testing.TB, o Options) *Platform {
 	t.Helper()
-	cluster := kafkatest.NewTestCluster(t, kafkatest.Config{
+	cluster := embeddedkafka.NewTestCluster(t, embeddedkafka.Config{
 		Brokers:       1,
 		Partitions:    3,
 		Topics:        servicekit.WithDeadLetterTopics(contracts.Topics()),

@@ -1,4 +1,4 @@
-// Package kafkatest runs an embedded Kafka-protocol cluster (franz-go's
+// Package embeddedkafka runs an embedded Kafka-protocol cluster (franz-go's
 // kfake) with real fault injection, for the kafkabus tests, the outage
 // drill and services run locally.
 //
@@ -23,19 +23,19 @@
 //
 // Usage:
 //
-//	c := kafkatest.NewTestCluster(t, kafkatest.Config{Topics: []string{"t"}})
+//	c := embeddedkafka.NewTestCluster(t, embeddedkafka.Config{Topics: []string{"t"}})
 //	bus, _ := kafkabus.NewKafkaBus(kafkabus.Options{Brokers: c.Addrs()})
-//	if err := c.Fault(kafkatest.FaultCut); err != nil {
+//	if err := c.Fault(embeddedkafka.FaultCut); err != nil {
 //		t.Fatal(err)
 //	}
 //	err := bus.Publish(ctx, "t", "key", env) // fails: brokers unreachable
 //	if err := c.Heal(); err != nil {
 //		t.Fatal(err)
 //	}
-//	recs, err := kafkatest.ReadAll(ctx, c.Addrs(), "t")
+//	recs, err := embeddedkafka.ReadAll(ctx, c.Addrs(), "t")
 //
 // The cluster speaks real Kafka protocol on real TCP ports, so kcat and
 // other clients can use it too. ReadAll expects topics without
 // transaction markers: this project's producers are idempotent, not
 // transactional.
-package kafkatest
+package embeddedkafka

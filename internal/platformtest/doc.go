@@ -3,7 +3,7 @@
 // service in the test process, as `huleedu serve all` runs them (each its
 // own servicekit.App with its own settings, breakers, metrics, admin
 // server and ports), on a one-broker Kafka-protocol cluster the test owns
-// (internal/kafkatest), and drives the platform's HTTP APIs.
+// (embeddedkafka), and drives the platform's HTTP APIs.
 //
 // Guarantees:
 //
@@ -30,7 +30,7 @@
 //	if err := p.UploadEssays(ctx, batchID, 10); err != nil {
 //		t.Fatal(err)
 //	}
-//	p.Cluster.Fault(kafkatest.FaultCut) // break Kafka mid-pipeline
+//	p.Cluster.Fault(embeddedkafka.FaultCut) // break Kafka mid-pipeline
 //	...
 //	b := p.WaitCompleted(batchID, time.Minute)
 package platformtest

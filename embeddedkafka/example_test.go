@@ -1,4 +1,4 @@
-package kafkatest_test
+package embeddedkafka_test
 
 import (
 	"context"
@@ -8,11 +8,11 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/huleedu/huleedu/internal/kafkatest"
+	"github.com/huleedu/huleedu/embeddedkafka"
 )
 
 func ExampleCluster_Fault() {
-	c, err := kafkatest.Start(kafkatest.Config{Topics: []string{"orders"}})
+	c, err := embeddedkafka.Start(embeddedkafka.Config{Topics: []string{"orders"}})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -30,7 +30,7 @@ func ExampleCluster_Fault() {
 		return cl.ProduceSync(ctx, &kgo.Record{Topic: "orders", Value: []byte(v)}).FirstErr()
 	}
 
-	_ = c.Fault(kafkatest.FaultBlackhole)
+	_ = c.Fault(embeddedkafka.FaultBlackhole)
 	err = produce("lost in the blackhole")
 	fmt.Println("during the fault:", errors.Is(err, context.DeadlineExceeded))
 	_ = c.Heal()
@@ -41,7 +41,7 @@ func ExampleCluster_Fault() {
 }
 
 func ExampleReadAll() {
-	c, err := kafkatest.Start(kafkatest.Config{Topics: []string{"orders"}, Partitions: 1})
+	c, err := embeddedkafka.Start(embeddedkafka.Config{Topics: []string{"orders"}, Partitions: 1})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -53,7 +53,7 @@ func ExampleReadAll() {
 	for _, v := range []string{"a", "b"} {
 		_ = cl.ProduceSync(ctx, &kgo.Record{Topic: "orders", Value: []byte(v)}).FirstErr()
 	}
-	recs, err := kafkatest.ReadAll(ctx, c.Addrs(), "orders")
+	recs, err := embeddedkafka.ReadAll(ctx, c.Addrs(), "orders")
 	for _, r := range recs {
 		fmt.Println(r.Offset, string(r.Value))
 	}

@@ -1,4 +1,4 @@
-package kafkatest
+package embeddedkafka
 
 import (
 	"context"
@@ -42,7 +42,7 @@ type Config struct {
 }
 
 // ErrClosed is returned by Fault and Heal after Close.
-var ErrClosed = errors.New("kafkatest: cluster closed")
+var ErrClosed = errors.New("embeddedkafka: cluster closed")
 
 // Cluster is an embedded Kafka-protocol cluster (kfake) whose broker
 // connections all pass through a fault layer. It is safe for concurrent
@@ -72,17 +72,17 @@ func Start(cfg Config) (*Cluster, error) {
 		cfg.Partitions = 6
 	}
 	if cfg.Brokers < 1 {
-		return nil, fmt.Errorf("kafkatest: Config.Brokers is %d, want >= 1", cfg.Brokers)
+		return nil, fmt.Errorf("embeddedkafka: Config.Brokers is %d, want >= 1", cfg.Brokers)
 	}
 	if cfg.Partitions < 1 {
-		return nil, fmt.Errorf("kafkatest: Config.Partitions is %d, want >= 1", cfg.Partitions)
+		return nil, fmt.Errorf("embeddedkafka: Config.Partitions is %d, want >= 1", cfg.Partitions)
 	}
 	c := &Cluster{cfg: cfg, active: FaultNone}
 	for range cfg.Brokers {
 		p, err := newPort()
 		if err != nil {
 			c.closePorts()
-			return nil, fmt.Errorf("kafkatest: listen: %w", err)
+			return nil, fmt.Errorf("embeddedkafka: listen: %w", err)
 		}
 		c.ports = append(c.ports, p)
 	}
@@ -101,7 +101,7 @@ func NewTestCluster(t testing.TB, cfg Config) *Cluster {
 	t.Helper()
 	c, err := Start(cfg)
 	if err != nil {
-		t.Fatalf("kafkatest: %v", err)
+		t.Fatalf("embeddedkafka: %v", err)
 	}
 	t.Cleanup(c.Close)
 	return c
@@ -112,7 +112,7 @@ func (c *Cluster) startKfake() (*kfake.Cluster, error) {
 	next := 0
 	listen := func(string, string) (net.Listener, error) {
 		if next >= len(c.ports) {
-			return nil, fmt.Errorf("kafkatest: kfake asked for listener %d of a %d-broker cluster", next+1, len(c.ports))
+			return nil, fmt.Errorf("embeddedkafka: kfake asked for listener %d of a %d-broker cluster", next+1, len(c.ports))
 		}
 		p := c.ports[next]
 		next++
@@ -141,7 +141,7 @@ func (c *Cluster) startKfake() (*kfake.Cluster, error) {
 	opts = append(opts, c.cfg.Options...)
 	kf, err := kfake.NewCluster(opts...)
 	if err != nil {
-		return nil, fmt.Errorf("kafkatest: start kfake: %w", err)
+		return nil, fmt.Errorf("embeddedkafka: start kfake: %w", err)
 	}
 	return kf, nil
 }

@@ -1,4 +1,4 @@
-package kafkatest
+package embeddedkafka
 
 import (
 	"cmp"
@@ -22,7 +22,7 @@ func ReadAll(ctx context.Context, addrs []string, topic string) ([]*kgo.Record, 
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("kafkatest: read %s: %w", topic, err)
+		return nil, fmt.Errorf("embeddedkafka: read %s: %w", topic, err)
 	}
 	defer cl.Close()
 
@@ -31,7 +31,7 @@ func ReadAll(ctx context.Context, addrs []string, topic string) ([]*kgo.Record, 
 		err = ends.Error()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("kafkatest: read %s: end offsets: %w", topic, err)
+		return nil, fmt.Errorf("embeddedkafka: read %s: end offsets: %w", topic, err)
 	}
 	remaining := map[int32]int64{} // partition -> end offset still to reach
 	ends.Each(func(o kadm.ListedOffset) {
@@ -44,11 +44,11 @@ func ReadAll(ctx context.Context, addrs []string, topic string) ([]*kgo.Record, 
 	for len(remaining) > 0 {
 		fs := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("kafkatest: read %s: %d partitions unread: %w", topic, len(remaining), err)
+			return nil, fmt.Errorf("embeddedkafka: read %s: %d partitions unread: %w", topic, len(remaining), err)
 		}
 		var fetchErr error
 		fs.EachError(func(t string, p int32, err error) {
-			fetchErr = fmt.Errorf("kafkatest: read %s partition %d: %w", t, p, err)
+			fetchErr = fmt.Errorf("embeddedkafka: read %s partition %d: %w", t, p, err)
 		})
 		if fetchErr != nil {
 			return nil, fetchErr

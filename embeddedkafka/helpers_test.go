@@ -1,4 +1,4 @@
-package kafkatest
+package embeddedkafka
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-const testTopic = "kafkatest.events"
+const testTopic = "embeddedkafka.events"
 
 // newClient returns a producing client for c that the test closes.
 func newClient(t *testing.T, c *Cluster, opts ...kgo.Opt) *kgo.Client {
