@@ -1,6 +1,10 @@
 // Package embeddedkafka runs an embedded Kafka-protocol cluster (franz-go's
-// kfake) with real fault injection, for the kafkabus tests, the outage
-// drill and services run locally.
+// kfake) with real fault injection: for your own tests of code that
+// publishes through kafkabus (as net/http/httptest is for HTTP code), for
+// the outage drill, and for local development (`huleedu kafka`, `huleedu
+// serve all`). Import it from tests and tools only: no production package
+// of this module does (a test fails if one starts to), so a service binary
+// carries no fake broker.
 //
 // Every broker listens on a loopback port that the Cluster owns for its
 // whole life. kfake gets its listeners through kfake.ListenFn, so every
@@ -19,7 +23,7 @@
 //	             repeatedly until Heal (kfake.MoveTopicPartition)
 //
 // One fault is active at a time; Heal ends it. ReadAll reads a topic back
-// for verification.
+// for verification, ReadEnvelopes the same as event envelopes.
 //
 // Usage:
 //

@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/huleedu/huleedu/embeddedkafka"
+	"github.com/huleedu/huleedu/event"
 )
 
 func ExampleCluster_Fault() {
@@ -61,5 +62,29 @@ func ExampleReadAll() {
 	// Output:
 	// 0 a
 	// 1 b
+	// <nil>
+}
+
+func ExampleReadEnvelopes() {
+	c, err := embeddedkafka.Start(embeddedkafka.Config{Topics: []string{"essays"}, Partitions: 1})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+	cl, _ := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...))
+	defer cl.Close()
+	ctx := context.Background()
+	env, _ := event.NewEnvelope("EssaySubmittedV1", "example", map[string]string{"essay_id": "e1"})
+	rec, _ := env.Record("essays", "e1")
+	_ = cl.ProduceSync(ctx, &kgo.Record{Topic: rec.Topic, Key: rec.Key, Value: rec.Value}).FirstErr()
+
+	envs, err := embeddedkafka.ReadEnvelopes(ctx, c.Addrs(), "essays")
+	for _, e := range envs {
+		fmt.Println(e.EventType, e.SourceService, e.EventID == env.EventID)
+	}
+	fmt.Println(err)
+	// Output:
+	// EssaySubmittedV1 example true
 	// <nil>
 }

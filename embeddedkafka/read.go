@@ -8,6 +8,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/huleedu/huleedu/event"
 )
 
 // ReadAll returns every record of topic, from the start of each partition
@@ -68,4 +70,22 @@ func ReadAll(ctx context.Context, addrs []string, topic string) ([]*kgo.Record, 
 		return cmp.Or(cmp.Compare(a.Partition, b.Partition), cmp.Compare(a.Offset, b.Offset))
 	})
 	return recs, nil
+}
+
+// ReadEnvelopes is ReadAll for topics of event envelopes: every record's
+// value parsed as an event.Envelope, in ReadAll's order. A record that is
+// not a valid envelope fails the read with an error naming its partition
+// and offset (wrapping event.ErrInvalidEnvelope).
+func ReadEnvelopes(ctx context.Context, addrs []string, topic string) ([]*event.Envelope, error) {
+	recs, err := ReadAll(ctx, addrs, topic)
+	if err != nil {
+		return nil, err
+	}
+	envs := make([]*event.Envelope, len(recs))
+	for i, r := range recs {
+		if envs[i], err = event.ParseEnvelope(r.Value); err != nil {
+			return nil, fmt.Errorf("embeddedkafka: read %s partition %d offset %d: %w", topic, r.Partition, r.Offset, err)
+		}
+	}
+	return envs, nil
 }

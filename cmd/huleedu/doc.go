@@ -6,6 +6,8 @@
 //	huleedu spool dead-letters DIR dead letters with their reasons, as JSON lines
 //	huleedu spool redrive DIR --brokers host:port,...
 //	huleedu spool purge DIR --yes  delete every queued record and dead letter
+//	huleedu kafka [--platform-topics] only the embedded cluster, for local development
+//	huleedu serve <service>|all   the services
 //
 // The drill publishes a workload through kafkabus.ResilientBus on an
 // embedded three-broker kfake cluster (or --brokers), breaks Kafka during

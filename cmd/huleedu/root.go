@@ -112,7 +112,7 @@ durable fallback spool, and the platform's services (serve).`,
 	root.SetIn(c.stdin)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return err })
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(c.drillCommand(), c.spoolCommand(), newServeCmd(), c.childCommandCmd())
+	root.AddCommand(c.drillCommand(), c.spoolCommand(), newServeCmd(), c.kafkaCommand(), c.childCommandCmd())
 	return root
 }
 
