@@ -10,6 +10,10 @@
 #   BENCH_QUICK=1 scripts/bench.sh    # one short run of each, to check that everything works
 #   BENCH_OUT=raw.txt scripts/bench.sh  # keep the raw go test output
 #
+# A full run (not BENCH_QUICK) also writes the targets' table, headed by the
+# machine, the date and the Go version, into docs/benchmarks.md between its
+# benchtable markers; nothing else there is touched.
+#
 # Benchmarks share the machine with whatever else runs on it; run it on an
 # otherwise idle machine for numbers worth publishing.
 set -euo pipefail
@@ -54,4 +58,10 @@ if [ "${BENCH_LARGE:-}" = 1 ]; then
 fi
 
 echo
-go run ./cmd/benchtable <"$out"
+if [ "${BENCH_QUICK:-}" = 1 ]; then
+  go run ./cmd/benchtable <"$out"
+else
+  go run ./cmd/benchtable -doc ../docs/benchmarks.md <"$out"
+  echo >&2
+  echo "docs/benchmarks.md: table updated" >&2
+fi

@@ -39,8 +39,9 @@ type check struct {
 	TargetProcs int
 }
 
-// checks are the targets of issues 2 ("Tests and benchmarks") and 3
-// ("Benchmarks"). The breaker targets apply on 2 CPUs.
+// checks are the project's performance targets (issues 2, 3 and 15), each
+// ours against a baseline measured in the same run where there is one.
+// The breaker targets apply on 2 CPUs.
 var checks = []check{
 	{Label: "breaker default, serial", Ours: "Breaker/default/ours", Baseline: "Breaker/default/gobreaker", BaseName: "gobreaker", Unit: "ns/op", Kind: ratioAtMost, Limit: 0.1, TargetProcs: 2},
 	{Label: "breaker default, serial", Ours: "Breaker/default/ours", Baseline: "Breaker/default/failsafe", BaseName: "failsafe-go", Unit: "ns/op", Kind: ratioInfo},
@@ -57,7 +58,10 @@ var checks = []check{
 
 	{Label: "healthy publish throughput", Ours: "KafkaHealthy", Unit: "resilient-records/s", BaseUnit: "raw-records/s", BaseName: "raw franz-go", RatioUnit: "ratio", Kind: ratioAtLeast, Limit: 0.95},
 	{Label: "open circuit, disk spool, p50", Ours: "OpenCircuitLatency/disk", Unit: "p50-µs", Kind: valueInfo},
-	{Label: "open circuit, disk spool, p99", Ours: "OpenCircuitLatency/disk", Unit: "p99-µs", Kind: valueAtMost, Limit: 2000},
+	// A target that holds on any disk: a spooled record waits for the
+	// group commit in progress and its own write+fsync, so about two of
+	// the disk's own fsyncs, measured in the same run.
+	{Label: "open circuit, disk spool, p99 vs the disk's write+fsync p99", Ours: "OpenCircuitLatency/disk", Unit: "p99-µs", Baseline: "FsyncLatency", BaseName: "raw write+fsync", Kind: ratioAtMost, Limit: 2},
 	{Label: "open circuit, memory queue, p50", Ours: "OpenCircuitLatency/memory", Unit: "p50-µs", Kind: valueInfo},
 	{Label: "open circuit, memory queue, p99", Ours: "OpenCircuitLatency/memory", Unit: "p99-µs", Kind: valueAtMost, Limit: 20},
 	{Label: "open circuit, memory queue, a goroutine per record, p50", Ours: "OpenCircuitLatency/memory-fresh-goroutine", Unit: "p50-µs", Kind: valueInfo},
@@ -65,8 +69,8 @@ var checks = []check{
 	{Label: "raw write+fsync of one record, p50 (context)", Ours: "FsyncLatency", Unit: "p50-µs", Kind: valueInfo},
 	{Label: "raw write+fsync of one record, p99 (context)", Ours: "FsyncLatency", Unit: "p99-µs", Kind: valueInfo},
 	{Label: "raw write+fsync of one record, max (context)", Ours: "FsyncLatency", Unit: "max-µs", Kind: valueInfo},
-	{Label: "spool append throughput", Ours: "SpoolAppend", Unit: "spool-records/s", BaseUnit: "raw-records/s", BaseName: "raw write+fsync", RatioUnit: "ratio", Kind: ratioAtLeast, Limit: 0.7},
-	{Label: "drain rate after recovery", Ours: "Drain", Unit: "resilient-records/s", BaseUnit: "raw-records/s", BaseName: "raw franz-go", RatioUnit: "ratio", Kind: ratioAtLeast, Limit: 0.8},
+	{Label: "spool append throughput", Ours: "SpoolAppend", Unit: "spool-records/s", BaseUnit: "raw-records/s", BaseName: "raw write+fsync", RatioUnit: "ratio", Kind: ratioAtLeast, Limit: 0.85},
+	{Label: "drain rate after recovery", Ours: "Drain", Unit: "resilient-records/s", BaseUnit: "raw-records/s", BaseName: "raw franz-go", RatioUnit: "ratio", Kind: ratioAtLeast, Limit: 0.95},
 	{Label: "RSS while appending 1 GiB", Ours: "SpoolRSS", Unit: "append-peak-MiB", Kind: valueAtMost, Limit: 100},
 	{Label: "RSS while draining 1 GiB", Ours: "SpoolRSS", Unit: "drain-peak-MiB", Kind: valueAtMost, Limit: 100},
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"strings"
 	"testing"
 )
@@ -62,7 +63,7 @@ func TestRunFailsWhenATargetIsMissed(t *testing.T) {
 	in := "BenchmarkBreaker/default/ours-2 100 50 ns/op 0 B/op 0 allocs/op\n" +
 		"BenchmarkBreaker/default/gobreaker-2 100 100 ns/op 0 B/op 0 allocs/op\n"
 	var out bytes.Buffer
-	ok, err := run(strings.NewReader(in), &out, false)
+	ok, err := run(strings.NewReader(in), &out, io.Discard, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +76,7 @@ func TestRunFailsWhenATargetIsMissed(t *testing.T) {
 }
 
 func TestRunRejectsInputWithoutResults(t *testing.T) {
-	if _, err := run(strings.NewReader("PASS\n"), &bytes.Buffer{}, true); err == nil {
+	if _, err := run(strings.NewReader("PASS\n"), &bytes.Buffer{}, io.Discard, true); err == nil {
 		t.Fatal("run succeeded on input without benchmark results")
 	}
 }
