@@ -376,3 +376,13 @@ func (c *Consumer) sleep(d time.Duration) bool {
 		return false
 	}
 }
+
+// DeadLetterPublisher returns where the service's consumer sends dead
+// letters: the resilient bus when there is one, so a dead letter survives
+// a Kafka outage too, else the plain bus.
+func (k *Kafka) DeadLetterPublisher() RecordPublisher {
+	if k.Resilient != nil {
+		return k.Resilient
+	}
+	return ProducerPublisher{Producer: k.Plain}
+}

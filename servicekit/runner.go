@@ -125,7 +125,7 @@ func (r *Runner) build(p runnerParams) error {
 		Brokers:         r.s.BootstrapServers,
 		Group:           r.s.ConsumerGroup,
 		Handlers:        handlers,
-		DeadLetters:     r.kafka.Publisher(),
+		DeadLetters:     r.kafka.DeadLetterPublisher(),
 		MaxAttempts:     r.s.ConsumerMaxAttempts,
 		RetryBackoff:    time.Duration(r.s.ConsumerRetryBackoff),
 		RetryMaxBackoff: time.Duration(r.s.ConsumerRetryMaxBackoff),
