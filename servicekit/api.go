@@ -17,6 +17,10 @@ import (
 	"github.com/huleedu/huleedu/errctx"
 )
 
+// tracerName is the instrumentation scope of servicekit's own spans: API
+// requests and HTTPClients calls.
+const tracerName = "github.com/huleedu/huleedu/servicekit"
+
 // apiHandler is the service's API: a ServeMux of the registered routes
 // behind a middleware that gives every request its identity (correlation
 // id, service, trace) and turns a panic into a 500.

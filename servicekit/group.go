@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.uber.org/fx"
+
+	"github.com/huleedu/huleedu/kafkaconsumer"
 )
 
 // ServiceSpec describes a runnable service for StartAll and RunAll.
@@ -192,7 +194,7 @@ func (g *Group) ShutdownTimeout() time.Duration {
 func WithDeadLetterTopics(topics []string) []string {
 	all := make([]string, 0, 2*len(topics))
 	for _, t := range topics {
-		all = append(all, t, DeadLetterTopic(t))
+		all = append(all, t, kafkaconsumer.DeadLetterTopic(t))
 	}
 	slices.Sort(all)
 	return slices.Compact(all)

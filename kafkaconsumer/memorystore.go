@@ -1,38 +1,12 @@
-package servicekit
+package kafkaconsumer
 
 import (
 	"container/list"
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
 )
-
-// IdempotencyStore remembers which events were processed, so a consumer
-// handles each event_id once although Kafka delivers at least once (the
-// original platform's @idempotent_consumer). The consumer calls Acquire
-// before the handler, then Complete after it succeeded or Release after it
-// failed.
-//
-// Implementations must make concurrent duplicates safe: while one caller
-// holds an id, another Acquire of it waits until Complete (then it reports
-// seen) or Release (then it acquires), or until its ctx ends.
-type IdempotencyStore interface {
-	// Acquire reserves id for processing. seen=true means id was already
-	// processed: skip the event. With seen=false the caller holds id and
-	// must call Complete or Release.
-	Acquire(ctx context.Context, id string) (seen bool, err error)
-	// Complete marks the held id as processed.
-	Complete(id string)
-	// Release gives up the held id without marking it, so a redelivery
-	// processes it again.
-	Release(id string)
-}
-
-// ErrEmptyEventID is returned by Acquire for an empty id: an event without
-// an id cannot be deduplicated.
-var ErrEmptyEventID = errors.New("servicekit: empty event id")
 
 // MemoryIdempotencyStore is an IdempotencyStore in process memory, bounded
 // in size and age: a processed id is remembered for TTL, and when more than
@@ -73,10 +47,10 @@ type MemoryIdempotencyOptions struct {
 // an error naming the option.
 func NewMemoryIdempotencyStore(opts MemoryIdempotencyOptions) (*MemoryIdempotencyStore, error) {
 	if opts.TTL < 0 {
-		return nil, fmt.Errorf("servicekit: MemoryIdempotencyOptions.TTL = %v: must be >= 0 (0 means 24h)", opts.TTL)
+		return nil, fmt.Errorf("kafkaconsumer: MemoryIdempotencyOptions.TTL = %v: must be >= 0 (0 means 24h)", opts.TTL)
 	}
 	if opts.MaxEntries < 0 {
-		return nil, fmt.Errorf("servicekit: MemoryIdempotencyOptions.MaxEntries = %d: must be >= 0 (0 means 100000)", opts.MaxEntries)
+		return nil, fmt.Errorf("kafkaconsumer: MemoryIdempotencyOptions.MaxEntries = %d: must be >= 0 (0 means 100000)", opts.MaxEntries)
 	}
 	if opts.TTL == 0 {
 		opts.TTL = 24 * time.Hour
@@ -119,7 +93,7 @@ func (s *MemoryIdempotencyStore) Acquire(ctx context.Context, id string) (bool, 
 		select {
 		case <-wait:
 		case <-ctx.Done():
-			return false, fmt.Errorf("servicekit: waiting for a concurrent handler of event %s: %w", id, ctx.Err())
+			return false, fmt.Errorf("kafkaconsumer: waiting for a concurrent handler of event %s: %w", id, ctx.Err())
 		}
 	}
 }

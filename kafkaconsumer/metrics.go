@@ -1,8 +1,8 @@
-package servicekit
+package kafkaconsumer
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// Results counted by ConsumerMetrics.
+// Results counted by Metrics.
 const (
 	resultHandled       = "handled"        // the handler succeeded
 	resultDuplicate     = "duplicate"      // skipped: the event_id was already handled
@@ -11,17 +11,17 @@ const (
 	resultMalformed     = "malformed"      // not a valid envelope (also dead-lettered)
 )
 
-// ConsumerMetrics counts consumed events as
+// Metrics counts consumed events as
 // kafka_consumer_events_total{service, topic, result}, result being
 // handled, duplicate, failed_attempt, dead_lettered or malformed. It is a
-// prometheus.Collector; a nil *ConsumerMetrics counts nothing.
-type ConsumerMetrics struct {
+// prometheus.Collector; a nil *Metrics counts nothing.
+type Metrics struct {
 	events *prometheus.CounterVec
 }
 
-// NewConsumerMetrics returns the counters labelled service=service.
-func NewConsumerMetrics(service string) *ConsumerMetrics {
-	return &ConsumerMetrics{events: prometheus.NewCounterVec(prometheus.CounterOpts{
+// NewMetrics returns the counters labelled service=service.
+func NewMetrics(service string) *Metrics {
+	return &Metrics{events: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name:        "kafka_consumer_events_total",
 		Help:        "Consumed Kafka events by topic and result (handled, duplicate, failed_attempt, dead_lettered, malformed).",
 		ConstLabels: prometheus.Labels{"service": service},
@@ -29,12 +29,12 @@ func NewConsumerMetrics(service string) *ConsumerMetrics {
 }
 
 // Describe implements prometheus.Collector.
-func (m *ConsumerMetrics) Describe(ch chan<- *prometheus.Desc) { m.events.Describe(ch) }
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) { m.events.Describe(ch) }
 
 // Collect implements prometheus.Collector.
-func (m *ConsumerMetrics) Collect(ch chan<- prometheus.Metric) { m.events.Collect(ch) }
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) { m.events.Collect(ch) }
 
-func (m *ConsumerMetrics) observe(topic, result string) {
+func (m *Metrics) observe(topic, result string) {
 	if m != nil {
 		m.events.WithLabelValues(topic, result).Inc()
 	}

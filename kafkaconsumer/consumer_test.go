@@ -1,4 +1,4 @@
-package servicekit
+package kafkaconsumer
 
 import (
 	"context"
@@ -78,13 +78,13 @@ func (h *handled) waitHandled(t *testing.T, id uuid.UUID) {
 
 // startConsumer starts a consumer of topicA in group with the plain bus
 // as dead-letter publisher; it is stopped when the test ends.
-func startConsumer(t *testing.T, c *embeddedkafka.Cluster, group string, h Handler, tweak func(*ConsumerOptions)) *Consumer {
+func startConsumer(t *testing.T, c *embeddedkafka.Cluster, group string, h Handler, tweak func(*Options)) *Consumer {
 	t.Helper()
 	bus, err := kafkabus.NewKafkaBus(kafkabus.Options{Brokers: c.Addrs(), PublishTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := ConsumerOptions{
+	opts := Options{
 		Brokers:         c.Addrs(),
 		Group:           group,
 		Handlers:        map[string]Handler{topicA: h},
@@ -93,14 +93,14 @@ func startConsumer(t *testing.T, c *embeddedkafka.Cluster, group string, h Handl
 		RetryBackoff:    time.Millisecond,
 		RetryMaxBackoff: 5 * time.Millisecond,
 		Service:         "consumer_test",
-		Metrics:         NewConsumerMetrics("consumer_test"),
+		Metrics:         NewMetrics("consumer_test"),
 		SessionTimeout:  time.Second,
 		KgoOpts:         []kgo.Opt{kgo.MetadataMinAge(100 * time.Millisecond)},
 	}
 	if tweak != nil {
 		tweak(&opts)
 	}
-	cons, err := NewConsumer(opts)
+	cons, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,7 +333,7 @@ func TestConsumerRetriesDeadLetterPublishUntilAccepted(t *testing.T) {
 	var flaky *flakyPublisher
 	startConsumer(t, c, "dlq-retry", func(context.Context, *event.Envelope) error {
 		return Permanent(errors.New("bad"))
-	}, func(o *ConsumerOptions) {
+	}, func(o *Options) {
 		flaky = &flakyPublisher{next: o.DeadLetters}
 		flaky.fails.Store(3)
 		o.DeadLetters = flaky
@@ -352,21 +352,21 @@ func TestNewConsumerRejectsIncompleteOptions(t *testing.T) {
 	pub := ProducerPublisher{}
 	cases := []struct {
 		name string
-		opts ConsumerOptions
+		opts Options
 	}{
-		{"no brokers", ConsumerOptions{Group: "g", Handlers: map[string]Handler{"t": h}, DeadLetters: pub}},
-		{"no group", ConsumerOptions{Brokers: []string{"x:1"}, Handlers: map[string]Handler{"t": h}, DeadLetters: pub}},
-		{"no handlers", ConsumerOptions{Brokers: []string{"x:1"}, Group: "g", DeadLetters: pub}},
-		{"nil handler", ConsumerOptions{Brokers: []string{"x:1"}, Group: "g", Handlers: map[string]Handler{"t": nil}, DeadLetters: pub}},
-		{"no dead-letter publisher", ConsumerOptions{Brokers: []string{"x:1"}, Group: "g", Handlers: map[string]Handler{"t": h}}},
-		{"negative attempts", ConsumerOptions{Brokers: []string{"x:1"}, Group: "g", Handlers: map[string]Handler{"t": h}, DeadLetters: pub, MaxAttempts: -1}},
-		{"max backoff below backoff", ConsumerOptions{Brokers: []string{"x:1"}, Group: "g", Handlers: map[string]Handler{"t": h}, DeadLetters: pub,
+		{"no brokers", Options{Group: "g", Handlers: map[string]Handler{"t": h}, DeadLetters: pub}},
+		{"no group", Options{Brokers: []string{"x:1"}, Handlers: map[string]Handler{"t": h}, DeadLetters: pub}},
+		{"no handlers", Options{Brokers: []string{"x:1"}, Group: "g", DeadLetters: pub}},
+		{"nil handler", Options{Brokers: []string{"x:1"}, Group: "g", Handlers: map[string]Handler{"t": nil}, DeadLetters: pub}},
+		{"no dead-letter publisher", Options{Brokers: []string{"x:1"}, Group: "g", Handlers: map[string]Handler{"t": h}}},
+		{"negative attempts", Options{Brokers: []string{"x:1"}, Group: "g", Handlers: map[string]Handler{"t": h}, DeadLetters: pub, MaxAttempts: -1}},
+		{"max backoff below backoff", Options{Brokers: []string{"x:1"}, Group: "g", Handlers: map[string]Handler{"t": h}, DeadLetters: pub,
 			RetryBackoff: time.Second, RetryMaxBackoff: time.Millisecond}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := NewConsumer(tc.opts); err == nil {
-				t.Fatal("NewConsumer accepted incomplete options")
+			if _, err := New(tc.opts); err == nil {
+				t.Fatal("New accepted incomplete options")
 			}
 		})
 	}

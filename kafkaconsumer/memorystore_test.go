@@ -1,4 +1,4 @@
-package servicekit
+package kafkaconsumer
 
 import (
 	"context"
