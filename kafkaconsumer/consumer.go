@@ -2,6 +2,7 @@ package kafkaconsumer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -18,7 +19,8 @@ import (
 //
 //   - Each event_id is handled once per IdempotencyStore: a redelivered or
 //     duplicated event is skipped once its first delivery succeeded, and a
-//     duplicate arriving while the first is in progress waits for it.
+//     duplicate arriving while the first is in progress waits for it. A
+//     failed attempt does not mark the event processed.
 //   - Offsets are committed manually, after the records were handled (or
 //     dead-lettered), never before: a crash means redelivery, not loss.
 //   - A failing handler is retried with exponential backoff up to
@@ -26,7 +28,10 @@ import (
 //     error in its headers. A record that is not a valid envelope goes
 //     there at once. Nothing is skipped silently: if the dead-letter
 //     publish itself is not accepted, it is retried until it is, or until
-//     Stop, and the offset stays uncommitted.
+//     Stop, and the offset stays uncommitted. Without a dead-letter
+//     publisher such a record stops the consumer instead: it and the
+//     records after it stay uncommitted, Done is closed and Err returns
+//     an *UnhandledError naming it.
 //
 // Records are handled one at a time, in partition order. Rebalances wait
 // until the records of a poll are handled and committed
@@ -44,13 +49,52 @@ type Consumer struct {
 	stopPoll   context.CancelFunc
 	handleCtx  context.Context // canceled when Stop gives up: abandon the record in hand
 	stopHandle context.CancelFunc
-	done       chan struct{} // closed when the loop goroutine exits
+	done       chan struct{} // closed when consuming ended: the loop goroutine exited, or Stop without Start
+	// failure is the record that stopped the loop, set by the loop
+	// goroutine before it closes done; read only after done is closed.
+	failure *UnhandledError
 
 	// mu serialises Start and Stop.
 	mu               sync.Mutex
 	started, stopped bool
 	stopErr          error
 }
+
+// UnhandledError is why a Consumer without a dead-letter publisher
+// stopped: the record it could not handle (its handler failed
+// MaxAttempts times or permanently, or it is not a valid envelope). The
+// record and those after it in its partition are not committed, so the
+// group's next consumer begins with it.
+type UnhandledError struct {
+	Group     string
+	Topic     string
+	Partition int32
+	Offset    int64
+	// EventID is the envelope's event_id; empty for a malformed
+	// envelope.
+	EventID string
+	// Reason is "handler_failed" or "malformed_envelope", as in the
+	// dlq_reason header of a dead letter.
+	Reason string
+	// Attempts is how often the handler ran (0 for a malformed envelope).
+	Attempts int
+	// Err is the handler's last error, or why the envelope is malformed.
+	Err error
+}
+
+// Error names the record, the cause and what became of it.
+func (e *UnhandledError) Error() string {
+	what := fmt.Sprintf("event %s failed %d attempt(s)", e.EventID, e.Attempts)
+	if e.Reason == reasonMalformed {
+		what = "not a valid event envelope"
+	}
+	return fmt.Sprintf("kafkaconsumer: consumer group %s: %s partition %d offset %d: %s: %v "+
+		"(no dead-letter publisher: consuming stopped, the record stays uncommitted)",
+		e.Group, e.Topic, e.Partition, e.Offset, what, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *UnhandledError) Unwrap() error { return e.Err }
 
 // New validates opts and returns a consumer; Start starts it.
 func New(opts Options) (*Consumer, error) {
@@ -108,10 +152,30 @@ func (c *Consumer) start() error {
 	return nil
 }
 
+// Done is closed when the consumer no longer consumes: after Stop, or
+// when a record without a dead-letter publisher stopped it (Err says
+// which). A program reading a topic waits on it beside its own signal.
+func (c *Consumer) Done() <-chan struct{} { return c.done }
+
+// Err returns the *UnhandledError that stopped the consumer on its own,
+// or nil: while it runs, after a Stop, and always with a dead-letter
+// publisher.
+func (c *Consumer) Err() error {
+	select {
+	case <-c.done:
+		if c.failure != nil {
+			return c.failure
+		}
+	default:
+	}
+	return nil
+}
+
 // Stop stops consuming: the record in hand is finished (until ctx ends,
 // then abandoned uncommitted), the handled records are committed, the
-// group is left and the client closed. Stop is idempotent; it returns
-// ctx's error when it had to abandon work.
+// group is left and the client closed. A consumer that stopped on its own
+// (Done, Err) must be stopped too, to leave the group. Stop is idempotent;
+// it returns Err's error, and ctx's when it had to abandon work.
 func (c *Consumer) Stop(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -119,9 +183,11 @@ func (c *Consumer) Stop(ctx context.Context) error {
 		return c.stopErr
 	}
 	c.stopped = true
-	if c.started {
-		c.stopErr = c.stop(ctx)
+	if !c.started {
+		close(c.done)
+		return nil
 	}
+	c.stopErr = c.stop(ctx)
 	return c.stopErr
 }
 
@@ -145,11 +211,11 @@ func (c *Consumer) stop(ctx context.Context) error {
 	}
 	c.cl.Close()
 	c.log.Info("consumer stopped")
-	return err
+	return errors.Join(c.Err(), err)
 }
 
 // loop is the consumer goroutine: poll, handle in order, commit, allow a
-// rebalance, repeat until Stop.
+// rebalance, repeat until Stop or a record that cannot be settled.
 func (c *Consumer) loop() {
 	defer close(c.done)
 	var lastFetchErr string
@@ -172,6 +238,8 @@ func (c *Consumer) loop() {
 		stopped := false
 		for _, r := range recs {
 			if !c.process(r) {
+				// Stop began, or the record failed with nowhere to go
+				// (c.failure): it and the rest stay uncommitted.
 				stopped = true
 				break
 			}

@@ -110,8 +110,10 @@ func startConsumer(t *testing.T, c *embeddedkafka.Cluster, group string, h Handl
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		// A test that stopped the consumer itself checked that result.
-		if err := cons.Stop(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		// A test that stopped the consumer itself, or saw it stop at an
+		// unhandled record, checked that result.
+		var unhandled *UnhandledError
+		if err := cons.Stop(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.As(err, &unhandled) {
 			t.Errorf("stop: %v", err)
 		}
 		if err := bus.Close(ctx); err != nil {
@@ -358,7 +360,6 @@ func TestNewConsumerRejectsIncompleteOptions(t *testing.T) {
 		{"no group", Options{Brokers: []string{"x:1"}, Handlers: map[string]Handler{"t": h}, DeadLetters: pub}},
 		{"no handlers", Options{Brokers: []string{"x:1"}, Group: "g", DeadLetters: pub}},
 		{"nil handler", Options{Brokers: []string{"x:1"}, Group: "g", Handlers: map[string]Handler{"t": nil}, DeadLetters: pub}},
-		{"no dead-letter publisher", Options{Brokers: []string{"x:1"}, Group: "g", Handlers: map[string]Handler{"t": h}}},
 		{"negative attempts", Options{Brokers: []string{"x:1"}, Group: "g", Handlers: map[string]Handler{"t": h}, DeadLetters: pub, MaxAttempts: -1}},
 		{"max backoff below backoff", Options{Brokers: []string{"x:1"}, Group: "g", Handlers: map[string]Handler{"t": h}, DeadLetters: pub,
 			RetryBackoff: time.Second, RetryMaxBackoff: time.Millisecond}},
@@ -369,5 +370,73 @@ func TestNewConsumerRejectsIncompleteOptions(t *testing.T) {
 				t.Fatal("New accepted incomplete options")
 			}
 		})
+	}
+}
+
+// txStore is an IdempotencyStore in the manner of a database store: each
+// Process is a transaction that holds the processed mark and the
+// handler's state change, and commits both only when the handler
+// succeeded.
+type txStore struct {
+	mu        sync.Mutex
+	processed map[EventKey]bool
+	state     map[string]int // committed state: the handler's counters
+}
+
+// txKey carries the open transaction to the handler.
+type txKey struct{}
+
+// tx is one Process's uncommitted writes.
+type tx struct{ writes map[string]int }
+
+func (s *txStore) Process(ctx context.Context, key EventKey, handle func(context.Context) error) (bool, error) {
+	// One transaction at a time, as a row lock on the mark would make
+	// concurrent duplicates wait.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.processed[key] {
+		return true, nil
+	}
+	t := &tx{writes: map[string]int{}}
+	if err := handle(context.WithValue(ctx, txKey{}, t)); err != nil {
+		return false, err // rolled back: neither the mark nor the writes
+	}
+	s.processed[key] = true
+	for k, v := range t.writes {
+		s.state[k] += v
+	}
+	return false, nil
+}
+
+func TestConsumerChangesStateOnceThroughATransactionalStore(t *testing.T) {
+	c := newCluster(t)
+	store := &txStore{processed: map[EventKey]bool{}, state: map[string]int{}}
+	var calls atomic.Int32
+	cons := startConsumer(t, c, "tx", func(ctx context.Context, env *event.Envelope) error {
+		ctx.Value(txKey{}).(*tx).writes[env.EventID.String()]++ // the state change, in the store's transaction
+		if calls.Add(1) == 1 {
+			return errors.New("the first attempt fails after writing")
+		}
+		return nil
+	}, func(o *Options) { o.Store = store })
+
+	env := newEnvelope(t, `{}`)
+	// Kafka delivers the event twice (a producer retry that landed).
+	r1, r2 := envelopeRecord(t, topicA, env), envelopeRecord(t, topicA, env)
+	produce(t, c, r1, r2)
+	waitFor(t, 30*time.Second, "both deliveries settled", func() bool {
+		return testutil.ToFloat64(cons.opts.Metrics.events.WithLabelValues(topicA, resultDuplicate)) == 1
+	})
+
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	if got := store.state[env.EventID.String()]; got != 1 {
+		t.Fatalf("state changed %d times, want once: a failed attempt rolled back, the duplicate was skipped", got)
+	}
+	if !store.processed[EventKey{Consumer: "tx", EventID: env.EventID.String()}] {
+		t.Fatalf("the event is not marked processed under the consumer group's name: %v", store.processed)
+	}
+	if n := calls.Load(); n != 2 {
+		t.Fatalf("handler ran %d times, want 2 (a failure, then the success; the duplicate not at all)", n)
 	}
 }

@@ -11,11 +11,13 @@ import (
 
 // Handler handles one event. nil means handled: the event is marked
 // processed and its offset committed. An error is retried with backoff up
-// to MaxAttempts, then the event goes to the dead-letter topic. An error
-// wrapping ErrPermanent or event.ErrInvalidEnvelope (data that does not
-// decode) is not retried, and a panic counts as permanent too. The ctx carries the event's
-// correlation id (errctx.CorrelationID), the service name and, when the
-// producer sent a traceparent header, the producer's trace.
+// to MaxAttempts, then the event goes to the dead-letter topic (without a
+// dead-letter publisher, it stops the consumer). An error wrapping
+// ErrPermanent or event.ErrInvalidEnvelope (data that does not decode) is
+// not retried, and a panic counts as permanent too. The ctx carries the
+// event's correlation id (errctx.CorrelationID), the service name, the
+// producer's trace when it sent a traceparent header, and whatever the
+// IdempotencyStore adds (a database store's transaction).
 type Handler func(ctx context.Context, env *event.Envelope) error
 
 // ErrPermanent marks a handler error that no retry can fix (a payload that

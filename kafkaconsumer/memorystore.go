@@ -9,35 +9,35 @@ import (
 )
 
 // MemoryIdempotencyStore is an IdempotencyStore in process memory, bounded
-// in size and age: a processed id is remembered for TTL, and when more than
-// MaxEntries are remembered the oldest are forgotten. It does not survive
-// a restart; redeliveries after a restart are processed again, so handlers
-// should still publish with deterministic event ids (event.DeterministicID).
-// It is safe for concurrent use.
+// in size and age: a processed event is remembered for TTL, and when more
+// than MaxEntries are remembered the oldest are forgotten. It does not
+// survive a restart: redeliveries after a restart are processed again, so
+// handlers should still publish with deterministic event ids
+// (event.DeterministicID). It is safe for concurrent use.
 type MemoryIdempotencyStore struct {
 	ttl time.Duration
 	max int
 	now func() time.Time
 
 	mu   sync.Mutex // guards the fields below
-	done map[string]*list.Element
-	// order holds processed ids oldest first (by completion); TTL is the
+	done map[EventKey]*list.Element
+	// order holds processed keys oldest first (by completion); TTL is the
 	// same for all, so expiry always starts at the front.
 	order   *list.List
-	holding map[string]chan struct{} // held ids; closed on Complete/Release
+	holding map[EventKey]chan struct{} // keys whose handle runs; closed when it ends
 }
 
 // doneEntry is an element of order.
 type doneEntry struct {
-	id string
-	at time.Time
+	key EventKey
+	at  time.Time
 }
 
 // MemoryIdempotencyOptions configure NewMemoryIdempotencyStore.
 type MemoryIdempotencyOptions struct {
-	// TTL is how long a processed id is remembered. Default 24h.
+	// TTL is how long a processed event is remembered. Default 24h.
 	TTL time.Duration
-	// MaxEntries bounds the processed ids remembered. Default 100,000.
+	// MaxEntries bounds the processed events remembered. Default 100,000.
 	MaxEntries int
 	// Now is the clock (default time.Now); tests inject one.
 	Now func() time.Time
@@ -65,61 +65,36 @@ func NewMemoryIdempotencyStore(opts MemoryIdempotencyOptions) (*MemoryIdempotenc
 		ttl:     opts.TTL,
 		max:     opts.MaxEntries,
 		now:     opts.Now,
-		done:    make(map[string]*list.Element),
+		done:    make(map[EventKey]*list.Element),
 		order:   list.New(),
-		holding: make(map[string]chan struct{}),
+		holding: make(map[EventKey]chan struct{}),
 	}, nil
 }
 
-// Acquire implements IdempotencyStore.
-func (s *MemoryIdempotencyStore) Acquire(ctx context.Context, id string) (bool, error) {
-	if id == "" {
+// Process implements IdempotencyStore: it runs handle unless key was
+// processed within TTL, and remembers key when handle succeeds. A
+// concurrent Process of the same key waits for this one to end. An empty
+// EventID is ErrEmptyEventID.
+func (s *MemoryIdempotencyStore) Process(ctx context.Context, key EventKey, handle func(context.Context) error) (bool, error) {
+	if key.EventID == "" {
 		return false, ErrEmptyEventID
 	}
-	for {
-		s.mu.Lock()
-		s.expireLocked()
-		if _, ok := s.done[id]; ok {
-			s.mu.Unlock()
-			return true, nil
-		}
-		wait, held := s.holding[id]
-		if !held {
-			s.holding[id] = make(chan struct{})
-			s.mu.Unlock()
-			return false, nil
-		}
-		s.mu.Unlock()
-		select {
-		case <-wait:
-		case <-ctx.Done():
-			return false, fmt.Errorf("kafkaconsumer: waiting for a concurrent handler of event %s: %w", id, ctx.Err())
-		}
+	seen, err := s.acquire(ctx, key)
+	if err != nil || seen {
+		return seen, err
 	}
+	succeeded := false
+	// A handle that panics must not leave its key held: every later
+	// delivery of the event would wait for it forever.
+	defer func() { s.finish(key, succeeded) }()
+	if err := handle(ctx); err != nil {
+		return false, err
+	}
+	succeeded = true
+	return false, nil
 }
 
-// Complete implements IdempotencyStore.
-func (s *MemoryIdempotencyStore) Complete(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.releaseLocked(id)
-	if _, ok := s.done[id]; ok {
-		return
-	}
-	s.done[id] = s.order.PushBack(doneEntry{id: id, at: s.now()})
-	for s.order.Len() > s.max {
-		s.removeLocked(s.order.Front())
-	}
-}
-
-// Release implements IdempotencyStore.
-func (s *MemoryIdempotencyStore) Release(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.releaseLocked(id)
-}
-
-// Len returns the number of processed ids remembered now.
+// Len returns the number of processed events remembered now.
 func (s *MemoryIdempotencyStore) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -127,10 +102,49 @@ func (s *MemoryIdempotencyStore) Len() int {
 	return s.order.Len()
 }
 
-func (s *MemoryIdempotencyStore) releaseLocked(id string) {
-	if ch, ok := s.holding[id]; ok {
+// acquire reserves key for a handle, or reports it processed; it waits
+// while another Process holds key.
+func (s *MemoryIdempotencyStore) acquire(ctx context.Context, key EventKey) (seen bool, err error) {
+	for {
+		s.mu.Lock()
+		s.expireLocked()
+		if _, ok := s.done[key]; ok {
+			s.mu.Unlock()
+			return true, nil
+		}
+		wait, held := s.holding[key]
+		if !held {
+			s.holding[key] = make(chan struct{})
+			s.mu.Unlock()
+			return false, nil
+		}
+		s.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return false, fmt.Errorf("kafkaconsumer: waiting for a concurrent handler of event %s: %w", key.EventID, ctx.Err())
+		}
+	}
+}
+
+// finish gives up the held key, remembering it as processed when its
+// handle succeeded, and wakes those waiting for it.
+func (s *MemoryIdempotencyStore) finish(key EventKey, processed bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ch, ok := s.holding[key]; ok {
 		close(ch)
-		delete(s.holding, id)
+		delete(s.holding, key)
+	}
+	if !processed {
+		return
+	}
+	if _, ok := s.done[key]; ok {
+		return
+	}
+	s.done[key] = s.order.PushBack(doneEntry{key: key, at: s.now()})
+	for s.order.Len() > s.max {
+		s.removeLocked(s.order.Front())
 	}
 }
 
@@ -142,8 +156,6 @@ func (s *MemoryIdempotencyStore) expireLocked() {
 }
 
 func (s *MemoryIdempotencyStore) removeLocked(e *list.Element) {
-	delete(s.done, e.Value.(doneEntry).id)
+	delete(s.done, e.Value.(doneEntry).key)
 	s.order.Remove(e)
 }
-
-var _ IdempotencyStore = (*MemoryIdempotencyStore)(nil)

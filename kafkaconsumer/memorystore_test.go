@@ -1,4 +1,4 @@
-package kafkaconsumer
+package kafkaconsumer_test
 
 import (
 	"context"
@@ -7,6 +7,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/huleedu/huleedu/kafkaconsumer"
+	"github.com/huleedu/huleedu/kafkaconsumer/kafkaconsumertest"
 )
 
 // fakeClock is a clock tests move by hand.
@@ -27,153 +30,105 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-func newStore(t *testing.T, opts MemoryIdempotencyOptions) *MemoryIdempotencyStore {
+func newStore(t *testing.T, opts kafkaconsumer.MemoryIdempotencyOptions) *kafkaconsumer.MemoryIdempotencyStore {
 	t.Helper()
-	s, err := NewMemoryIdempotencyStore(opts)
+	s, err := kafkaconsumer.NewMemoryIdempotencyStore(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
 
-func TestCompletedEventIsSeen(t *testing.T) {
-	s := newStore(t, MemoryIdempotencyOptions{})
-	ctx := context.Background()
-	if seen, err := s.Acquire(ctx, "e1"); seen || err != nil {
-		t.Fatalf("first Acquire = %v, %v; want false, nil", seen, err)
-	}
-	s.Complete("e1")
-	if seen, err := s.Acquire(ctx, "e1"); !seen || err != nil {
-		t.Fatalf("Acquire after Complete = %v, %v; want true, nil", seen, err)
-	}
+func TestMemoryIdempotencyStoreKeepsTheStoreRules(t *testing.T) {
+	kafkaconsumertest.TestIdempotencyStore(t, func(t *testing.T) kafkaconsumer.IdempotencyStore {
+		return newStore(t, kafkaconsumer.MemoryIdempotencyOptions{})
+	})
 }
 
-func TestReleasedEventCanBeAcquiredAgain(t *testing.T) {
-	s := newStore(t, MemoryIdempotencyOptions{})
-	ctx := context.Background()
-	if _, err := s.Acquire(ctx, "e1"); err != nil {
+// processed reports whether Process treats key as processed; if not, it
+// marks it.
+func processed(t *testing.T, s *kafkaconsumer.MemoryIdempotencyStore, id string) bool {
+	t.Helper()
+	dup, err := s.Process(context.Background(), kafkaconsumer.EventKey{Consumer: "c", EventID: id},
+		func(context.Context) error { return nil })
+	if err != nil {
 		t.Fatal(err)
 	}
-	s.Release("e1")
-	if seen, err := s.Acquire(ctx, "e1"); seen || err != nil {
-		t.Fatalf("Acquire after Release = %v, %v; want false, nil (handle it again)", seen, err)
-	}
-}
-
-func TestConcurrentDuplicateWaitsForFirstHandler(t *testing.T) {
-	s := newStore(t, MemoryIdempotencyOptions{})
-	ctx := context.Background()
-	if _, err := s.Acquire(ctx, "e1"); err != nil {
-		t.Fatal(err)
-	}
-	result := make(chan bool)
-	go func() {
-		seen, err := s.Acquire(ctx, "e1")
-		if err != nil {
-			t.Error(err)
-		}
-		result <- seen
-	}()
-	select {
-	case <-result:
-		t.Fatal("a concurrent duplicate did not wait for the first handler")
-	case <-time.After(20 * time.Millisecond):
-	}
-	s.Complete("e1")
-	if seen := <-result; !seen {
-		t.Fatal("the waiting duplicate was not told the event was processed")
-	}
-}
-
-func TestManyConcurrentDuplicatesAcquireOnce(t *testing.T) {
-	s := newStore(t, MemoryIdempotencyOptions{})
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		acquired int
-	)
-	for range 50 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			seen, err := s.Acquire(context.Background(), "e1")
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			if !seen {
-				mu.Lock()
-				acquired++
-				mu.Unlock()
-				s.Complete("e1")
-			}
-		}()
-	}
-	wg.Wait()
-	if acquired != 1 {
-		t.Fatalf("%d callers acquired the same event, want 1", acquired)
-	}
-}
-
-func TestWaitingDuplicateGivesUpWithItsContext(t *testing.T) {
-	s := newStore(t, MemoryIdempotencyOptions{})
-	if _, err := s.Acquire(context.Background(), "e1"); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if _, err := s.Acquire(ctx, "e1"); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Acquire = %v, want context.Canceled", err)
-	}
+	return dup
 }
 
 func TestProcessedEventIsForgottenAfterTTL(t *testing.T) {
 	clock := &fakeClock{now: time.Unix(1000, 0)}
-	s := newStore(t, MemoryIdempotencyOptions{TTL: time.Minute, Now: clock.Now})
-	ctx := context.Background()
-	_, _ = s.Acquire(ctx, "e1")
-	s.Complete("e1")
+	s := newStore(t, kafkaconsumer.MemoryIdempotencyOptions{TTL: time.Minute, Now: clock.Now})
+	processed(t, s, "e1")
 	clock.Advance(59 * time.Second)
-	if seen, _ := s.Acquire(ctx, "e1"); !seen {
+	if !processed(t, s, "e1") {
 		t.Fatal("forgotten before its TTL")
 	}
 	clock.Advance(time.Second)
-	if seen, _ := s.Acquire(ctx, "e1"); seen {
+	if processed(t, s, "e1") {
 		t.Fatal("still remembered after its TTL")
 	}
 }
 
 func TestStoreForgetsOldestBeyondMaxEntries(t *testing.T) {
-	s := newStore(t, MemoryIdempotencyOptions{MaxEntries: 3})
-	ctx := context.Background()
+	s := newStore(t, kafkaconsumer.MemoryIdempotencyOptions{MaxEntries: 3})
 	for i := range 5 {
-		id := "e" + strconv.Itoa(i)
-		_, _ = s.Acquire(ctx, id)
-		s.Complete(id)
+		processed(t, s, "e"+strconv.Itoa(i))
 	}
 	if n := s.Len(); n != 3 {
 		t.Fatalf("Len = %d, want 3", n)
 	}
-	if seen, _ := s.Acquire(ctx, "e0"); seen {
-		t.Fatal("the oldest id is still remembered beyond MaxEntries")
-	}
-	s.Release("e0")
-	if seen, _ := s.Acquire(ctx, "e4"); !seen {
+	if !processed(t, s, "e4") {
 		t.Fatal("the newest id was forgotten")
+	}
+	if processed(t, s, "e0") {
+		t.Fatal("the oldest id is still remembered beyond MaxEntries")
 	}
 }
 
-func TestAcquireRejectsEmptyEventID(t *testing.T) {
-	s := newStore(t, MemoryIdempotencyOptions{})
-	if _, err := s.Acquire(context.Background(), ""); !errors.Is(err, ErrEmptyEventID) {
-		t.Fatalf("Acquire(\"\") = %v, want ErrEmptyEventID", err)
+func TestPanickingHandleLeavesTheEventUnheld(t *testing.T) {
+	s := newStore(t, kafkaconsumer.MemoryIdempotencyOptions{})
+	key := kafkaconsumer.EventKey{Consumer: "c", EventID: "e1"}
+	func() {
+		defer func() { _ = recover() }()
+		_, _ = s.Process(context.Background(), key, func(context.Context) error { panic("handler bug") })
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ran := false
+	dup, err := s.Process(ctx, key, func(context.Context) error { ran = true; return nil })
+	if err != nil || dup || !ran {
+		t.Fatalf("Process after a panic = %v, %v (ran %v); want the event handled: a panic must neither hold nor mark it", dup, err, ran)
+	}
+}
+
+func TestProcessRejectsEmptyEventID(t *testing.T) {
+	s := newStore(t, kafkaconsumer.MemoryIdempotencyOptions{})
+	_, err := s.Process(context.Background(), kafkaconsumer.EventKey{Consumer: "c"}, func(context.Context) error { return nil })
+	if !errors.Is(err, kafkaconsumer.ErrEmptyEventID) {
+		t.Fatalf("Process with an empty event id = %v, want ErrEmptyEventID", err)
 	}
 }
 
 func TestNewMemoryIdempotencyStoreRejectsNegativeOptions(t *testing.T) {
-	for _, o := range []MemoryIdempotencyOptions{{TTL: -1}, {MaxEntries: -1}} {
-		if _, err := NewMemoryIdempotencyStore(o); err == nil {
+	for _, o := range []kafkaconsumer.MemoryIdempotencyOptions{{TTL: -1}, {MaxEntries: -1}} {
+		if _, err := kafkaconsumer.NewMemoryIdempotencyStore(o); err == nil {
 			t.Errorf("options %+v accepted", o)
 		}
+	}
+}
+
+func TestEveryDeliveryRunsHandleEachTime(t *testing.T) {
+	n := 0
+	for range 3 {
+		dup, err := kafkaconsumer.EveryDelivery{}.Process(context.Background(), kafkaconsumer.EventKey{Consumer: "c", EventID: "e1"},
+			func(context.Context) error { n++; return nil })
+		if dup || err != nil {
+			t.Fatalf("Process = %v, %v", dup, err)
+		}
+	}
+	if n != 3 {
+		t.Fatalf("handle ran %d times, want 3", n)
 	}
 }

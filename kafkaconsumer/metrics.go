@@ -9,11 +9,13 @@ const (
 	resultFailedAttempt = "failed_attempt" // one handler attempt failed
 	resultDeadLettered  = "dead_lettered"  // sent to the dead-letter topic
 	resultMalformed     = "malformed"      // not a valid envelope (also dead-lettered)
+	resultUnhandled     = "unhandled"      // failed with no dead-letter publisher: the consumer stopped at it
 )
 
 // Metrics counts consumed events as
 // kafka_consumer_events_total{service, topic, result}, result being
-// handled, duplicate, failed_attempt, dead_lettered or malformed. It is a
+// handled, duplicate, failed_attempt, dead_lettered, malformed or
+// unhandled (the consumer had no dead-letter publisher and stopped). It is a
 // prometheus.Collector; a nil *Metrics counts nothing.
 type Metrics struct {
 	events *prometheus.CounterVec
@@ -23,7 +25,7 @@ type Metrics struct {
 func NewMetrics(service string) *Metrics {
 	return &Metrics{events: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name:        "kafka_consumer_events_total",
-		Help:        "Consumed Kafka events by topic and result (handled, duplicate, failed_attempt, dead_lettered, malformed).",
+		Help:        "Consumed Kafka events by topic and result (handled, duplicate, failed_attempt, dead_lettered, malformed, unhandled).",
 		ConstLabels: prometheus.Labels{"service": service},
 	}, []string{"topic", "result"})}
 }

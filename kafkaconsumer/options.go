@@ -20,7 +20,13 @@ type Options struct {
 	// Handlers maps each topic to consume to its handler. Required, at
 	// least one.
 	Handlers map[string]Handler
-	// DeadLetters receives dead-lettered records. Required.
+	// DeadLetters receives the records that cannot be handled, with the
+	// error in their headers; kafkabus.ResilientBus is one (so a dead
+	// letter survives a Kafka outage), ProducerPublisher adapts the plain
+	// bus. Optional: without it a record that cannot be handled stops the
+	// consumer at that record, uncommitted, and Err reports it (see
+	// UnhandledError). Services set it; a program that reads a topic
+	// back need not.
 	DeadLetters RecordPublisher
 	// DeadLetterTopic names a topic's dead-letter topic. Default
 	// DeadLetterTopic ("<topic>.dlq").
@@ -30,13 +36,17 @@ type Options struct {
 	// RetryBackoff is the wait after the first failure, doubling per
 	// attempt up to RetryMaxBackoff. Defaults 200ms and 5s.
 	RetryBackoff, RetryMaxBackoff time.Duration
-	// Store deduplicates by event_id. Default a MemoryIdempotencyStore
-	// with its defaults.
+	// Store decides whether an event was processed already and marks it
+	// when its handler succeeds. Default a MemoryIdempotencyStore with its
+	// defaults; a service with a database gives a store that marks the
+	// event in the handler's transaction (see IdempotencyStore);
+	// EveryDelivery handles every delivery.
 	Store IdempotencyStore
 	// Service names the service in the handler's ctx, logs and dead-letter
 	// headers.
 	Service string
-	// Logger receives consumer events (nil: discard).
+	// Logger receives consumer events: retries, dead letters, fetch and
+	// commit failures, a stop at an unhandled record (nil: slog.Default()).
 	Logger *slog.Logger
 	// Metrics, when set, counts events by topic and result.
 	Metrics *Metrics
@@ -65,8 +75,6 @@ func (o *Options) fill() error {
 		return errors.New("kafkaconsumer: Options.Group is empty")
 	case len(o.Handlers) == 0:
 		return errors.New("kafkaconsumer: Options.Handlers is empty: nothing to consume")
-	case o.DeadLetters == nil:
-		return errors.New("kafkaconsumer: Options.DeadLetters is nil: failed events need a dead-letter publisher")
 	case o.MaxAttempts < 0 || o.RetryBackoff < 0 || o.RetryMaxBackoff < 0 || o.MaxPollRecords < 0 || o.CommitTimeout < 0 || o.SessionTimeout < 0:
 		return fmt.Errorf("kafkaconsumer: Options: MaxAttempts=%d RetryBackoff=%v RetryMaxBackoff=%v MaxPollRecords=%d CommitTimeout=%v SessionTimeout=%v: none may be negative (0 means the default)",
 			o.MaxAttempts, o.RetryBackoff, o.RetryMaxBackoff, o.MaxPollRecords, o.CommitTimeout, o.SessionTimeout)
@@ -105,7 +113,7 @@ func (o *Options) fill() error {
 		o.Store = s
 	}
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
+		o.Logger = slog.Default()
 	}
 	if o.TracerProvider == nil {
 		o.TracerProvider = otel.GetTracerProvider()
