@@ -2,6 +2,7 @@ package kafkaconsumer
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"time"
 
@@ -33,6 +34,18 @@ func (p ProducerPublisher) PublishRecord(ctx context.Context, rec event.Record) 
 
 // DeadLetterTopic is the default dead-letter topic of topic: "<topic>.dlq".
 func DeadLetterTopic(topic string) string { return topic + ".dlq" }
+
+// WithDeadLetterTopics returns topics and the dead-letter topic of each,
+// sorted: what a local cluster creates up front, since producers do not
+// create topics by default.
+func WithDeadLetterTopics(topics []string) []string {
+	all := make([]string, 0, 2*len(topics))
+	for _, t := range topics {
+		all = append(all, t, DeadLetterTopic(t))
+	}
+	slices.Sort(all)
+	return slices.Compact(all)
+}
 
 // Headers the consumer adds to a dead-lettered record, next to the
 // original headers.

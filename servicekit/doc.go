@@ -2,7 +2,8 @@
 // from the environment, fx providers for the Kafka bus, circuit breakers,
 // HTTP clients, metrics and the Kafka consumer (package kafkaconsumer), the
 // API and admin HTTP servers, and a lifecycle that starts and stops it all
-// in an order that loses nothing.
+// in an order that loses nothing. Package servicegroup runs several
+// services in one process.
 //
 // # Settings
 //

@@ -15,6 +15,7 @@ import (
 	"github.com/huleedu/huleedu/embeddedkafka"
 	"github.com/huleedu/huleedu/event"
 	"github.com/huleedu/huleedu/internal/testwait"
+	"github.com/huleedu/huleedu/kafkaconsumer"
 )
 
 // Topics of the tests; each has its dead-letter topic in the cluster.
@@ -30,7 +31,7 @@ func newCluster(t *testing.T) *embeddedkafka.Cluster {
 	return embeddedkafka.NewTestCluster(t, embeddedkafka.Config{
 		Brokers:    1,
 		Partitions: 2,
-		Topics:     WithDeadLetterTopics([]string{topicA, topicB}),
+		Topics:     kafkaconsumer.WithDeadLetterTopics([]string{topicA, topicB}),
 		// Short sessions, so a member that vanished without leaving (a
 		// halted app) is replaced in about a second.
 		BrokerConfigs: map[string]string{"group.min.session.timeout.ms": "100"},

@@ -100,6 +100,25 @@ func AsService[S MuxService[H], H ~func(context.Context, *event.Envelope) error]
 	)
 }
 
+// ServiceSpec describes a runnable service: its name, its module and the
+// services it calls, for servicegroup.Start and servicegroup.Run.
+type ServiceSpec struct {
+	// Name is the service's name ("batch_orchestrator_service"); its
+	// variables may carry the prefix Prefix(Name).
+	Name string
+	// Module provides the service's types and registers its Routes and
+	// Subscriptions (see AsRoutes, AsSubscriptions).
+	Module fx.Option
+	// DependencyURLs maps each service this one calls over HTTP to the
+	// variable that holds that service's base URL
+	// ({"batch_conductor_service": "BATCH_CONDUCTOR_URL"}).
+	// servicegroup.Start starts dependencies first and, unless the
+	// environment sets the variable for this service already, sets it to
+	// the dependency's API address. A dependency that is not started with
+	// it must be configured in the environment.
+	DependencyURLs map[string]string
+}
+
 // Option configures ModuleFrom.
 type Option func(*moduleOptions)
 
