@@ -10,14 +10,18 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/huleedu/huleedu/errctx"
 	"github.com/huleedu/huleedu/servicekit"
 	"github.com/huleedu/huleedu/services/contracts/httpjson"
 )
 
 type body struct {
-	Name  string `json:"name"`
-	Count int    `json:"count"`
+	Name  string    `json:"name"`
+	Count int       `json:"count"`
+	Level uint8     `json:"level"`
+	ID    uuid.UUID `json:"id"`
 }
 
 func TestDecodeNamesTheProblem(t *testing.T) {
@@ -29,7 +33,10 @@ func TestDecodeNamesTheProblem(t *testing.T) {
 		{"ok", "application/json", `{"name":"a","count":1}`, 0, "", ""},
 		{"no content type is fine", "", `{"name":"a"}`, 0, "", ""},
 		{"unknown field", "application/json", `{"nam":"a"}`, 400, "nam", `unknown field "nam"`},
-		{"wrong type", "application/json", `{"count":"x"}`, 400, "count", "count must be int"},
+		{"wrong type", "application/json", `{"count":"x"}`, 400, "count", "count must be an integer, got JSON string"},
+		{"array for the object", "application/json", `[{"name":"a"}]`, 400, "", "body must be a JSON object, got JSON array"},
+		{"number out of range", "application/json", `{"level":300}`, 400, "level", "level must be an integer between 0 and 255, got JSON number 300"},
+		{"number for a text type", "application/json", `{"id":5}`, 400, "id", "id must be a string, got JSON number"},
 		{"syntax", "application/json", `{"name":`, 400, "", "truncated"},
 		{"empty", "application/json", ``, 400, "", "empty"},
 		{"two objects", "application/json", `{} {}`, 400, "", "single JSON object"},
@@ -51,7 +58,7 @@ func TestDecodeNamesTheProblem(t *testing.T) {
 				return
 			}
 			re, ok := errors.AsType[*httpjson.RequestError](err)
-			if !ok || re.Status != tt.status || re.Field != tt.field || !strings.Contains(re.Message, tt.msg) {
+			if !ok || re.Status != tt.status || re.Field != tt.field || !strings.Contains(re.Message, tt.msg) || strings.TrimSpace(re.Message) != re.Message {
 				t.Errorf("err = %+v, want status %d field %q message containing %q", err, tt.status, tt.field, tt.msg)
 			}
 		})
