@@ -67,6 +67,9 @@
 //     then closes the bus so its drainer flushes the fallback queue, all
 //     within SHUTDOWN_TIMEOUT; the bus is closed even when the time is up,
 //     leaving the rest in the disk spool or reporting it as undelivered.
+//   - Every error answer of the API and admin servers is JSON, in the
+//     services' error body (services/contracts/httpjson): the mux's 404
+//     and 405, http.Error and a handler's panic (a 500) included.
 //   - /readyz is 200 while Kafka answers, and also while it does not but the
 //     fallback queue accepts ("degraded": what the service publishes is
 //     accepted and delivered later); 503 otherwise.

@@ -167,3 +167,32 @@ func TestCorrelationHeaderIsServicekits(t *testing.T) {
 		t.Errorf("httpjson reads %q, servicekit %q", httpjson.HeaderCorrelationID, servicekit.HeaderCorrelationID)
 	}
 }
+
+// servicekit turns net/http's plain-text errors (the mux's 404 and 405)
+// into JSON itself, since it cannot import this package: its body must be
+// this package's ErrorBody, with this package's codes.
+func TestServicekitErrorsAreHttpjsonErrors(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/batches", func(w http.ResponseWriter, _ *http.Request) {})
+	mux.HandleFunc("POST /v1/too-large", func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "too large", http.StatusRequestEntityTooLarge)
+	})
+	h := servicekit.JSONErrors(mux)
+	for _, tt := range []struct {
+		method, path string
+		code         string
+	}{
+		{http.MethodGet, "/v1/nothing", httpjson.CodeNotFound},
+		{http.MethodPost, "/v1/batches", httpjson.CodeMethodNotAllowed},
+		{http.MethodPost, "/v1/too-large", httpjson.CodeTooLarge},
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, nil))
+		var b httpjson.ErrorBody
+		dec := json.NewDecoder(rec.Body)
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&b); err != nil || b.Error.Code != tt.code || b.Error.Message == "" {
+			t.Errorf("%s %s: %+v (%v), want an httpjson.ErrorBody with code %s", tt.method, tt.path, b, err, tt.code)
+		}
+	}
+}
