@@ -55,6 +55,8 @@ type CircuitBreakersReport struct {
 //	                   "unavailable" or "stopping"
 //	/metrics           the service's Prometheus registry
 //	/circuit-breakers  CircuitBreakersReport as JSON
+//
+// Its errors (an unknown path, a POST) are JSON too.
 func (r *Runner) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -72,7 +74,7 @@ func (r *Runner) adminHandler() http.Handler {
 	mux.HandleFunc("GET /circuit-breakers", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, r.CircuitBreakers())
 	})
-	return mux
+	return JSONErrors(mux)
 }
 
 // Readiness reports whether the service can accept work: Kafka answers a

@@ -17,9 +17,14 @@ import (
 	"github.com/huleedu/huleedu/errctx"
 )
 
+// tracerName is the instrumentation scope of servicekit's own spans: API
+// requests and HTTPClients calls.
+const tracerName = "github.com/huleedu/huleedu/servicekit"
+
 // apiHandler is the service's API: a ServeMux of the registered routes
 // behind a middleware that gives every request its identity (correlation
-// id, service, trace) and turns a panic into a 500.
+// id, service, trace), turns a panic into a 500 and makes every error
+// answer JSON (see JSONErrors).
 type apiHandler struct {
 	service string
 	mux     *http.ServeMux
@@ -79,7 +84,9 @@ func (h *apiHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			attribute.String("url.path", req.URL.Path))
 	}
 
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	// Every error answer is JSON, the mux's own 404 and 405 included.
+	jw := &jsonErrorWriter{ResponseWriter: w, req: req}
+	rec := &statusRecorder{ResponseWriter: jw, status: http.StatusOK}
 	inner := req.WithContext(ctx)
 	defer func() {
 		if p := recover(); p != nil {
@@ -89,6 +96,7 @@ func (h *apiHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 				http.Error(rec, "internal error", http.StatusInternalServerError)
 			}
 		}
+		jw.finish()
 		if recording {
 			span.SetAttributes(attribute.Int("http.response.status_code", rec.status))
 			if rec.status >= 500 {

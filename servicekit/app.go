@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -85,9 +86,19 @@ func New(e Env, module fx.Option, opts ...Option) (*App, error) {
 		// fx's error lists the whole chain of constructors; the cause
 		// is what an operator can act on (it names the variable, the
 		// route, the missing dependency).
-		return nil, fmt.Errorf("servicekit: %s: %w", s.Service, dig.RootCause(err))
+		return nil, withService(s.Service, dig.RootCause(err))
 	}
 	return a, nil
+}
+
+// withService prefixes err with "servicekit: <service>: ", unless a
+// provider's error already begins so: the name once, then the problem.
+func withService(service string, err error) error {
+	prefix := "servicekit: " + service + ": "
+	if strings.HasPrefix(err.Error(), prefix) {
+		return err
+	}
+	return fmt.Errorf("%s%w", prefix, err)
 }
 
 // Service returns the service's name.
@@ -114,7 +125,7 @@ func (a *App) Start(ctx context.Context) error {
 		// Runner started: the Runner still owns the Kafka bus.
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(a.settings.ShutdownTimeout))
 		defer cancel()
-		return errors.Join(fmt.Errorf("servicekit: %s: start: %w", a.Service(), dig.RootCause(err)), a.runner.Stop(sctx))
+		return errors.Join(withService(a.Service(), dig.RootCause(err)), a.runner.Stop(sctx))
 	}
 	return nil
 }

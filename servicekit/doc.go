@@ -1,8 +1,9 @@
 // Package servicekit is what every HuleEdu service is built on: settings
 // from the environment, fx providers for the Kafka bus, circuit breakers,
-// HTTP clients and metrics, Kafka consumers with idempotent handling, an
-// admin HTTP server, and a lifecycle that starts and stops it all in an
-// order that loses nothing.
+// HTTP clients, metrics and the Kafka consumer (package kafkaconsumer), the
+// API and admin HTTP servers, and a lifecycle that starts and stops it all
+// in an order that loses nothing. Package servicegroup runs several
+// services in one process.
 //
 // # Settings
 //
@@ -35,13 +36,16 @@
 //
 // # Guarantees
 //
-//   - Consumers (franz-go consumer groups) handle each event_id once per
-//     IdempotencyStore, commit offsets only after handling, retry a failing
-//     handler with exponential backoff up to KAFKA_CONSUMER_MAX_ATTEMPTS and
-//     then publish the record to "<topic>.dlq" with the error in its
+//   - The consumer (kafkaconsumer) handles each event_id once per
+//     kafkaconsumer.IdempotencyStore, commits offsets only after handling,
+//     retries a failing handler with exponential backoff up to
+//     KAFKA_CONSUMER_MAX_ATTEMPTS and then publishes the record to
+//     "<topic>.dlq" through the service's bus, with the error in its
 //     headers; malformed envelopes go there at once. No event is skipped
 //     silently: a dead letter that cannot be published is retried and its
-//     offset stays uncommitted.
+//     offset stays uncommitted. The store is in memory unless the service
+//     provides its own (fx.Decorate), one that marks events processed in
+//     the handler's database transaction.
 //   - Handlers run with the event's correlation id (errctx) and the
 //     producer's trace (traceparent) in their context.
 //   - One trace follows a request across services. An API request runs in
@@ -63,6 +67,9 @@
 //     then closes the bus so its drainer flushes the fallback queue, all
 //     within SHUTDOWN_TIMEOUT; the bus is closed even when the time is up,
 //     leaving the rest in the disk spool or reporting it as undelivered.
+//   - Every error answer of the API and admin servers is JSON, in the
+//     services' error body (services/contracts/httpjson): the mux's 404
+//     and 405, http.Error and a handler's panic (a 500) included.
 //   - /readyz is 200 while Kafka answers, and also while it does not but the
 //     fallback queue accepts ("degraded": what the service publishes is
 //     accepted and delivered later); 503 otherwise.

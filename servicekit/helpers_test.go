@@ -15,6 +15,7 @@ import (
 	"github.com/huleedu/huleedu/embeddedkafka"
 	"github.com/huleedu/huleedu/event"
 	"github.com/huleedu/huleedu/internal/testwait"
+	"github.com/huleedu/huleedu/kafkaconsumer"
 )
 
 // Topics of the tests; each has its dead-letter topic in the cluster.
@@ -30,7 +31,7 @@ func newCluster(t *testing.T) *embeddedkafka.Cluster {
 	return embeddedkafka.NewTestCluster(t, embeddedkafka.Config{
 		Brokers:    1,
 		Partitions: 2,
-		Topics:     []string{topicA, DeadLetterTopic(topicA), topicB, DeadLetterTopic(topicB)},
+		Topics:     kafkaconsumer.WithDeadLetterTopics([]string{topicA, topicB}),
 		// Short sessions, so a member that vanished without leaving (a
 		// halted app) is replaced in about a second.
 		BrokerConfigs: map[string]string{"group.min.session.timeout.ms": "100"},
@@ -72,35 +73,6 @@ func newEnvelope(t *testing.T, data string) *event.Envelope {
 		t.Fatal(err)
 	}
 	return env
-}
-
-// produce writes recs straight to the cluster and fails the test if one
-// is not acknowledged.
-func produce(t *testing.T, c *embeddedkafka.Cluster, recs ...*kgo.Record) {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx := testContext(t, 10*time.Second)
-	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		t.Fatalf("produce: %v", err)
-	}
-}
-
-// envelopeRecord encodes env for topic as the bus would.
-func envelopeRecord(t *testing.T, topic string, env *event.Envelope) *kgo.Record {
-	t.Helper()
-	rec, err := env.Record(topic, env.EventID.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr := &kgo.Record{Topic: rec.Topic, Key: rec.Key, Value: rec.Value}
-	for _, h := range rec.Headers {
-		kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
-	}
-	return kr
 }
 
 // readTopic returns every record of topic now in the cluster.

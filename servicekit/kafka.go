@@ -109,12 +109,3 @@ func newKafkaTraced(s Settings, breakers *resilience.Registry, metrics *promethe
 // can until ctx ends; the disk spool keeps the rest for the next start,
 // the memory queue's rest is reported in a *kafkabus.UndeliveredError.
 func (k *Kafka) Close(ctx context.Context) error { return k.Bus.Close(ctx) }
-
-// Publisher returns the RecordPublisher for dead letters: the resilient
-// bus when there is one, so a dead letter survives a Kafka outage too.
-func (k *Kafka) Publisher() RecordPublisher {
-	if k.Resilient != nil {
-		return k.Resilient
-	}
-	return ProducerPublisher{Producer: k.Plain}
-}

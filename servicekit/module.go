@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"slices"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/huleedu/huleedu/event"
 	"github.com/huleedu/huleedu/kafkabus"
+	"github.com/huleedu/huleedu/kafkaconsumer"
 	"github.com/huleedu/huleedu/observability"
 	"github.com/huleedu/huleedu/resilience"
 )
@@ -32,7 +32,7 @@ type Route struct {
 // events.
 type Subscription struct {
 	Topic   string
-	Handler Handler
+	Handler kafkaconsumer.Handler
 }
 
 // MuxRoutes adapts a service that registers its endpoints on a ServeMux
@@ -45,12 +45,13 @@ func MuxRoutes(register func(mux *http.ServeMux)) []Route {
 }
 
 // Subscriptions adapts a topic → handler map (a service's Handlers()) to
-// Subscriptions, sorted by topic. H is any function type with Handler's
+// Subscriptions, sorted by topic. H is any function type with
+// kafkaconsumer.Handler's
 // signature, such as contracts.HandlerFunc.
 func Subscriptions[H ~func(context.Context, *event.Envelope) error](handlers map[string]H) []Subscription {
 	subs := make([]Subscription, 0, len(handlers))
 	for _, topic := range slices.Sorted(maps.Keys(handlers)) {
-		subs = append(subs, Subscription{Topic: topic, Handler: Handler(handlers[topic])})
+		subs = append(subs, Subscription{Topic: topic, Handler: kafkaconsumer.Handler(handlers[topic])})
 	}
 	return subs
 }
@@ -99,6 +100,25 @@ func AsService[S MuxService[H], H ~func(context.Context, *event.Envelope) error]
 	)
 }
 
+// ServiceSpec describes a runnable service: its name, its module and the
+// services it calls, for servicegroup.Start and servicegroup.Run.
+type ServiceSpec struct {
+	// Name is the service's name ("batch_orchestrator_service"); its
+	// variables may carry the prefix Prefix(Name).
+	Name string
+	// Module provides the service's types and registers its Routes and
+	// Subscriptions (see AsRoutes, AsSubscriptions).
+	Module fx.Option
+	// DependencyURLs maps each service this one calls over HTTP to the
+	// variable that holds that service's base URL
+	// ({"batch_conductor_service": "BATCH_CONDUCTOR_URL"}).
+	// servicegroup.Start starts dependencies first and, unless the
+	// environment sets the variable for this service already, sets it to
+	// the dependency's API address. A dependency that is not started with
+	// it must be configured in the environment.
+	DependencyURLs map[string]string
+}
+
 // Option configures ModuleFrom.
 type Option func(*moduleOptions)
 
@@ -139,8 +159,10 @@ func Module(service string) fx.Option { return ModuleFrom(ProcessEnv(service)) }
 //     the plain KafkaBus when false;
 //   - *HTTPClients, HTTP clients behind breakers "<service>.<dependency>";
 //   - *prometheus.Registry with the breaker, bus, publish latency and
-//     consumer collectors, and *ConsumerMetrics;
-//   - IdempotencyStore (in memory) for the consumer;
+//     consumer collectors, and *kafkaconsumer.Metrics;
+//   - kafkaconsumer.IdempotencyStore for the consumer: in memory, bounded
+//     by KAFKA_CONSUMER_IDEMPOTENCY_*; a service with a database replaces
+//     it with fx.Decorate (see kafkaconsumer.IdempotencyStore);
 //   - *Runner, which starts the admin server, the consumer of the
 //     registered Subscriptions and the API server of the registered
 //     Routes, and stops them in order (see Runner).
@@ -190,14 +212,6 @@ func newMetrics(s Settings, breakers *resilience.Registry) (*prometheus.Registry
 	return reg, nil
 }
 
-func newConsumerMetrics(s Settings, reg *prometheus.Registry) (*ConsumerMetrics, error) {
-	m := NewConsumerMetrics(s.Service)
-	if err := reg.Register(m); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
 // newKafka is NewKafka for fx, with the kafka.publish and kafka.replay
 // spans from the app's tracer provider; the Runner closes the bus, after
 // the consumers and servers that publish through it have stopped.
@@ -211,11 +225,4 @@ func newHTTPClients(s Settings, breakers *resilience.Registry, tp trace.TracerPr
 	h := NewHTTPClients(s, breakers)
 	h.tracer = tp.Tracer(tracerName)
 	return h
-}
-
-func newIdempotencyStore(s Settings) (IdempotencyStore, error) {
-	return NewMemoryIdempotencyStore(MemoryIdempotencyOptions{
-		TTL:        time.Duration(s.IdempotencyTTL),
-		MaxEntries: s.IdempotencyMaxEntries,
-	})
 }

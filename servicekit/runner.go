@@ -12,11 +12,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 
 	"github.com/huleedu/huleedu/kafkabus"
+	"github.com/huleedu/huleedu/kafkaconsumer"
 	"github.com/huleedu/huleedu/resilience"
 )
 
@@ -50,8 +50,8 @@ type Runner struct {
 	breakers *resilience.Registry
 	metrics  *prometheus.Registry
 	clients  *HTTPClients
-	consumer *Consumer    // nil without subscriptions
-	api      http.Handler // nil without routes
+	consumer *kafkaconsumer.Consumer // nil without subscriptions
+	api      http.Handler            // nil without routes
 
 	stopping atomic.Bool   // readiness reports "stopping" once set
 	failed   chan struct{} // closed when a server stops serving unexpectedly
@@ -78,9 +78,9 @@ type runnerParams struct {
 	Kafka           *Kafka
 	Breakers        *resilience.Registry
 	Metrics         *prometheus.Registry
-	ConsumerMetrics *ConsumerMetrics
+	ConsumerMetrics *kafkaconsumer.Metrics
 	Clients         *HTTPClients
-	Store           IdempotencyStore
+	Store           kafkaconsumer.IdempotencyStore
 	TracerProvider  trace.TracerProvider
 	Routes          []Route        `group:"servicekit.routes"`
 	Subscriptions   []Subscription `group:"servicekit.subscriptions"`
@@ -114,31 +114,9 @@ func (r *Runner) build(p runnerParams) error {
 	if len(p.Subscriptions) == 0 {
 		return nil
 	}
-	handlers := make(map[string]Handler, len(p.Subscriptions))
-	for _, sub := range p.Subscriptions {
-		if _, dup := handlers[sub.Topic]; dup {
-			return fmt.Errorf("servicekit: %s: two subscriptions for topic %q", r.s.Service, sub.Topic)
-		}
-		handlers[sub.Topic] = sub.Handler
-	}
-	c, err := NewConsumer(ConsumerOptions{
-		Brokers:         r.s.BootstrapServers,
-		Group:           r.s.ConsumerGroup,
-		Handlers:        handlers,
-		DeadLetters:     r.kafka.Publisher(),
-		MaxAttempts:     r.s.ConsumerMaxAttempts,
-		RetryBackoff:    time.Duration(r.s.ConsumerRetryBackoff),
-		RetryMaxBackoff: time.Duration(r.s.ConsumerRetryMaxBackoff),
-		SessionTimeout:  time.Duration(r.s.ConsumerSessionTimeout),
-		Store:           p.Store,
-		Service:         r.s.Service,
-		Logger:          r.log.With("component", "kafka_consumer"),
-		Metrics:         p.ConsumerMetrics,
-		TracerProvider:  p.TracerProvider,
-		KgoOpts:         []kgo.Opt{kgo.MetadataMinAge(time.Duration(r.s.MetadataMinAge))},
-	})
+	c, err := newConsumer(r.s, p.Subscriptions, r.kafka, p.Store, p.ConsumerMetrics, r.log, p.TracerProvider)
 	if err != nil {
-		return fmt.Errorf("servicekit: %s: %w", r.s.Service, err)
+		return err
 	}
 	r.consumer = c
 	return nil

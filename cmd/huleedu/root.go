@@ -57,6 +57,13 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		if ex.err != nil {
 			fmt.Fprintf(c.stderr, "huleedu: %v\n", ex.err)
 		}
+		// Interrupted means a signal (or the caller) ended the command.
+		// A command that failed on its own is not interrupted, even when
+		// its error carries a context.Canceled from closing what it had
+		// opened (a bus closed without waiting after its spool failed).
+		if ex.code == exitFailed && ctx.Err() != nil {
+			return exitSignals
+		}
 		return ex.code
 	}
 	// Anything not marked as a failure of a command that ran is a usage
@@ -86,13 +93,12 @@ func (e *exitError) Error() string {
 
 func (e *exitError) Unwrap() error { return e.err }
 
-// failed marks err as the failure of a command that ran (exit status 1).
+// failed marks err as the failure of a command that ran: exit status 1,
+// or 130 when the command was interrupted (run decides that from the
+// context, not from err).
 func failed(err error) error {
 	if err == nil {
 		return nil
-	}
-	if errors.Is(err, context.Canceled) {
-		return &exitError{code: exitSignals, err: err}
 	}
 	return &exitError{code: exitFailed, err: err}
 }

@@ -9,8 +9,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/huleedu/huleedu/embeddedkafka"
+	"github.com/huleedu/huleedu/kafkaconsumer"
 	"github.com/huleedu/huleedu/observability"
 	"github.com/huleedu/huleedu/servicekit"
+	"github.com/huleedu/huleedu/servicekit/servicegroup"
 	"github.com/huleedu/huleedu/services/contracts"
 	"github.com/huleedu/huleedu/services/platform"
 )
@@ -117,7 +119,7 @@ func serve(cmd *cobra.Command, name string, specs []servicekit.ServiceSpec, envi
 
 	out := cmd.OutOrStdout()
 	logs := cmd.ErrOrStderr()
-	var also []servicekit.Listing
+	var also []servicegroup.Listing
 	if name == "all" {
 		fmt.Fprintln(out, "HuleEdu: starting every service in this process.")
 		if _, _, set := servicekit.NewEnv("", environ).Lookup("KAFKA_BOOTSTRAP_SERVERS"); !set {
@@ -128,10 +130,10 @@ func serve(cmd *cobra.Command, name string, specs []servicekit.ServiceSpec, envi
 			defer cluster.Close()
 			addrs := strings.Join(cluster.Addrs(), ",")
 			environ = append(slices.Clip(environ), "KAFKA_BOOTSTRAP_SERVERS="+addrs)
-			also = append(also, servicekit.Listing{Name: "kafka", Address: addrs, Note: "(embedded kfake cluster)"})
+			also = append(also, servicegroup.Listing{Name: "kafka", Address: addrs, Note: "(embedded kfake cluster)"})
 		}
 	}
-	err = servicekit.RunAll(cmd.Context(), specs, servicekit.RunOptions{
+	err = servicegroup.Run(cmd.Context(), specs, servicegroup.RunOptions{
 		Environ:   environ,
 		Out:       out,
 		LogOutput: logs,
@@ -148,7 +150,7 @@ func serve(cmd *cobra.Command, name string, specs []servicekit.ServiceSpec, envi
 // dead-letter topics. Only this command links the fake broker: no service
 // package imports embeddedkafka.
 func startEmbeddedKafka(topics []string) (*embeddedkafka.Cluster, error) {
-	c, err := embeddedkafka.Start(embeddedkafka.Config{Brokers: 1, Partitions: 3, Topics: servicekit.WithDeadLetterTopics(topics)})
+	c, err := embeddedkafka.Start(embeddedkafka.Config{Brokers: 1, Partitions: 3, Topics: kafkaconsumer.WithDeadLetterTopics(topics)})
 	if err != nil {
 		return nil, fmt.Errorf("embedded kafka: %w", err)
 	}

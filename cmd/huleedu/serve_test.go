@@ -6,12 +6,16 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/huleedu/huleedu/embeddedkafka"
 	"github.com/huleedu/huleedu/services/platform"
 )
 
@@ -133,4 +137,102 @@ func TestServeAllRunsEveryServiceOnEmbeddedKafka(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("serve all = %v, want a clean stop", err)
 	}
+}
+
+// serveEnv sets the environment of a `serve file_service` on the disk
+// spool dir, against a test cluster.
+func serveEnv(t *testing.T, dir string) {
+	t.Helper()
+	c := embeddedkafka.NewTestCluster(t, embeddedkafka.Config{Brokers: 1})
+	t.Setenv("KAFKA_BOOTSTRAP_SERVERS", strings.Join(c.Addrs(), ","))
+	t.Setenv("KAFKA_FALLBACK_MODE", "disk")
+	t.Setenv("KAFKA_FALLBACK_DIR", dir)
+	t.Setenv("LOG_LEVEL", "error")
+}
+
+// assertFailedOnSpool checks a serve that could not open its spool: exit
+// status 1, not 130 (nothing interrupted it), and the spool's error first
+// on stderr, before anything a cleanup added.
+func assertFailedOnSpool(t *testing.T, r result, cause string) {
+	t.Helper()
+	if r.code != exitFailed {
+		t.Errorf("exit status %d, want %d (failed, not interrupted); stderr %q", r.code, exitFailed, r.stderr)
+	}
+	first, _, _ := strings.Cut(r.stderr, "\n")
+	if !strings.HasPrefix(first, "huleedu: ") || !strings.Contains(first, "kafka fallback queue (disk)") || !strings.Contains(first, cause) {
+		t.Errorf("first line of stderr %q, want the spool's error containing %q", first, cause)
+	}
+	if strings.Count(first, "servicekit: file_service: ") != 1 {
+		t.Errorf("first line of stderr %q names the service more than once", first)
+	}
+	assertNoStackTrace(t, r.stderr)
+}
+
+func TestServeOnASpoolAnotherServeHoldsExitsOneNamingTheLock(t *testing.T) {
+	dir := t.TempDir()
+	serveEnv(t, dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	firstDone := make(chan int, 1)
+	go func() {
+		firstDone <- newTestCLI(nil, pw, io.Discard).run(ctx, []string{"serve", "file_service", "--random-ports"})
+		pw.Close()
+	}()
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() && !strings.HasPrefix(sc.Text(), "Press Ctrl-C") {
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+
+	second := runCLI(t, nil, "serve", "file_service", "--random-ports")
+	assertFailedOnSpool(t, second, "locked by pid")
+
+	cancel()
+	select {
+	case code := <-firstDone:
+		if code != exitOK && code != exitSignals {
+			t.Errorf("the first serve exited %d after its context ended", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the first serve did not stop within 30s")
+	}
+}
+
+func TestServeOnASpoolDirUnderAFileExitsOneNamingTheDir(t *testing.T) {
+	notADir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notADir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	serveEnv(t, filepath.Join(notADir, "spool"))
+	assertFailedOnSpool(t, runCLI(t, nil, "serve", "file_service", "--random-ports"), "not a directory")
+}
+
+func TestServeOnAReadOnlySpoolDirExitsOneNamingTheDir(t *testing.T) {
+	dir := filepath.Join(readOnlyDir(t), "spool")
+	serveEnv(t, dir)
+	assertFailedOnSpool(t, runCLI(t, nil, "serve", "file_service", "--random-ports"), dir)
+}
+
+// readOnlyDir returns a directory nothing can be created in: a read-only
+// tmpfs for root (whom permissions do not stop), else a directory without
+// write permission. It skips the test where neither can be had.
+func readOnlyDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if os.Geteuid() != 0 {
+		if err := os.Chmod(dir, 0o555); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.Chmod(dir, 0o755) })
+		return dir
+	}
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_RDONLY, "size=64k"); err != nil {
+		t.Skipf("no read-only file system for root: mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dir, 0); err != nil {
+			t.Errorf("unmount %s: %v", dir, err)
+		}
+	})
+	return dir
 }

@@ -14,7 +14,9 @@ import (
 
 	"github.com/huleedu/huleedu/embeddedkafka"
 	"github.com/huleedu/huleedu/internal/testwait"
+	"github.com/huleedu/huleedu/kafkaconsumer"
 	"github.com/huleedu/huleedu/servicekit"
+	"github.com/huleedu/huleedu/servicekit/servicegroup"
 	"github.com/huleedu/huleedu/servicekit/servicekittest"
 	"github.com/huleedu/huleedu/services/contracts"
 	"github.com/huleedu/huleedu/services/platform"
@@ -76,7 +78,7 @@ func Start(t testing.TB, o Options) *Platform {
 	cluster := embeddedkafka.NewTestCluster(t, embeddedkafka.Config{
 		Brokers:       1,
 		Partitions:    3,
-		Topics:        servicekit.WithDeadLetterTopics(contracts.Topics()),
+		Topics:        kafkaconsumer.WithDeadLetterTopics(contracts.Topics()),
 		BrokerConfigs: map[string]string{"group.min.session.timeout.ms": "100"},
 	})
 	p := &Platform{Cluster: cluster, Logs: &servicekittest.LogBuffer{}, t: t, opts: o,
@@ -88,7 +90,7 @@ func Start(t testing.TB, o Options) *Platform {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	g, err := servicekit.StartAll(ctx, environ, specs, servicekit.WithLogOutput(p.Logs))
+	g, err := servicegroup.Start(ctx, environ, specs, servicekit.WithLogOutput(p.Logs))
 	if err != nil {
 		t.Fatal(err)
 	}

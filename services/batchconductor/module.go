@@ -20,7 +20,7 @@ func Module() fx.Option {
 	)
 }
 
-// Spec describes the Batch Conductor for servicekit.StartAll and RunAll.
+// Spec describes the Batch Conductor for servicegroup.Start and Run.
 func Spec() servicekit.ServiceSpec {
 	return servicekit.ServiceSpec{Name: ServiceName, Module: Module()}
 }

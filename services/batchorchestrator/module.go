@@ -14,7 +14,7 @@ import (
 )
 
 // BatchConductorURLVar is the variable holding the Batch Conductor's base
-// URL (optionally prefixed BATCH_ORCHESTRATOR_SERVICE_). servicekit.StartAll
+// URL (optionally prefixed BATCH_ORCHESTRATOR_SERVICE_). servicegroup.Start
 // sets it when it starts the Batch Conductor in the same process.
 const BatchConductorURLVar = "BATCH_CONDUCTOR_URL"
 
@@ -32,8 +32,8 @@ func Module() fx.Option {
 	)
 }
 
-// Spec describes the Batch Orchestrator for servicekit.StartAll and
-// RunAll: it depends on the Batch Conductor.
+// Spec describes the Batch Orchestrator for servicegroup.Start and
+// Run: it depends on the Batch Conductor.
 func Spec() servicekit.ServiceSpec {
 	return servicekit.ServiceSpec{
 		Name:           ServiceName,

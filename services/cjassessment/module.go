@@ -15,7 +15,7 @@ import (
 )
 
 // FileServiceURLVar is the variable holding the File Service's base URL
-// (optionally prefixed CJ_ASSESSMENT_SERVICE_). servicekit.StartAll sets it
+// (optionally prefixed CJ_ASSESSMENT_SERVICE_). servicegroup.Start sets it
 // when it starts the File Service in the same process.
 const FileServiceURLVar = "FILE_SERVICE_URL"
 
@@ -36,7 +36,7 @@ func Module() fx.Option {
 	)
 }
 
-// Spec describes CJ Assessment for servicekit.StartAll and RunAll: it
+// Spec describes CJ Assessment for servicegroup.Start and Run: it
 // depends on the File Service.
 func Spec() servicekit.ServiceSpec {
 	return servicekit.ServiceSpec{

@@ -22,7 +22,7 @@ func Module() fx.Option {
 	)
 }
 
-// Spec describes Class Management for servicekit.StartAll and RunAll.
+// Spec describes Class Management for servicegroup.Start and Run.
 func Spec() servicekit.ServiceSpec {
 	return servicekit.ServiceSpec{Name: ServiceName, Module: Module()}
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/huleedu/huleedu/event"
 	"github.com/huleedu/huleedu/internal/platformtest"
 	"github.com/huleedu/huleedu/kafkabus"
-	"github.com/huleedu/huleedu/servicekit"
+	"github.com/huleedu/huleedu/kafkaconsumer"
 	"github.com/huleedu/huleedu/services/contracts"
 	"github.com/huleedu/huleedu/services/essaylifecycle"
 	"github.com/huleedu/huleedu/services/spellchecker"
@@ -121,7 +121,7 @@ func (p *platform) topicEvents() map[string]map[string]int {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	all := map[string]map[string]int{}
-	for _, topic := range servicekit.WithDeadLetterTopics(contracts.Topics()) {
+	for _, topic := range kafkaconsumer.WithDeadLetterTopics(contracts.Topics()) {
 		recs, err := embeddedkafka.ReadAll(ctx, p.Cluster.Addrs(), topic)
 		if err != nil {
 			p.t.Fatal(err)

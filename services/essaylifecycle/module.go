@@ -22,8 +22,8 @@ func Module() fx.Option {
 	)
 }
 
-// Spec describes the Essay Lifecycle Service for servicekit.StartAll and
-// RunAll.
+// Spec describes the Essay Lifecycle Service for servicegroup.Start and
+// Run.
 func Spec() servicekit.ServiceSpec {
 	return servicekit.ServiceSpec{Name: ServiceName, Module: Module()}
 }

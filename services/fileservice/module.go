@@ -21,7 +21,7 @@ func Module() fx.Option {
 	)
 }
 
-// Spec describes the File Service for servicekit.StartAll and RunAll.
+// Spec describes the File Service for servicegroup.Start and Run.
 func Spec() servicekit.ServiceSpec {
 	return servicekit.ServiceSpec{Name: ServiceName, Module: Module()}
 }

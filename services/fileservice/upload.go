@@ -152,7 +152,9 @@ func (s *Service) readUpload(w http.ResponseWriter, r *http.Request) (string, []
 		return "", nil, &httpjson.RequestError{Status: http.StatusUnsupportedMediaType, Code: httpjson.CodeUnsupportedMedia,
 			Message: fmt.Sprintf("Content-Type must be multipart/form-data with a batch_id field and one or more files, got %q", ct)}
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestBytes)
+	if err := httpjson.LimitBody(w, r, s.cfg.MaxRequestBytes); err != nil {
+		return "", nil, err
+	}
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return "", nil, badRequest("", "body is not a multipart form: %v", err)
@@ -248,9 +250,8 @@ func badRequest(field, format string, args ...any) *httpjson.RequestError {
 // readError maps an error reading the body: the request limit is a 413,
 // anything else a malformed form.
 func readError(err error) *httpjson.RequestError {
-	if tooLarge, ok := errors.AsType[*http.MaxBytesError](err); ok {
-		return &httpjson.RequestError{Status: http.StatusRequestEntityTooLarge, Code: httpjson.CodeTooLarge,
-			Message: fmt.Sprintf("upload exceeds %d bytes", tooLarge.Limit)}
+	if re, ok := httpjson.TooLarge(err); ok {
+		return re
 	}
 	return badRequest("", "malformed multipart form: %v", err)
 }

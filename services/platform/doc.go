@@ -2,5 +2,5 @@
 // in the one order everything that runs them all uses: `huleedu serve
 // all` (whose default ports follow it) and the end-to-end tests.
 //
-//	group, err := servicekit.StartAll(ctx, environ, platform.Specs())
+//	group, err := servicegroup.Start(ctx, environ, platform.Specs())
 package platform

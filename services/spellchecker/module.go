@@ -14,7 +14,7 @@ import (
 )
 
 // FileServiceURLVar is the variable holding the File Service's base URL
-// (optionally prefixed SPELLCHECKER_SERVICE_). servicekit.StartAll sets it
+// (optionally prefixed SPELLCHECKER_SERVICE_). servicegroup.Start sets it
 // when it starts the File Service in the same process.
 const FileServiceURLVar = "FILE_SERVICE_URL"
 
@@ -30,7 +30,7 @@ func Module() fx.Option {
 	)
 }
 
-// Spec describes the Spellchecker for servicekit.StartAll and RunAll: it
+// Spec describes the Spellchecker for servicegroup.Start and Run: it
 // depends on the File Service.
 func Spec() servicekit.ServiceSpec {
 	return servicekit.ServiceSpec{

@@ -2,12 +2,15 @@ package httpjson
 
 import (
 	"context"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/google/uuid"
@@ -23,7 +26,8 @@ const HeaderCorrelationID = "X-Correlation-ID"
 const (
 	CodeInvalidRequest        = "invalid_request"        // the body is not what the endpoint accepts
 	CodeInvalidField          = "invalid_field"          // one field has a bad value
-	CodeNotFound              = "not_found"              // the resource does not exist
+	CodeNotFound              = "not_found"              // the resource (or the endpoint) does not exist
+	CodeMethodNotAllowed      = "method_not_allowed"     // the endpoint exists, not with this method
 	CodeConflict              = "conflict"               // the resource already exists
 	CodeUnsupportedMedia      = "unsupported_media_type" // wrong Content-Type
 	CodeTooLarge              = "request_too_large"      // the body exceeds the limit
@@ -108,9 +112,10 @@ func GetByID[T any](param, what string, notFound error, get func(ctx context.Con
 }
 
 // Decode reads a JSON object from r's body into dst. It requires the
-// Content-Type application/json (or none), at most maxBytes of body, no
-// unknown fields and no trailing data. Its errors are *RequestError values
-// that name the problem (and the field, where there is one).
+// Content-Type application/json (or none), at most maxBytes of body (see
+// LimitBody), no unknown fields and no trailing data. Its errors are
+// *RequestError values that name the problem (and the field, where there
+// is one).
 func Decode(w http.ResponseWriter, r *http.Request, dst any, maxBytes int64) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
@@ -119,7 +124,10 @@ func Decode(w http.ResponseWriter, r *http.Request, dst any, maxBytes int64) err
 				Message: fmt.Sprintf("Content-Type must be application/json, got %q", ct)}
 		}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBytes))
+	if err := LimitBody(w, r, maxBytes); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return decodeError(err)
@@ -131,6 +139,33 @@ func Decode(w http.ResponseWriter, r *http.Request, dst any, maxBytes int64) err
 	return nil
 }
 
+// LimitBody bounds r's body to maxBytes before the handler reads it. A
+// request whose Content-Length is larger is refused at once with a 413
+// *RequestError, before a byte of the body is read: a client that sent
+// "Expect: 100-continue" is then never told to send it and reads the 413,
+// instead of sending a body the server stops reading and having its
+// connection reset. A body of unknown length (chunked) is wrapped in
+// http.MaxBytesReader, whose error past maxBytes TooLarge recognises.
+func LimitBody(w http.ResponseWriter, r *http.Request, maxBytes int64) error {
+	if r.ContentLength > maxBytes {
+		return &RequestError{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge,
+			Message: fmt.Sprintf("body exceeds %d bytes (Content-Length %d)", maxBytes, r.ContentLength)}
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxBytes)
+	return nil
+}
+
+// TooLarge returns the 413 *RequestError for err, an error reading a body
+// that LimitBody bounds, when err says the body went past the limit.
+func TooLarge(err error) (*RequestError, bool) {
+	tooLarge, ok := errors.AsType[*http.MaxBytesError](err)
+	if !ok {
+		return nil, false
+	}
+	return &RequestError{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge,
+		Message: fmt.Sprintf("body exceeds %d bytes", tooLarge.Limit)}, true
+}
+
 func decodeError(err error) *RequestError {
 	bad := func(field, msg string) *RequestError {
 		code := CodeInvalidRequest
@@ -139,15 +174,18 @@ func decodeError(err error) *RequestError {
 		}
 		return &RequestError{Status: http.StatusBadRequest, Code: code, Message: msg, Field: field}
 	}
-	if tooLarge, ok := errors.AsType[*http.MaxBytesError](err); ok {
-		return &RequestError{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge,
-			Message: fmt.Sprintf("body exceeds %d bytes", tooLarge.Limit)}
+	if re, ok := TooLarge(err); ok {
+		return re
 	}
 	if syntax, ok := errors.AsType[*json.SyntaxError](err); ok {
 		return bad("", fmt.Sprintf("body is not valid JSON at byte %d: %v", syntax.Offset, err))
 	}
 	if typ, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
-		return bad(typ.Field, fmt.Sprintf("%s must be %s, got JSON %s", typ.Field, typ.Type, typ.Value))
+		what := "body"
+		if typ.Field != "" {
+			what = typ.Field
+		}
+		return bad(typ.Field, fmt.Sprintf("%s must be %s, got JSON %s", what, jsonKind(typ.Type, typ.Value), typ.Value))
 	}
 	switch {
 	case errors.Is(err, io.EOF):
@@ -159,6 +197,48 @@ func decodeError(err error) *RequestError {
 		return bad(field, fmt.Sprintf("unknown field %q", field))
 	}
 	return bad("", "body could not be decoded: "+err.Error())
+}
+
+// textUnmarshaler is the interface of types that decode from a JSON
+// string whatever their Go kind (uuid.UUID is an array of bytes).
+var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+
+// jsonKind names, in JSON's terms, what a value of Go type t is decoded
+// from, for a client who never saw the Go type: "an object", "an integer
+// between 0 and 255". got is the JSON value the client sent ("number
+// 300", "string").
+func jsonKind(t reflect.Type, got string) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(textUnmarshaler) {
+		return "a string"
+	}
+	outOfRange := strings.HasPrefix(got, "number")
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "a JSON object"
+	case reflect.Slice, reflect.Array:
+		return "a JSON array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if outOfRange {
+			shift := 64 - t.Bits()
+			return fmt.Sprintf("an integer between %d and %d", int64(math.MinInt64)>>shift, int64(math.MaxInt64)>>shift)
+		}
+		return "an integer"
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		if outOfRange {
+			return fmt.Sprintf("an integer between 0 and %d", uint64(math.MaxUint64)>>(64-t.Bits()))
+		}
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return "a different JSON value"
 }
 
 // CorrelationID returns the request's correlation id and echoes it on the

@@ -10,14 +10,18 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/huleedu/huleedu/errctx"
 	"github.com/huleedu/huleedu/servicekit"
 	"github.com/huleedu/huleedu/services/contracts/httpjson"
 )
 
 type body struct {
-	Name  string `json:"name"`
-	Count int    `json:"count"`
+	Name  string    `json:"name"`
+	Count int       `json:"count"`
+	Level uint8     `json:"level"`
+	ID    uuid.UUID `json:"id"`
 }
 
 func TestDecodeNamesTheProblem(t *testing.T) {
@@ -29,7 +33,10 @@ func TestDecodeNamesTheProblem(t *testing.T) {
 		{"ok", "application/json", `{"name":"a","count":1}`, 0, "", ""},
 		{"no content type is fine", "", `{"name":"a"}`, 0, "", ""},
 		{"unknown field", "application/json", `{"nam":"a"}`, 400, "nam", `unknown field "nam"`},
-		{"wrong type", "application/json", `{"count":"x"}`, 400, "count", "count must be int"},
+		{"wrong type", "application/json", `{"count":"x"}`, 400, "count", "count must be an integer, got JSON string"},
+		{"array for the object", "application/json", `[{"name":"a"}]`, 400, "", "body must be a JSON object, got JSON array"},
+		{"number out of range", "application/json", `{"level":300}`, 400, "level", "level must be an integer between 0 and 255, got JSON number 300"},
+		{"number for a text type", "application/json", `{"id":5}`, 400, "id", "id must be a string, got JSON number"},
 		{"syntax", "application/json", `{"name":`, 400, "", "truncated"},
 		{"empty", "application/json", ``, 400, "", "empty"},
 		{"two objects", "application/json", `{} {}`, 400, "", "single JSON object"},
@@ -51,7 +58,7 @@ func TestDecodeNamesTheProblem(t *testing.T) {
 				return
 			}
 			re, ok := errors.AsType[*httpjson.RequestError](err)
-			if !ok || re.Status != tt.status || re.Field != tt.field || !strings.Contains(re.Message, tt.msg) {
+			if !ok || re.Status != tt.status || re.Field != tt.field || !strings.Contains(re.Message, tt.msg) || strings.TrimSpace(re.Message) != re.Message {
 				t.Errorf("err = %+v, want status %d field %q message containing %q", err, tt.status, tt.field, tt.msg)
 			}
 		})
@@ -158,5 +165,34 @@ func TestGetByIDAnswersFoundNotFoundAndFailure(t *testing.T) {
 func TestCorrelationHeaderIsServicekits(t *testing.T) {
 	if httpjson.HeaderCorrelationID != servicekit.HeaderCorrelationID {
 		t.Errorf("httpjson reads %q, servicekit %q", httpjson.HeaderCorrelationID, servicekit.HeaderCorrelationID)
+	}
+}
+
+// servicekit turns net/http's plain-text errors (the mux's 404 and 405)
+// into JSON itself, since it cannot import this package: its body must be
+// this package's ErrorBody, with this package's codes.
+func TestServicekitErrorsAreHttpjsonErrors(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/batches", func(w http.ResponseWriter, _ *http.Request) {})
+	mux.HandleFunc("POST /v1/too-large", func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "too large", http.StatusRequestEntityTooLarge)
+	})
+	h := servicekit.JSONErrors(mux)
+	for _, tt := range []struct {
+		method, path string
+		code         string
+	}{
+		{http.MethodGet, "/v1/nothing", httpjson.CodeNotFound},
+		{http.MethodPost, "/v1/batches", httpjson.CodeMethodNotAllowed},
+		{http.MethodPost, "/v1/too-large", httpjson.CodeTooLarge},
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, nil))
+		var b httpjson.ErrorBody
+		dec := json.NewDecoder(rec.Body)
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&b); err != nil || b.Error.Code != tt.code || b.Error.Message == "" {
+			t.Errorf("%s %s: %+v (%v), want an httpjson.ErrorBody with code %s", tt.method, tt.path, b, err, tt.code)
+		}
 	}
 }

@@ -3,7 +3,7 @@
 // project's alert rules, and traces that follow one batch across services.
 //
 // Every service runs in the test process as `huleedu serve all` runs them
-// (servicekit.StartAll, each service its own App with its own settings,
+// (servicegroup.Start, each service its own App with its own settings,
 // breakers, metrics, admin server and ports) on a Kafka-protocol cluster
 // the test owns (embeddedkafka), with timings short enough for a test.
 //

@@ -1,4 +1,4 @@
-package servicekit
+package servicegroup
 
 import (
 	"context"
@@ -8,45 +8,27 @@ import (
 	"strings"
 	"time"
 
-	"go.uber.org/fx"
+	"github.com/huleedu/huleedu/servicekit"
 )
-
-// ServiceSpec describes a runnable service for StartAll and RunAll.
-type ServiceSpec struct {
-	// Name is the service's name ("batch_orchestrator_service"); its
-	// variables may carry the prefix Prefix(Name).
-	Name string
-	// Module provides the service's types and registers its Routes and
-	// Subscriptions (see AsRoutes, AsSubscriptions).
-	Module fx.Option
-	// DependencyURLs maps each service this one calls over HTTP to the
-	// variable that holds that service's base URL
-	// ({"batch_conductor_service": "BATCH_CONDUCTOR_URL"}). StartAll starts
-	// dependencies first and, unless the environment sets the variable for
-	// this service already, sets it to the dependency's API address. A
-	// dependency that is not started with it must be configured in the
-	// environment.
-	DependencyURLs map[string]string
-}
 
 // Group is a set of started services, each its own App with its own
 // settings, breakers, metrics and ports.
 type Group struct {
-	apps []*App // in start order
+	apps []*servicekit.App // in start order
 }
 
-// StartAll starts specs in dependency order, each from environ (KEY=value
+// Start starts specs in dependency order, each from environ (KEY=value
 // strings) as that service sees it, plus the URLs of its dependencies. On
 // failure the services already started are stopped again.
-func StartAll(ctx context.Context, environ []string, specs []ServiceSpec, opts ...Option) (*Group, error) {
+func Start(ctx context.Context, environ []string, specs []servicekit.ServiceSpec, opts ...servicekit.Option) (*Group, error) {
 	order, err := startOrder(specs)
 	if err != nil {
 		return nil, err
 	}
 	g := &Group{}
-	started := make(map[string]*App, len(specs))
+	started := make(map[string]*servicekit.App, len(specs))
 	for _, spec := range order {
-		e := NewEnv(spec.Name, environ)
+		e := servicekit.NewEnv(spec.Name, environ)
 		extra := map[string]string{}
 		for dep, variable := range spec.DependencyURLs {
 			if _, _, set := e.Lookup(variable); set || started[dep] == nil {
@@ -54,11 +36,11 @@ func StartAll(ctx context.Context, environ []string, specs []ServiceSpec, opts .
 			}
 			api := started[dep].Endpoints().API
 			if api == "" {
-				return nil, g.abort(ctx, fmt.Errorf("servicekit: %s depends on %s, which serves no API", spec.Name, dep))
+				return nil, g.abort(ctx, fmt.Errorf("servicegroup: %s depends on %s, which serves no API", spec.Name, dep))
 			}
-			extra[Prefix(spec.Name)+variable] = api
+			extra[servicekit.Prefix(spec.Name)+variable] = api
 		}
-		a, err := New(e.With(extra), spec.Module, opts...)
+		a, err := servicekit.New(e.With(extra), spec.Module, opts...)
 		if err != nil {
 			return nil, g.abort(ctx, err)
 		}
@@ -72,7 +54,7 @@ func StartAll(ctx context.Context, environ []string, specs []ServiceSpec, opts .
 }
 
 // abort stops what was started, within the longest SHUTDOWN_TIMEOUT of
-// those services (as RunAll's stop), and returns err.
+// those services (as Run's stop), and returns err.
 func (g *Group) abort(ctx context.Context, err error) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.ShutdownTimeout())
 	defer cancel()
@@ -81,14 +63,14 @@ func (g *Group) abort(ctx context.Context, err error) error {
 
 // startOrder sorts specs so that every service comes after the services
 // of the list it depends on; a cycle is an error.
-func startOrder(specs []ServiceSpec) ([]ServiceSpec, error) {
-	byName := make(map[string]ServiceSpec, len(specs))
+func startOrder(specs []servicekit.ServiceSpec) ([]servicekit.ServiceSpec, error) {
+	byName := make(map[string]servicekit.ServiceSpec, len(specs))
 	for _, s := range specs {
 		if s.Name == "" {
-			return nil, errors.New("servicekit: a ServiceSpec has no Name")
+			return nil, errors.New("servicegroup: a ServiceSpec has no Name")
 		}
 		if _, dup := byName[s.Name]; dup {
-			return nil, fmt.Errorf("servicekit: service %q listed twice", s.Name)
+			return nil, fmt.Errorf("servicegroup: service %q listed twice", s.Name)
 		}
 		byName[s.Name] = s
 	}
@@ -97,14 +79,14 @@ func startOrder(specs []ServiceSpec) ([]ServiceSpec, error) {
 		done     = 2
 	)
 	state := map[string]int{}
-	var order []ServiceSpec
+	var order []servicekit.ServiceSpec
 	var visit func(name string, path []string) error
 	visit = func(name string, path []string) error {
 		switch state[name] {
 		case done:
 			return nil
 		case visiting:
-			return fmt.Errorf("servicekit: dependency cycle: %s", strings.Join(append(path, name), " -> "))
+			return fmt.Errorf("servicegroup: dependency cycle: %s", strings.Join(append(path, name), " -> "))
 		}
 		s, ok := byName[name]
 		if !ok {
@@ -135,10 +117,10 @@ func startOrder(specs []ServiceSpec) ([]ServiceSpec, error) {
 }
 
 // Apps returns the services in start order.
-func (g *Group) Apps() []*App { return slices.Clone(g.apps) }
+func (g *Group) Apps() []*servicekit.App { return slices.Clone(g.apps) }
 
 // App returns the started service named name.
-func (g *Group) App(name string) (*App, bool) {
+func (g *Group) App(name string) (*servicekit.App, bool) {
 	for _, a := range g.apps {
 		if a.Service() == name {
 			return a, true
@@ -158,13 +140,13 @@ func (g *Group) Stop(ctx context.Context) error {
 }
 
 // Failed returns a channel that receives the first service whose server
-// failed; RunAll stops the group when it does.
-func (g *Group) Failed(ctx context.Context) <-chan *App {
-	ch := make(chan *App, 1)
+// failed; Run stops the group when it does.
+func (g *Group) Failed(ctx context.Context) <-chan *servicekit.App {
+	ch := make(chan *servicekit.App, 1)
 	for _, a := range g.apps {
 		go func() {
 			select {
-			case <-a.runner.Failed():
+			case <-a.Runner().Failed():
 				select {
 				case ch <- a:
 				default:
@@ -181,19 +163,7 @@ func (g *Group) Failed(ctx context.Context) <-chan *App {
 func (g *Group) ShutdownTimeout() time.Duration {
 	var d time.Duration
 	for _, a := range g.apps {
-		d = max(d, time.Duration(a.settings.ShutdownTimeout))
+		d = max(d, time.Duration(a.Settings().ShutdownTimeout))
 	}
 	return d
-}
-
-// WithDeadLetterTopics returns topics and the dead-letter topic of each,
-// sorted: what a local cluster creates up front, since producers do not
-// create topics by default.
-func WithDeadLetterTopics(topics []string) []string {
-	all := make([]string, 0, 2*len(topics))
-	for _, t := range topics {
-		all = append(all, t, DeadLetterTopic(t))
-	}
-	slices.Sort(all)
-	return slices.Compact(all)
 }

@@ -1,4 +1,4 @@
-package servicekit
+package servicegroup
 
 import (
 	"bufio"
@@ -13,18 +13,35 @@ import (
 	"time"
 
 	"go.uber.org/fx"
+
+	"github.com/huleedu/huleedu/embeddedkafka"
+	"github.com/huleedu/huleedu/servicekit"
 )
 
 // pingRoutes is a module with one API route.
-var pingRoutes = AsRoutes(func() []Route {
-	return []Route{{Pattern: "GET /v1/ping", Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+var pingRoutes = servicekit.AsRoutes(func() []servicekit.Route {
+	return []servicekit.Route{{Pattern: "GET /v1/ping", Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "pong")
 	})}}
 })
 
 // urlOf is a module that reports the value variable has for its service.
 func urlOf(variable string, got *string) fx.Option {
-	return fx.Invoke(func(e Env) { *got, _, _ = e.Lookup(variable) })
+	return fx.Invoke(func(e servicekit.Env) { *got, _, _ = e.Lookup(variable) })
+}
+
+// newCluster starts a one-broker cluster for the services' buses.
+func newCluster(t *testing.T) *embeddedkafka.Cluster {
+	t.Helper()
+	return embeddedkafka.NewTestCluster(t, embeddedkafka.Config{Brokers: 1, Partitions: 2})
+}
+
+// testContext is a context that ends with the test, at most after d.
+func testContext(t *testing.T, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
 }
 
 func environ(c interface{ Addrs() []string }, extra ...string) []string {
@@ -35,14 +52,14 @@ func environ(c interface{ Addrs() []string }, extra ...string) []string {
 	}, extra...)
 }
 
-func TestStartAllStartsDependenciesFirstAndSetsTheirURLs(t *testing.T) {
+func TestStartStartsDependenciesFirstAndSetsTheirURLs(t *testing.T) {
 	c := newCluster(t)
 	var got string
-	specs := []ServiceSpec{
+	specs := []servicekit.ServiceSpec{
 		{Name: "caller_service", Module: urlOf("CALLEE_URL", &got), DependencyURLs: map[string]string{"callee_service": "CALLEE_URL"}},
 		{Name: "callee_service", Module: pingRoutes},
 	}
-	g, err := StartAll(testContext(t, 30*time.Second), environ(c), specs, WithLogOutput(io.Discard))
+	g, err := Start(testContext(t, 30*time.Second), environ(c), specs, servicekit.WithLogOutput(io.Discard))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,12 +90,12 @@ func TestStartAllStartsDependenciesFirstAndSetsTheirURLs(t *testing.T) {
 func TestConfiguredDependencyURLWins(t *testing.T) {
 	c := newCluster(t)
 	var got string
-	specs := []ServiceSpec{
+	specs := []servicekit.ServiceSpec{
 		{Name: "callee_service", Module: pingRoutes},
 		{Name: "caller_service", Module: urlOf("CALLEE_URL", &got), DependencyURLs: map[string]string{"callee_service": "CALLEE_URL"}},
 	}
-	g, err := StartAll(testContext(t, 30*time.Second), environ(c, "CALLER_SERVICE_CALLEE_URL=http://callee.internal:8080"), specs,
-		WithLogOutput(io.Discard))
+	g, err := Start(testContext(t, 30*time.Second), environ(c, "CALLER_SERVICE_CALLEE_URL=http://callee.internal:8080"), specs,
+		servicekit.WithLogOutput(io.Discard))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,15 +108,15 @@ func TestConfiguredDependencyURLWins(t *testing.T) {
 func TestStartOrderRejectsBadDependencies(t *testing.T) {
 	cases := []struct {
 		name  string
-		specs []ServiceSpec
+		specs []servicekit.ServiceSpec
 		want  string
 	}{
-		{"cycle", []ServiceSpec{
+		{"cycle", []servicekit.ServiceSpec{
 			{Name: "a", DependencyURLs: map[string]string{"b": "B_URL"}},
 			{Name: "b", DependencyURLs: map[string]string{"a": "A_URL"}},
 		}, "dependency cycle: a -> b -> a"},
-		{"duplicate", []ServiceSpec{{Name: "a"}, {Name: "a"}}, `service "a" listed twice`},
-		{"no name", []ServiceSpec{{}}, "has no Name"},
+		{"duplicate", []servicekit.ServiceSpec{{Name: "a"}, {Name: "a"}}, `service "a" listed twice`},
+		{"no name", []servicekit.ServiceSpec{{}}, "has no Name"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -112,34 +129,34 @@ func TestStartOrderRejectsBadDependencies(t *testing.T) {
 }
 
 func TestDependencyOutsideTheListIsLeftToTheEnvironment(t *testing.T) {
-	order, err := startOrder([]ServiceSpec{{Name: "a", DependencyURLs: map[string]string{"elsewhere": "ELSEWHERE_URL"}}, {Name: "b"}})
+	order, err := startOrder([]servicekit.ServiceSpec{{Name: "a", DependencyURLs: map[string]string{"elsewhere": "ELSEWHERE_URL"}}, {Name: "b"}})
 	if err != nil || len(order) != 2 || order[0].Name != "a" {
 		t.Fatalf("startOrder = %v, %v; want a, b", order, err)
 	}
 }
 
-func TestStartAllStopsStartedServicesWhenOneFails(t *testing.T) {
+func TestStartStopsStartedServicesWhenOneFails(t *testing.T) {
 	c := newCluster(t)
-	specs := []ServiceSpec{
+	specs := []servicekit.ServiceSpec{
 		{Name: "good_service", Module: pingRoutes},
 		{Name: "bad_service"},
 	}
-	_, err := StartAll(testContext(t, 30*time.Second), environ(c, "BAD_SERVICE_KAFKA_FALLBACK_OVERFLOW=drop"), specs,
-		WithLogOutput(io.Discard))
+	_, err := Start(testContext(t, 30*time.Second), environ(c, "BAD_SERVICE_KAFKA_FALLBACK_OVERFLOW=drop"), specs,
+		servicekit.WithLogOutput(io.Discard))
 	if want := `BAD_SERVICE_KAFKA_FALLBACK_OVERFLOW="drop": must be block or reject`; err == nil || !strings.Contains(err.Error(), want) {
-		t.Fatalf("StartAll = %v, want an error containing %s", err, want)
+		t.Fatalf("Start = %v, want an error containing %s", err, want)
 	}
 	// goleak (TestMain) checks that good_service was stopped again.
 }
 
-func TestRunAllPrintsAddressesAndStopsWhenContextEnds(t *testing.T) {
+func TestRunPrintsAddressesAndStopsWhenContextEnds(t *testing.T) {
 	c := newCluster(t)
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- RunAll(ctx, []ServiceSpec{{Name: "ping_service", Module: pingRoutes}}, RunOptions{
+		done <- Run(ctx, []servicekit.ServiceSpec{{Name: "ping_service", Module: pingRoutes}}, RunOptions{
 			Environ:   environ(c, "LOG_LEVEL=error"),
 			Out:       pw,
 			LogOutput: io.Discard,
@@ -159,7 +176,7 @@ func TestRunAllPrintsAddressesAndStopsWhenContextEnds(t *testing.T) {
 	out := printed.String()
 	api := regexp.MustCompile(`ping_service\s+api (http://127\.0\.0\.1:\d+)\s+admin (http://127\.0\.0\.1:\d+)`).FindStringSubmatch(out)
 	if api == nil || !regexp.MustCompile(`kafka\s+127\.0\.0\.1:\d+\s+\(the test's cluster\)`).MatchString(out) {
-		t.Fatalf("RunAll printed\n%s\nwant the listing of the cluster and ping_service's api and admin addresses", out)
+		t.Fatalf("Run printed\n%s\nwant the listing of the cluster and ping_service's api and admin addresses", out)
 	}
 	resp, err := http.Get(api[1] + "/v1/ping")
 	if err != nil {
@@ -171,16 +188,16 @@ func TestRunAllPrintsAddressesAndStopsWhenContextEnds(t *testing.T) {
 	cancel()
 	go func() { _, _ = io.Copy(io.Discard, pr) }()
 	if err := <-done; err != nil {
-		t.Fatalf("RunAll = %v, want a clean stop", err)
+		t.Fatalf("Run = %v, want a clean stop", err)
 	}
 }
 
-func TestRunAllStopsGracefullyOnSIGTERM(t *testing.T) {
+func TestRunStopsGracefullyOnSIGTERM(t *testing.T) {
 	c := newCluster(t)
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- RunAll(context.Background(), []ServiceSpec{{Name: "ping_service", Module: pingRoutes}}, RunOptions{
+		done <- Run(context.Background(), []servicekit.ServiceSpec{{Name: "ping_service", Module: pingRoutes}}, RunOptions{
 			Environ: environ(c, "LOG_LEVEL=error"), Out: pw, LogOutput: io.Discard,
 		})
 		pw.Close()
@@ -189,7 +206,7 @@ func TestRunAllStopsGracefullyOnSIGTERM(t *testing.T) {
 	for sc.Scan() && !strings.HasPrefix(sc.Text(), "Press Ctrl-C") {
 	}
 	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	// RunAll has its signal handler installed once it printed the
+	// Run has its signal handler installed once it printed the
 	// addresses, so the signal stops it rather than the test binary.
 	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -197,9 +214,9 @@ func TestRunAllStopsGracefullyOnSIGTERM(t *testing.T) {
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("RunAll = %v after SIGTERM, want a clean stop", err)
+			t.Fatalf("Run = %v after SIGTERM, want a clean stop", err)
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatal("RunAll did not stop within 30s of SIGTERM")
+		t.Fatal("Run did not stop within 30s of SIGTERM")
 	}
 }

@@ -1,4 +1,4 @@
-package servicekit
+package servicegroup
 
 import (
 	"context"
@@ -9,9 +9,11 @@ import (
 	"os/signal"
 	"syscall"
 	"text/tabwriter"
+
+	"github.com/huleedu/huleedu/servicekit"
 )
 
-// RunOptions configure RunAll.
+// RunOptions configure Run.
 type RunOptions struct {
 	// Environ is the environment (KEY=value); nil means os.Environ().
 	Environ []string
@@ -25,18 +27,18 @@ type RunOptions struct {
 	Also []Listing
 }
 
-// Listing is one line of RunAll's address table: a name, its address and
+// Listing is one line of Run's address table: a name, its address and
 // a note ("kafka", "127.0.0.1:41235", "(embedded kfake cluster)").
 type Listing struct {
 	Name, Address, Note string
 }
 
-// RunAll runs specs in one process, each service its own App (own
+// Run runs specs in one process, each service its own App (own
 // settings, breakers, metrics and ports), until SIGINT, SIGTERM or ctx
 // ends, then stops them in reverse order within the longest
 // SHUTDOWN_TIMEOUT. Once started it prints each service's addresses as
 // http://127.0.0.1:PORT.
-func RunAll(ctx context.Context, specs []ServiceSpec, o RunOptions) error {
+func Run(ctx context.Context, specs []servicekit.ServiceSpec, o RunOptions) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if o.Environ == nil {
@@ -48,7 +50,7 @@ func RunAll(ctx context.Context, specs []ServiceSpec, o RunOptions) error {
 	if o.LogOutput == nil {
 		o.LogOutput = os.Stderr
 	}
-	g, err := StartAll(ctx, o.Environ, specs, WithLogOutput(o.LogOutput))
+	g, err := Start(ctx, o.Environ, specs, servicekit.WithLogOutput(o.LogOutput))
 	if err != nil {
 		return err
 	}
@@ -58,7 +60,7 @@ func RunAll(ctx context.Context, specs []ServiceSpec, o RunOptions) error {
 	select {
 	case <-ctx.Done():
 	case a := <-g.Failed(ctx):
-		cause = a.runner.Err()
+		cause = a.Runner().Err()
 	}
 	fmt.Fprintln(o.Out, "stopping...")
 	stopCtx, cancel := context.WithTimeout(context.Background(), g.ShutdownTimeout())
