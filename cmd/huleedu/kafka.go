@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/huleedu/huleedu/embeddedkafka"
-	"github.com/huleedu/huleedu/servicekit"
+	"github.com/huleedu/huleedu/kafkaconsumer"
 	"github.com/huleedu/huleedu/services/contracts"
 )
 
@@ -69,7 +69,7 @@ func (c *cli) runKafka(cmd *cobra.Command, f kafkaFlags) error {
 		}
 	}
 	if f.platformTopics {
-		topics = append(topics, servicekit.WithDeadLetterTopics(contracts.Topics())...)
+		topics = append(topics, kafkaconsumer.WithDeadLetterTopics(contracts.Topics())...)
 	}
 	if f.dataDir != "" {
 		if err := os.MkdirAll(f.dataDir, 0o755); err != nil {
