@@ -7,6 +7,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 )
 
 const (
@@ -22,8 +24,16 @@ const (
 // (deadletter.log) whose consumed prefix is recorded in the head file as
 // the first id not yet removed. Dead letters are only ever removed oldest
 // first (Redrive, RequeueDeadLetters, Purge), so that prefix is all the
-// state removal needs. Guarded by Disk.deadMu.
+// state removal needs.
+//
+// mu guards every field but stat and turn. stat mirrors count, so that
+// Stats never waits behind a dead letter's fsync; turn is held (a token in
+// it) by the Redrive running, one at a time.
 type deadLetterLog struct {
+	stat atomic.Int64
+	turn chan struct{}
+
+	mu    sync.Mutex
 	fsys  FS
 	dir   string
 	f     File // nil while the file does not exist
@@ -40,8 +50,12 @@ func (l *deadLetterLog) path() string { return filepath.Join(l.dir, deadLetterNa
 
 // open sets the log up from a recovered directory plan.
 func (l *deadLetterLog) open(fsys FS, dir string, p *dirPlan) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.turn = make(chan struct{}, 1)
 	l.fsys, l.dir = fsys, dir
 	l.first, l.next, l.count = p.deadFirst, p.nextDeadID, p.deadRecords
+	l.stat.Store(l.count)
 	if p.dead == nil {
 		return nil
 	}
@@ -88,6 +102,7 @@ func (l *deadLetterLog) append(dl *DeadLetter) error {
 	l.size += int64(len(frame))
 	l.next++
 	l.count++
+	l.stat.Store(l.count)
 	return nil
 }
 
@@ -154,19 +169,20 @@ func (l *deadLetterLog) read(from int64, max int) ([]DeadLetter, int64, error) {
 // between leaves it in both (it may be replayed once more, it is never
 // lost). A reason longer than 4 KiB is cut.
 func (d *Disk) DeadLetter(e Entry, reason string) error {
-	d.ackMu.Lock()
-	defer d.ackMu.Unlock()
-	d.readMu.Lock()
-	defer d.readMu.Unlock()
-	if d.isClosed() {
+	d.head.mu.Lock()
+	defer d.head.mu.Unlock()
+	r := &d.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if d.w.isClosed() {
 		return ErrClosed
 	}
-	p := d.pos
-	limit, ok := d.locate(&p)
+	p := r.pos
+	limit, ok := d.w.locate(&p)
 	if !ok {
 		return fmt.Errorf("spool: dead-letter seq %d: not the head of the queue (the queue is empty)", e.Seq)
 	}
-	payload, _, err := d.frameAt(&d.rd, p, limit)
+	payload, _, err := r.cur.frameAt(p, limit)
 	if err != nil {
 		return err
 	}
@@ -176,7 +192,7 @@ func (d *Disk) DeadLetter(e Entry, reason string) error {
 	// written out).
 	var head Entry
 	if err := decodeRecordPayload(payload, &head); err != nil {
-		return d.corrupt(p, err)
+		return corrupt(d.dir, p, err)
 	}
 	if head.Seq != e.Seq {
 		return fmt.Errorf("spool: dead-letter seq %d: not the head of the queue (head is %d)", e.Seq, head.Seq)
@@ -185,14 +201,9 @@ func (d *Disk) DeadLetter(e Entry, reason string) error {
 		reason = reason[:maxReasonBytes]
 	}
 	dl := DeadLetter{Entry: head, Reason: reason, At: d.opts.Now()}
-	d.deadMu.Lock()
+	d.dead.mu.Lock()
 	err = d.dead.append(&dl)
-	if err == nil {
-		d.mu.Lock()
-		d.deadCount = d.dead.count
-		d.mu.Unlock()
-	}
-	d.deadMu.Unlock()
+	d.dead.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("spool: dead-letter seq %d: %w", e.Seq, err)
 	}
@@ -202,9 +213,9 @@ func (d *Disk) DeadLetter(e Entry, reason string) error {
 // DeadLetters returns every dead letter, oldest first. It holds them all
 // in memory: Redrive streams instead.
 func (d *Disk) DeadLetters() ([]DeadLetter, error) {
-	d.deadMu.Lock()
-	defer d.deadMu.Unlock()
-	if d.isClosed() {
+	d.dead.mu.Lock()
+	defer d.dead.mu.Unlock()
+	if d.w.isClosed() {
 		return nil, ErrClosed
 	}
 	out, _, err := d.dead.read(logHeaderSize, math.MaxInt)
@@ -215,20 +226,25 @@ func (d *Disk) DeadLetters() ([]DeadLetter, error) {
 // one once send returned nil for it (durably, before the next is sent). It
 // stops at the first error from send or ctx and returns how many it removed.
 // A crash between a send and its removal sends that dead letter again next
-// time. One Redrive (or RequeueDeadLetters) runs at a time; send is called
-// without any lock held, so it may use the Disk.
+// time. One Redrive (or RequeueDeadLetters) runs at a time, the others wait
+// for their turn or for ctx; send is called without any lock held, so it
+// may use the Disk.
 func (d *Disk) Redrive(ctx context.Context, send func(context.Context, DeadLetter) error) (n int, err error) {
-	d.redriveMu.Lock()
-	defer d.redriveMu.Unlock()
+	select {
+	case d.dead.turn <- struct{}{}:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	defer func() { <-d.dead.turn }()
 	off := int64(logHeaderSize)
 	for {
-		d.deadMu.Lock()
-		if d.isClosed() {
-			d.deadMu.Unlock()
+		d.dead.mu.Lock()
+		if d.w.isClosed() {
+			d.dead.mu.Unlock()
 			return n, ErrClosed
 		}
 		batch, next, err := d.dead.read(off, redriveChunk)
-		d.deadMu.Unlock()
+		d.dead.mu.Unlock()
 		if err != nil || len(batch) == 0 {
 			return n, err
 		}
@@ -266,17 +282,17 @@ func (d *Disk) RequeueDeadLetters(ctx context.Context) (int, error) {
 // head file's first dead-letter id past it. When none are left the log is
 // cut back to its header; emptied reports that.
 func (d *Disk) removeDeadLetter(id uint64) (emptied bool, err error) {
-	d.deadMu.Lock()
-	defer d.deadMu.Unlock()
-	if err := d.persistHead(func(h *headState) { h.deadFirst = id + 1 }); err != nil {
+	d.head.mu.Lock()
+	defer d.head.mu.Unlock()
+	l := &d.dead
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := d.head.writeLocked(func(h *headState) { h.deadFirst = id + 1 }); err != nil {
 		return false, err
 	}
-	l := &d.dead
 	l.first = id + 1
 	l.count--
-	d.mu.Lock()
-	d.deadCount = l.count
-	d.mu.Unlock()
+	l.stat.Store(l.count)
 	if l.count > 0 || l.f == nil {
 		return false, nil
 	}

@@ -125,9 +125,9 @@ func TestFailedFsyncFailsEveryAppendOfItsGroup(t *testing.T) {
 		go func() { results <- d.Append(context.Background(), rec(1+i)) }()
 	}
 	waitFor(t, "the second group to queue", func() bool {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		return len(d.pending) == group
+		d.w.mu.Lock()
+		defer d.w.mu.Unlock()
+		return len(d.w.pending) == group
 	})
 	close(gate)
 	if err := <-first; err != nil {
@@ -176,9 +176,9 @@ func TestGroupCommitSharesOneFsyncAmongConcurrentAppends(t *testing.T) {
 				go func() { done <- d.Append(context.Background(), rec(10+i)) }()
 			}
 			waitFor(t, "64 appends to queue behind the first fsync", func() bool {
-				d.mu.Lock()
-				defer d.mu.Unlock()
-				return len(d.pending) == 64
+				d.w.mu.Lock()
+				defer d.w.mu.Unlock()
+				return len(d.w.pending) == 64
 			})
 			syncsBefore := ffs.syncs.Load()
 			close(gate)

@@ -406,7 +406,7 @@ func TestDamagedHeadSlotFallsBackToTheOther(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			newer := d.head.slot()
+			newer := d.head.state.slot()
 			if err := d.Close(); err != nil {
 				t.Fatal(err)
 			}

@@ -177,52 +177,48 @@ func Purge(dir string) (PurgeResult, error) {
 // purge empties the spool: the head file moves past everything first, so
 // a crash half-way leaves nothing counted as queued, then the files go.
 func (d *Disk) purge() (PurgeResult, error) {
-	d.ackMu.Lock()
-	defer d.ackMu.Unlock()
-	d.readMu.Lock()
-	defer d.readMu.Unlock()
-	d.deadMu.Lock()
-	defer d.deadMu.Unlock()
-	// Purge's own Disk: no appender, so nothing changes between the two
-	// critical sections.
-	d.mu.Lock()
-	busy := d.closed || d.committing || len(d.pending) > 0
-	res := PurgeResult{Records: d.records, Bytes: d.bytes, DeadLetters: d.dead.count, Segments: len(d.segs)}
-	last, deadNext := d.lastSeq, d.dead.next
-	d.mu.Unlock()
-	if busy {
-		return PurgeResult{}, fmt.Errorf("spool: purge %s: the spool is in use", d.dir)
+	d.head.mu.Lock()
+	defer d.head.mu.Unlock()
+	r := &d.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	d.dead.mu.Lock()
+	defer d.dead.mu.Unlock()
+	// Purge's own Disk: no appender, so nothing changes from here on.
+	if err := d.w.busy(); err != nil {
+		return PurgeResult{}, fmt.Errorf("spool: purge %s: %w", d.dir, err)
 	}
-	if err := d.persistHead(func(h *headState) { *h = headState{acked: last, deadFirst: deadNext, next: last + 1} }); err != nil {
+	st := d.w.stats()
+	last, _ := d.w.lastCommitted()
+	res := PurgeResult{Records: st.Records, Bytes: st.Bytes, DeadLetters: d.dead.count, Segments: st.Segments}
+	deadNext := d.dead.next
+	if err := d.head.writeLocked(func(h *headState) { *h = headState{acked: last, deadFirst: deadNext, next: last + 1} }); err != nil {
 		return PurgeResult{}, err
 	}
-	d.aheadMu.Lock()
-	d.ard.close()
-	d.aheadMu.Unlock()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.rd.close()
-	if d.active != nil {
-		d.active.f.Close()
-		d.active = nil
-	}
+	d.ahead.mu.Lock()
+	d.ahead.cur.seg.close()
+	d.ahead.mu.Unlock()
+	r.cur.seg.close()
+	segs, err := d.w.purge()
 	var firstErr error
+	if err != nil {
+		firstErr = fmt.Errorf("spool: purge %s: %w", d.dir, err)
+	}
 	remove := func(name string) {
 		if err := d.fs.Remove(filepath.Join(d.dir, name)); err != nil && firstErr == nil {
 			firstErr = fmt.Errorf("spool: purge %s: %w", d.dir, err)
 		}
 	}
-	for _, s := range d.segs {
+	for _, s := range segs {
 		remove(segmentName(s.base))
 	}
 	if d.dead.f != nil {
 		d.dead.close()
 		remove(deadLetterName)
 	}
-	d.segs, d.records, d.bytes, d.oldestAt = nil, 0, 0, time.Time{}
-	d.acked, d.pos, d.window = last, position{}, d.window[:0]
+	r.acked, r.pos, r.window = last, position{}, r.window[:0]
 	d.dead.first, d.dead.count, d.dead.size = deadNext, 0, 0
-	d.deadCount = 0
+	d.dead.stat.Store(0)
 	if err := d.fs.SyncDir(d.dir); err != nil && firstErr == nil {
 		firstErr = fmt.Errorf("spool: purge %s: %w", d.dir, err)
 	}
