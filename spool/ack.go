@@ -141,9 +141,11 @@ func (d *Disk) applyAck(plan ackPlan) {
 	if len(r.window) > 0 {
 		headAt = r.window[0].at
 	}
-	drop, retired := d.w.release(plan.recs, plan.bytes, p, headAt, &r.cur.seg)
-	if retired != nil {
+	drop, drained, retired := d.w.release(plan.recs, plan.bytes, p, headAt, &r.cur.seg)
+	if drained {
 		r.pos = position{}
+	}
+	if retired != nil {
 		retired.f.Close()
 	}
 	if len(drop) > 0 {

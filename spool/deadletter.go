@@ -41,9 +41,11 @@ type deadLetterLog struct {
 	first uint64 // ids below first were removed
 	next  uint64 // id of the next dead letter
 	count int64  // dead letters with id >= first
-	// failCause: a write or fsync failed; dead-lettering is refused
-	// until the spool is reopened, for the reason Append gives.
-	failCause error
+	// broken: a write or fsync failed. The next append first reopens the
+	// file and cuts it back to size, the end of the last dead letter
+	// written in full (see repair): dead-lettering goes on once the
+	// storage works again, and never after bytes of a failed write.
+	broken error
 }
 
 func (l *deadLetterLog) path() string { return filepath.Join(l.dir, deadLetterName) }
@@ -78,8 +80,11 @@ func (l *deadLetterLog) close() error {
 
 // append writes dl (assigning its ID) and fsyncs it.
 func (l *deadLetterLog) append(dl *DeadLetter) error {
-	if l.failCause != nil {
-		return fmt.Errorf("%w: dead-lettering is refused until the spool is reopened, after: %w", ErrFailed, l.failCause)
+	if l.broken != nil {
+		if err := l.repair(); err != nil {
+			return fmt.Errorf("%w: dead-lettering is refused until %s is cut back to its last dead letter (%v), after: %w", ErrFailed, l.path(), err, l.broken)
+		}
+		l.broken = nil
 	}
 	if l.f == nil {
 		if err := l.create(); err != nil {
@@ -93,16 +98,40 @@ func (l *deadLetterLog) append(dl *DeadLetter) error {
 		err = l.f.Sync()
 	}
 	if err != nil {
-		l.failCause = fmt.Errorf("write %s: %w", l.path(), err)
-		if terr := l.f.Truncate(l.size); terr == nil {
-			l.f.Sync()
-		}
-		return fmt.Errorf("%w: %w", ErrFailed, l.failCause)
+		l.broken = fmt.Errorf("write %s: %w", l.path(), err)
+		return fmt.Errorf("%w: %w", ErrFailed, l.broken)
 	}
 	l.size += int64(len(frame))
 	l.next++
 	l.count++
 	l.stat.Store(l.count)
+	return nil
+}
+
+// repair reopens the log after a failed write and cuts it back to size,
+// fsynced. The new descriptor replaces the one that saw the failure.
+func (l *deadLetterLog) repair() error {
+	f, err := l.fsys.OpenFile(l.path(), os.O_RDWR|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	info, err := f.Stat()
+	switch {
+	case err != nil:
+	case info.Size() < l.size:
+		err = fmt.Errorf("the file is %d bytes, shorter than its last dead letter's end %d", info.Size(), l.size)
+	case info.Size() > l.size:
+		err = f.Truncate(l.size)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if err != nil {
+		f.Close()
+		return err
+	}
+	l.f.Close()
+	l.f = f
 	return nil
 }
 

@@ -45,7 +45,8 @@ type DiskOptions struct {
 	Overflow Overflow
 	// FS is the file system; nil means the operating system's (OSFS).
 	FS FS
-	// Now stamps AppendedAt and dead letters; nil means time.Now.
+	// Now stamps AppendedAt and dead letters, and times storage failures;
+	// nil means time.Now.
 	Now func() time.Time
 	// Logger receives recovery events (each logged once, at Warn) and
 	// storage failures; nil means slog.Default().
@@ -58,6 +59,18 @@ type DiskOptions struct {
 	// that fsync runs form the next group by themselves, so an idle spool
 	// answers after one fsync and a busy one batches as much as it needs.
 	GroupCommitMaxBytes int
+	// ProbeInterval bounds the wait between probes of the storage after a
+	// write or fsync failure. The spool then refuses appends (ErrFailed)
+	// and probes in the background, first after 50 ms, then doubling the
+	// wait up to ProbeInterval, until a probe (a page written and fsynced)
+	// succeeds; then it accepts appends again. 0 means
+	// DefaultProbeInterval (1s); negative is an error.
+	ProbeInterval time.Duration
+	// AfterFunc schedules those probes like time.AfterFunc: it calls f in
+	// a goroutine of its own after d, and returns a function that cancels
+	// the call and reports whether it did (Timer.Stop). nil means
+	// time.AfterFunc. Tests inject one that fires when they say.
+	AfterFunc func(d time.Duration, f func()) (stop func() bool)
 }
 
 func (o DiskOptions) withDefaults() (DiskOptions, error) {
@@ -70,6 +83,8 @@ func (o DiskOptions) withDefaults() (DiskOptions, error) {
 		return o, fmt.Errorf("spool: DiskOptions.Overflow = %d: must be OverflowBlock or OverflowReject", int(o.Overflow))
 	case o.GroupCommitMaxBytes < 0:
 		return o, fmt.Errorf("spool: DiskOptions.GroupCommitMaxBytes = %d: must be >= 0 (0 means %d)", o.GroupCommitMaxBytes, DefaultGroupCommitMaxBytes)
+	case o.ProbeInterval < 0:
+		return o, fmt.Errorf("spool: DiskOptions.ProbeInterval = %s: must be >= 0 (0 means %s)", o.ProbeInterval, DefaultProbeInterval)
 	}
 	if o.MaxBytes == 0 {
 		o.MaxBytes = DefaultDiskMaxBytes
@@ -88,6 +103,12 @@ func (o DiskOptions) withDefaults() (DiskOptions, error) {
 	}
 	if o.GroupCommitMaxBytes == 0 {
 		o.GroupCommitMaxBytes = DefaultGroupCommitMaxBytes
+	}
+	if o.ProbeInterval == 0 {
+		o.ProbeInterval = DefaultProbeInterval
+	}
+	if o.AfterFunc == nil {
+		o.AfterFunc = func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
 	}
 	return o, nil
 }
@@ -122,8 +143,9 @@ type Disk struct {
 	head  headFile
 	dead  deadLetterLog
 
-	// background counts the goroutines reading ahead and deleting
-	// acknowledged segments; Close waits for them.
+	// background counts the goroutines reading ahead, deleting
+	// acknowledged segments and probing failed storage; Close waits for
+	// them.
 	background sync.WaitGroup
 }
 
@@ -159,7 +181,7 @@ func OpenDisk(dir string, opts DiskOptions) (*Disk, error) {
 		log:  opts.Logger,
 		lock: lock,
 	}
-	d.w.init(dir, opts)
+	d.w.init(dir, opts, &d.background)
 	d.r.cur.seg = segReader{fsys: d.fs, dir: dir}
 	d.ahead.cur.seg = segReader{fsys: d.fs, dir: dir}
 	if err := d.load(); err != nil {

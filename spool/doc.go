@@ -43,22 +43,32 @@
 //
 // A write or fsync error is never ignored. Every Append of the failed
 // group gets an error wrapping ErrFailed and the cause (ENOSPC, EIO, ...),
-// the file is cut back to the end of the last good group, and the spool
-// refuses every later Append with ErrFailed until it is reopened. After a
+// and the group is cut off at once: the segment is cut back to the end of
+// the last good group and fsynced, the segments the group created are
+// removed. The spool then refuses Appends with ErrFailed (Stats.Failed
+// says why, since when and when it probes next) and probes the storage in
+// the background, backing off from 50 ms to DiskOptions.ProbeInterval (1
+// s): a probe first finishes whatever part of the cut-off failed, then
+// writes and fsyncs a page to probe.tmp, then reopens the newest segment
+// through a new descriptor, checking that it ends where its last commit
+// did. When a probe succeeds the spool accepts Appends again, without
+// being reopened. So no record is ever written after bytes of a group
+// that failed, and a full disk that gets space back (the drain itself
+// gives back segments) is written to again within a second. After a
 // failed fsync Linux may already have dropped the dirty pages and marked
-// them clean, so the file's state is unknown and retrying the fsync can
-// report success for data that is gone ("fsyncgate", PostgreSQL, 2018);
-// reopening re-reads and verifies every byte instead. Records accepted
-// before the failure stay readable, drainable and acknowledgeable. If the
-// cut-back itself fails, the records of the failed group may reappear
-// after the reopen: their callers were told "not accepted" and may have
-// published them again, so that is a duplicate, never a loss.
+// them clean ("fsyncgate", PostgreSQL, 2018): the spool never trusts them,
+// since the group they belong to is cut off, and what was committed
+// before had been fsynced while the storage still worked. Records
+// accepted before the failure stay readable, drainable and
+// acknowledgeable throughout. A failed dead-letter write is cut off the
+// same way, by the next DeadLetter, which then goes on.
 //
 // # Directory layout
 //
 //	spool.lock              lock file: flock(2) held by the owner, its pid inside
 //	head                    how far the queue and dead letters are consumed
 //	head.tmp                a head file being written by an open (removed on open)
+//	probe.tmp               written and removed by a probe of failed storage (removed on open)
 //	00000000000000000001.seg   segments, named by the seq of their first record
 //	00000000000000004097.seg   (20 digits, so names sort in seq order)
 //	deadletter.log          the dead-letter store
@@ -133,7 +143,9 @@
 //   - Seqs strictly increase in append order and are never handed out
 //     twice, across restarts too: the next seq is above every seq in the
 //     segments, the acknowledged seq and the head file's floor, and above
-//     any seq a quarantined tail could have held.
+//     any seq a quarantined tail could have held. The seqs of a group
+//     commit that failed go to the next records: none of its bytes is left
+//     in a segment.
 //   - Every seq in a segment is at least its name and below the next
 //     segment's name.
 //   - Peek sees only bytes whose group commit finished: the read cursor

@@ -66,8 +66,10 @@ var (
 	ErrClosed = errors.New("spool: closed")
 	// ErrLocked: another process holds the spool directory.
 	ErrLocked = errors.New("spool: locked by another process")
-	// ErrFailed: a write or fsync failed; the queue refuses appends until it
-	// is reopened (what was accepted before stays readable and drainable).
+	// ErrFailed: a write or fsync failed. The disk spool refuses appends
+	// until a probe in the background finds the storage working again
+	// (Stats.Failed says since when, why, and when the next probe runs);
+	// what was accepted before stays readable and drainable.
 	ErrFailed = errors.New("spool: storage failed")
 )
 
@@ -81,6 +83,24 @@ type Stats struct {
 	Segments    int       `json:"segments,omitempty"`    // disk only
 	DeadLetters int64     `json:"dead_letters"`          // entries in the dead-letter store
 	Quarantined int       `json:"quarantined,omitempty"` // damaged ranges moved aside on open (disk only)
+	// Failed is set while the disk spool refuses appends after a write or
+	// fsync failure (ErrFailed), nil otherwise.
+	Failed *StorageFailure `json:"failed,omitempty"`
+}
+
+// StorageFailure describes a disk spool that refuses appends because its
+// storage failed. It probes the storage in the background and accepts
+// appends again, on its own, once a probe succeeds.
+type StorageFailure struct {
+	// Cause is the write or fsync error that started it
+	// ("write /x/00000000000000000001.seg: no space left on device").
+	Cause string `json:"cause"`
+	// Since is when the write failed.
+	Since time.Time `json:"since"`
+	// NextProbe is when the storage is probed next.
+	NextProbe time.Time `json:"next_probe_at"`
+	// Probes counts the probes that failed since.
+	Probes int `json:"probes"`
 }
 
 // Queue is a FIFO of records that keeps everything it accepted until it is

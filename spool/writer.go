@@ -32,17 +32,22 @@ type writer struct {
 	// notify receives after each group commit (capacity one, never
 	// blocks).
 	notify chan struct{}
+	// probeMax and afterFunc time the probes of failed storage
+	// (writer_failure.go), counted in background.
+	probeMax   time.Duration
+	afterFunc  func(time.Duration, func()) func() bool
+	background *sync.WaitGroup
 
 	// wbuf is the group commit's write buffer, the committer role's.
 	wbuf []byte
 
-	mu        sync.Mutex
-	idle      *sync.Cond // on mu: broadcast when the committer role is released
-	closed    bool
-	failCause error // first write/fsync failure; appends refused since
-	pending   []*appendReq
-	waiters   []*spaceWaiter // blocked appenders, first come first served
-	reserved  int64          // bytes of admitted appends not yet committed
+	mu       sync.Mutex
+	idle     *sync.Cond // on mu: broadcast when the committer role is released
+	closed   bool
+	fail     *failure // set while appends are refused after a storage failure
+	pending  []*appendReq
+	waiters  []*spaceWaiter // blocked appenders, first come first served
+	reserved int64          // bytes of admitted appends not yet committed
 	// committing: an appender holds the committer role (one at a time).
 	// Whenever pending is not empty, committing is set.
 	committing  bool
@@ -55,6 +60,10 @@ type writer struct {
 	oldestAt    time.Time
 	quarantined int
 	commits     uint64 // group commits done, for benchmarks
+	// recoveredAt is when the storage last recovered from a failure, and
+	// lastWait the probe wait that found it working.
+	recoveredAt time.Time
+	lastWait    time.Duration
 }
 
 // segInfo is a segment file and its committed size.
@@ -70,9 +79,10 @@ type segWriter struct {
 	size int64 // bytes written, including the header
 }
 
-func (w *writer) init(dir string, opts DiskOptions) {
+func (w *writer) init(dir string, opts DiskOptions, background *sync.WaitGroup) {
 	w.fsys, w.dir, w.log, w.now = opts.FS, dir, opts.Logger, opts.Now
 	w.maxBytes, w.segBytes, w.groupMax, w.overflow = opts.MaxBytes, opts.SegmentBytes, opts.GroupCommitMaxBytes, opts.Overflow
+	w.probeMax, w.afterFunc, w.background = opts.ProbeInterval, opts.AfterFunc, background
 	w.notify = make(chan struct{}, 1)
 	w.idle = sync.NewCond(&w.mu)
 }
@@ -111,6 +121,7 @@ func (w *writer) stats() Stats {
 		MaxBytes:    w.maxBytes,
 		Segments:    len(w.segs),
 		Quarantined: w.quarantined,
+		Failed:      w.failureStatsLocked(),
 	}
 }
 
@@ -130,6 +141,7 @@ func (w *writer) close() bool {
 		return false
 	}
 	w.closed = true
+	w.cancelProbeLocked()
 	w.failWaitersLocked(ErrClosed)
 	for w.committing {
 		w.idle.Wait() // appends already queued are committed first
@@ -189,12 +201,14 @@ func (w *writer) locateLocked(p *position) (limit int64, ok bool) {
 // release accounts for an acknowledgement whose head file is written:
 // recs records of bytes bytes left the queue, and the head is now at p.
 // It drops the segments wholly before p, and the last one too when the
-// queue is drained, and admits blocked appenders that fit now. headAt is
-// the new head's appended-at, or zero to read it at p through rd (the
-// read side's cursor: the caller holds the reader's lock). It returns the
-// segments to delete, and the active segment if the queue drained, for the
-// caller to close (the read position is then to be reset).
-func (w *writer) release(recs, bytes int64, p position, headAt time.Time, rd *segReader) (drop []segInfo, retired *segWriter) {
+// queue is drained (its file is given back even while the storage is
+// failed: that may be what frees the space), and admits blocked
+// appenders that fit now. headAt is the new head's appended-at, or zero
+// to read it at p through rd (the read side's cursor: the caller holds
+// the reader's lock). It returns the segments to delete and, when the
+// queue drained (the read position is then to be reset), the active
+// segment for the caller to close.
+func (w *writer) release(recs, bytes int64, p position, headAt time.Time, rd *segReader) (drop []segInfo, drained bool, retired *segWriter) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.records -= recs
@@ -211,15 +225,15 @@ func (w *writer) release(recs, bytes int64, p position, headAt time.Time, rd *se
 		drop = append(drop, w.segs[0])
 		w.segs = w.segs[1:]
 	}
-	if w.records == 0 && len(w.pending) == 0 && !w.committing && w.active != nil && len(w.segs) == 1 {
+	if w.records == 0 && len(w.pending) == 0 && !w.committing && len(w.segs) == 1 {
 		// Drained: give the last segment back too; the next append starts
 		// a new one.
-		retired = w.active
+		retired, drained = w.active, true
 		drop = append(drop, w.segs[0])
 		w.active, w.segs = nil, nil
 	}
 	w.admitWaitersLocked()
-	return drop, retired
+	return drop, drained, retired
 }
 
 // timeAtLocked reads the appended-at of the record at p through rd, or

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/huleedu/huleedu/event"
 )
@@ -49,12 +50,12 @@ type spaceWaiter struct {
 // early would leave the caller unsure whether its records were stored.
 //
 // A write or fsync failure fails the Append with an error wrapping
-// ErrFailed, and every later Append too, until the spool is reopened:
-// after a failed fsync the kernel may have dropped the dirty pages and
-// marked them clean, so the state of the file is unknown and a retried
-// fsync could report success for data that is gone ("fsyncgate",
-// PostgreSQL 2018). Reopening re-reads and checks what is on disk.
-// Records accepted earlier stay readable and drainable.
+// ErrFailed and the cause, and the Appends after it with ErrFailed, until
+// a probe in the background finds the storage working again (see
+// Stats.Failed and DiskOptions.ProbeInterval); then appends are accepted
+// again, without reopening. The failed group is cut off first, so no
+// later record is written after bytes of a group that failed. Records
+// accepted earlier stay readable and drainable throughout.
 func (d *Disk) Append(ctx context.Context, recs ...event.Record) error {
 	return d.w.append(ctx, recs)
 }
@@ -146,8 +147,9 @@ func (w *writer) refuseLocked() error {
 	if w.closed {
 		return ErrClosed
 	}
-	if w.failCause != nil {
-		return fmt.Errorf("%w: appends are refused until the spool is reopened, after: %w", ErrFailed, w.failCause)
+	if f := w.fail; f != nil {
+		next := max(f.next.Sub(w.now()), 0).Round(time.Millisecond)
+		return fmt.Errorf("%w: appends are refused until the storage works again (next probe in %s), after: %w", ErrFailed, next, f.cause)
 	}
 	return nil
 }

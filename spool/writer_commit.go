@@ -15,7 +15,7 @@ import (
 // a time, and no appender commits more than one group on others' behalf.
 func (w *writer) commitGroup() {
 	w.mu.Lock()
-	if w.failCause != nil {
+	if w.fail != nil {
 		// Queued behind the failed group: refuse, release the role.
 		err := w.refuseLocked()
 		for _, req := range w.pending {
@@ -42,14 +42,12 @@ func (w *writer) commitGroup() {
 	sw, seq := w.active, w.nextSeq
 	w.mu.Unlock()
 
-	res, err := w.writeBatch(sw, seq, batch)
+	res, left, err := w.writeBatch(sw, seq, batch)
 
 	w.mu.Lock()
 	w.reserved -= size
 	if err != nil {
-		w.failCause = err
-		w.log.Error("spool: write failed; refusing appends until reopened", "dir", w.dir, "err", err)
-		w.failWaitersLocked(fmt.Errorf("%w: appends are refused until the spool is reopened, after: %w", ErrFailed, err))
+		w.failLocked(err, left)
 	} else {
 		if sw != nil {
 			w.segs[len(w.segs)-1].size = sw.size
@@ -100,9 +98,10 @@ type batchResult struct {
 // writeBatch writes the group's frames, numbered from seq, to sw (or to
 // new segments as they fill), then fsyncs. Nothing is reported committed
 // unless every byte is durable. On failure it cuts the file back to where
-// the group began and removes the segments it created, best effort (the
-// caller refuses appends from then on either way).
-func (w *writer) writeBatch(sw *segWriter, seq uint64, batch []*appendReq) (res batchResult, err error) {
+// the group began and removes the segments it created, and returns in
+// left what of that failed (the caller refuses appends until a probe has
+// finished it).
+func (w *writer) writeBatch(sw *segWriter, seq uint64, batch []*appendReq) (res batchResult, left undo, err error) {
 	at := w.now().UnixNano()
 	res.at = time.Unix(0, at)
 	orig := sw
@@ -112,7 +111,7 @@ func (w *writer) writeBatch(sw *segWriter, seq uint64, batch []*appendReq) (res 
 	}
 	defer func() {
 		if err != nil {
-			w.rollback(orig, origSize, res.created)
+			left = w.rollback(orig, origSize, res.created)
 			if orig != nil {
 				orig.size = origSize
 			}
@@ -138,24 +137,26 @@ func (w *writer) writeBatch(sw *segWriter, seq uint64, batch []*appendReq) (res 
 			if sw == nil || sw.size+int64(len(buf)) > logHeaderSize && sw.size+int64(len(buf))+FrameSize(r) > w.segBytes {
 				if sw != nil {
 					if err := flush(); err != nil {
-						return res, err
+						return res, left, err
 					}
 					if err := sw.f.Sync(); err != nil {
-						return res, fmt.Errorf("fsync %s: %w", filepath.Join(w.dir, segmentName(sw.base)), err)
+						return res, left, fmt.Errorf("fsync %s: %w", filepath.Join(w.dir, segmentName(sw.base)), err)
 					}
 				}
 				nw, err := w.createSegment(seq)
-				if err != nil {
-					return res, err
+				if nw != nil {
+					res.created = append(res.created, nw) // removed again if the group fails
 				}
-				res.created = append(res.created, nw)
+				if err != nil {
+					return res, left, err
+				}
 				sw = nw
 			}
 			buf = appendRecordFrame(buf, seq, at, r)
 			seq++
 			if len(buf) >= maxBuf {
 				if err := flush(); err != nil {
-					return res, err
+					return res, left, err
 				}
 			}
 		}
@@ -165,22 +166,24 @@ func (w *writer) writeBatch(sw *segWriter, seq uint64, batch []*appendReq) (res 
 		w.wbuf = buf[:0]
 	}
 	if err != nil {
-		return res, err
+		return res, left, err
 	}
 	if err := sw.f.Sync(); err != nil {
-		return res, fmt.Errorf("fsync %s: %w", filepath.Join(w.dir, segmentName(sw.base)), err)
+		return res, left, fmt.Errorf("fsync %s: %w", filepath.Join(w.dir, segmentName(sw.base)), err)
 	}
 	if len(res.created) > 0 {
 		if err := w.fsys.SyncDir(w.dir); err != nil {
-			return res, fmt.Errorf("fsync %s: %w", w.dir, err)
+			return res, left, fmt.Errorf("fsync %s: %w", w.dir, err)
 		}
 	}
 	res.active, res.next = sw, seq
-	return res, nil
+	return res, left, nil
 }
 
 // createSegment creates the segment whose first record will be seq and
-// writes its header (fsynced with the records that follow).
+// writes its header (fsynced with the records that follow). When the
+// header cannot be written it returns the error with the segment created,
+// for the caller's rollback to remove.
 func (w *writer) createSegment(seq uint64) (*segWriter, error) {
 	path := filepath.Join(w.dir, segmentName(seq))
 	f, err := w.fsys.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
@@ -191,37 +194,42 @@ func (w *writer) createSegment(seq uint64) (*segWriter, error) {
 	n, err := writeFull(f, logHeader(segmentKind, seq))
 	sw.size = int64(n)
 	if err != nil {
-		f.Close()
-		w.fsys.Remove(path)
-		return nil, fmt.Errorf("write %s: %w", path, err)
+		return sw, fmt.Errorf("write %s: %w", path, err)
 	}
 	return sw, nil
 }
 
 // rollback undoes a failed group: orig is cut back to size and fsynced,
-// the created segments removed. Errors are logged: the spool refuses
-// appends from now on, and the next open checks every byte anyway.
-func (w *writer) rollback(orig *segWriter, size int64, created []*segWriter) {
+// the created segments removed. It returns what it could not do, for the
+// probes to finish (see failLocked): until then no append is accepted.
+func (w *writer) rollback(orig *segWriter, size int64, created []*segWriter) (left undo) {
 	var errs []error
 	if orig != nil && orig.size != size {
-		if err := orig.f.Truncate(size); err != nil {
+		err := orig.f.Truncate(size)
+		if err == nil {
+			err = orig.f.Sync()
+		}
+		if err != nil {
 			errs = append(errs, err)
-		} else if err := orig.f.Sync(); err != nil {
-			errs = append(errs, err)
+			left.truncName, left.truncSize = filepath.Join(w.dir, segmentName(orig.base)), size
 		}
 	}
 	for _, c := range created {
 		c.f.Close()
-		if err := w.fsys.Remove(filepath.Join(w.dir, segmentName(c.base))); err != nil {
+		name := filepath.Join(w.dir, segmentName(c.base))
+		if err := w.fsys.Remove(name); err != nil {
 			errs = append(errs, err)
+			left.remove = append(left.remove, name)
 		}
 	}
 	if len(created) > 0 {
 		if err := w.fsys.SyncDir(w.dir); err != nil {
 			errs = append(errs, err)
+			left.syncDir = true
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		w.log.Error("spool: could not undo a failed write; the next open recovers the files", "dir", w.dir, "err", err)
+		w.log.Error("spool: could not undo a failed write yet; appends wait until it is undone", "dir", w.dir, "err", err)
 	}
+	return left
 }
