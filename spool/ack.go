@@ -63,11 +63,14 @@ func (d *Disk) ackLocked(seq uint64) error {
 }
 
 // ackPlan is what acknowledging every seq up to seq changes: the new head
-// position and what leaves the queue.
+// position and what leaves the queue. next is the seq after the last
+// committed one: the head file records it, so that an open can tell
+// records lost at the end of the log (see dirPlan.missing).
 type ackPlan struct {
 	seq         uint64
 	p           position
 	recs, bytes int64
+	next        uint64
 }
 
 // planAck works out the acknowledgement of everything up to seq, which is
@@ -112,13 +115,22 @@ func (d *Disk) planAck(seq uint64) (ackPlan, error) {
 			bytes += frameHeaderSize + size
 		}
 	}
-	d.w.locate(&p)
-	return ackPlan{seq: seq, p: p, recs: recs, bytes: bytes}, nil
+	_, more, last := d.w.locateTail(&p)
+	if !more {
+		// Nothing committed after p: whatever seqs up to the last
+		// committed one the plan does not cover were lost (gaps), and
+		// acknowledging them too keeps them from being reported again on
+		// the next open.
+		seq = max(seq, last)
+	}
+	return ackPlan{seq: seq, p: p, recs: recs, bytes: bytes, next: last + 1}, nil
 }
 
 // persistAck writes the head file for plan.
 func (d *Disk) persistAck(plan ackPlan) error {
-	return d.head.writeLocked(func(h *headState) { h.acked, h.segBase, h.off = plan.seq, plan.p.base, plan.p.off })
+	return d.head.writeLocked(func(h *headState) {
+		h.acked, h.segBase, h.off, h.next = plan.seq, plan.p.base, plan.p.off, max(h.next, plan.next)
+	})
 }
 
 // applyAck makes plan, whose head file is written, the in-memory state.
@@ -141,7 +153,7 @@ func (d *Disk) applyAck(plan ackPlan) {
 	if len(r.window) > 0 {
 		headAt = r.window[0].at
 	}
-	drop, drained, retired := d.w.release(plan.recs, plan.bytes, p, headAt, &r.cur.seg)
+	drop, drained, retired := d.w.release(plan, headAt, &r.cur.seg)
 	if drained {
 		r.pos = position{}
 	}

@@ -270,11 +270,11 @@ var (
 	_ ReadAhead = (*Disk)(nil)
 )
 
-// openSegment opens the segment base of dir for appending at its end.
-func openSegment(fsys FS, dir string, base uint64, size int64) (*segWriter, error) {
-	f, err := fsys.OpenFile(filepath.Join(dir, segmentName(base)), os.O_WRONLY|os.O_APPEND, 0)
+// openSegment opens segment s of dir for appending at its end.
+func openSegment(fsys FS, dir string, s segInfo) (*segWriter, error) {
+	f, err := fsys.OpenFile(filepath.Join(dir, segmentName(s.base)), os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		return nil, fmt.Errorf("spool: open %s: %w", dir, err)
 	}
-	return &segWriter{f: f, base: base, size: size}, nil
+	return &segWriter{f: f, base: s.base, size: s.size, last: s.last}, nil
 }

@@ -186,8 +186,8 @@ func TestFailedSpoolAcceptsAppendsAgainOnceAProbeFindsTheStorageWorking(t *testi
 			if got := queued(t, d2); !equalInts(got, want) {
 				t.Fatalf("queued after reopening = %v, want %v (the failed append cut off)", got, want)
 			}
-			if q := d2.Stats().Quarantined; q != 0 {
-				t.Fatalf("reopen quarantined %d ranges: the failed write was not cut off cleanly", q)
+			if s := d2.Stats(); s.Quarantined != 0 || s.MissingRecords != 0 {
+				t.Fatalf("reopen quarantined %d ranges and found %d records missing: the failed write was not cut off cleanly", s.Quarantined, s.MissingRecords)
 			}
 		})
 	}

@@ -128,13 +128,16 @@
 //
 //	0   4  magic "HHED"      32  8  offset of the first unacknowledged record
 //	4   1  format version 2  40  8  first dead-letter id not yet removed
-//	5   3  zero              48  8  floor of the next seq
+//	5   3  zero              48  8  next seq (a floor: see below)
 //	8   8  generation        56  4  CRC32C of bytes 0..55
 //	16  8  acked seq         60  4  zero
 //	24  8  segment of the first unacknowledged record (0: none)
 //
 // Slot 0 holds even generations, slot 1 odd ones; an all-zero slot was
-// never written. A version 1 head file (one 52-byte record: the fields
+// never written. The next seq is the one after the last committed record
+// when the slot was written (every Ack records it), or above: it keeps
+// seqs from being handed out twice, and tells an open how far the log
+// went, so that records lost at its end are found too. A version 1 head file (one 52-byte record: the fields
 // above without the generation, CRC at 48) is still read, and rewritten
 // as version 2 by the open that reads it.
 //
@@ -221,9 +224,24 @@
 //     segments left without an unacknowledged record, and leftover
 //     temporary files.
 //  6. Recover deadletter.log the same way, then write a fresh head file.
+//  7. Report the gaps: every seq between the head (acked+1, or the oldest
+//     record found when the head file is unusable) and the tail (the next
+//     seq less one, which the head file's next seq and the newest
+//     segment's name bound from below) that no valid record carries was
+//     handed out to a record that is gone: a segment deleted, emptied or
+//     cut short behind the spool's back, or damage quarantined in step 4.
+//     Each gap (first and last missing seq, count) goes to Stats.Gaps and
+//     Stats.MissingRecords and is logged once; every open reports it
+//     until the head has passed it. After damage at the very end of the
+//     newest segment nobody knows how many records were there: as many
+//     seqs as could have fitted are skipped (never handed out again) and
+//     reported, an upper bound. An open that finds the next seq not
+//     following the newest segment's last record starts a new segment for
+//     the next append, so that seqs never jump inside a segment written
+//     since.
 //
 // Each recovery event is logged once, at Warn. Inspect runs steps 1 to 4
-// without changing anything and reports what an open would do.
+// and 7 without changing anything and reports what an open would do.
 //
 // # Locking
 //

@@ -34,6 +34,14 @@ type Report struct {
 	// Damaged lists ranges the next open will quarantine (or, for an
 	// interrupted write at the end, truncate).
 	Damaged []DamageReport `json:"damaged,omitempty"`
+	// Missing lists the gaps in the sequence of queued records: seqs
+	// between the head and the tail whose records are gone (a segment
+	// deleted, emptied or cut short, or damage the next open quarantines),
+	// which the next open reports too; MissingRecords counts their
+	// records. While a process holds the spool, a segment it removes
+	// during the inspection can show up as a gap.
+	Missing        []Gap `json:"missing,omitempty"`
+	MissingRecords int64 `json:"missing_records"`
 	// Quarantined lists the files in the quarantine directory.
 	Quarantined []QuarantineReport `json:"quarantined,omitempty"`
 	// DeadLetters counts the entries in the dead-letter store.
@@ -91,6 +99,8 @@ func Inspect(dir string) (Report, error) {
 	r.AckedSeq, r.NextSeq = p.acked, p.nextSeq
 	r.Records, r.Bytes, r.OldestAt = p.records, p.bytes, p.oldestAt
 	r.DeadLetters = p.deadRecords
+	r.Missing = p.missing()
+	r.MissingRecords = missingRecords(r.Missing)
 	r.Unknown = p.garbage
 	r.Segments = []SegmentReport{}
 	for _, sp := range p.segs {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/huleedu/huleedu/event"
@@ -86,6 +87,32 @@ type Stats struct {
 	// Failed is set while the disk spool refuses appends after a write or
 	// fsync failure (ErrFailed), nil otherwise.
 	Failed *StorageFailure `json:"failed,omitempty"`
+	// MissingRecords counts the records found missing from the disk
+	// spool's sequence since it was opened: gaps between the head and the
+	// tail found on open (a segment deleted or cut short behind the
+	// spool's back, damage quarantined), and records in damaged ranges
+	// quarantined while reading. Gaps lists the first 16 such ranges.
+	MissingRecords int64 `json:"missing_records,omitempty"`
+	Gaps           []Gap `json:"gaps,omitempty"`
+}
+
+// Gap is a range of seqs missing from a disk spool: records that were
+// stored, as the records around them (or the head file, or a segment's
+// name) prove, and that are gone.
+type Gap struct {
+	First uint64 `json:"first"` // the first missing seq
+	Last  uint64 `json:"last"`  // the last missing seq
+	// Records is how many records are missing in [First, Last]: all of
+	// them, but where part of the range was already known to be missing.
+	Records int64 `json:"records"`
+}
+
+// String returns "First-Last", or "First" for a single seq.
+func (g Gap) String() string {
+	if g.First == g.Last {
+		return strconv.FormatUint(g.First, 10)
+	}
+	return strconv.FormatUint(g.First, 10) + "-" + strconv.FormatUint(g.Last, 10)
 }
 
 // StorageFailure describes a disk spool that refuses appends because its

@@ -3,6 +3,7 @@ package spool
 import (
 	"errors"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -60,23 +61,32 @@ type writer struct {
 	oldestAt    time.Time
 	quarantined int
 	commits     uint64 // group commits done, for benchmarks
+	// missing counts the records found missing since open; gaps lists the
+	// first maxReportedGaps gaps found, for Stats. ledger lists the gaps
+	// not yet passed by the head, all of them.
+	missing int64
+	gaps    []Gap
+	ledger  []Gap
 	// recoveredAt is when the storage last recovered from a failure, and
 	// lastWait the probe wait that found it working.
 	recoveredAt time.Time
 	lastWait    time.Duration
 }
 
-// segInfo is a segment file and its committed size.
+// segInfo is a segment file, its committed size and the seq of its last
+// committed record (base-1 while it has none).
 type segInfo struct {
 	base uint64
 	size int64
+	last uint64
 }
 
 // segWriter is the segment being appended to.
 type segWriter struct {
 	f    File
 	base uint64
-	size int64 // bytes written, including the header
+	size int64  // bytes written, including the header
+	last uint64 // seq of the last record written
 }
 
 func (w *writer) init(dir string, opts DiskOptions, background *sync.WaitGroup) {
@@ -88,16 +98,19 @@ func (w *writer) init(dir string, opts DiskOptions, background *sync.WaitGroup) 
 }
 
 // load sets the tail from a recovered directory and opens the newest
-// segment for appending.
+// segment for appending, unless the next seq does not follow its last
+// record (damage at its end, or records lost after it: see
+// dirPlan.missing): the next append then starts a segment of its own, so
+// that seqs run on without a jump inside any segment written from here
+// on.
 func (w *writer) load(p *dirPlan, quarantined int) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, sp := range p.segs {
-		w.segs = append(w.segs, segInfo{base: sp.base, size: sp.size})
+		w.segs = append(w.segs, segInfo{base: sp.base, size: sp.size, last: sp.lastOrd})
 	}
-	if n := len(w.segs); n > 0 {
-		last := w.segs[n-1]
-		sw, err := openSegment(w.fsys, w.dir, last.base, last.size)
+	if n := len(w.segs); n > 0 && w.segs[n-1].last+1 == p.nextSeq {
+		sw, err := openSegment(w.fsys, w.dir, w.segs[n-1])
 		if err != nil {
 			return err
 		}
@@ -107,6 +120,13 @@ func (w *writer) load(p *dirPlan, quarantined int) error {
 	w.lastSeq = p.nextSeq - 1
 	w.records, w.bytes, w.oldestAt = p.records, p.bytes, p.oldestAt
 	w.quarantined = quarantined
+	if gaps := p.missing(); len(gaps) > 0 {
+		w.ledger = gaps
+		w.missing = missingRecords(gaps)
+		w.gaps = slices.Clone(gaps[:min(len(gaps), maxReportedGaps)])
+		w.log.Warn("spool: records are missing from the sequence; they were lost before this open",
+			"dir", w.dir, "missing", w.missing, "gaps", len(gaps), "seqs", gapList(gaps))
+	}
 	return nil
 }
 
@@ -115,13 +135,15 @@ func (w *writer) stats() Stats {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return Stats{
-		Records:     w.records,
-		Bytes:       w.bytes,
-		OldestAt:    w.oldestAt,
-		MaxBytes:    w.maxBytes,
-		Segments:    len(w.segs),
-		Quarantined: w.quarantined,
-		Failed:      w.failureStatsLocked(),
+		Records:        w.records,
+		Bytes:          w.bytes,
+		OldestAt:       w.oldestAt,
+		MaxBytes:       w.maxBytes,
+		Segments:       len(w.segs),
+		Quarantined:    w.quarantined,
+		Failed:         w.failureStatsLocked(),
+		MissingRecords: w.missing,
+		Gaps:           slices.Clone(w.gaps),
 	}
 }
 
@@ -178,6 +200,15 @@ func (w *writer) locate(p *position) (limit int64, ok bool) {
 	return w.locateLocked(p)
 }
 
+// locateTail is locate, and also returns the last committed seq, read
+// together with the segment ends.
+func (w *writer) locateTail(p *position) (limit int64, ok bool, last uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	limit, ok = w.locateLocked(p)
+	return limit, ok, w.lastSeq
+}
+
 func (w *writer) locateLocked(p *position) (limit int64, ok bool) {
 	if len(w.segs) == 0 {
 		return 0, false
@@ -199,7 +230,8 @@ func (w *writer) locateLocked(p *position) (limit int64, ok bool) {
 }
 
 // release accounts for an acknowledgement whose head file is written:
-// recs records of bytes bytes left the queue, and the head is now at p.
+// plan.recs records of plan.bytes bytes left the queue, and the head is
+// now at plan.p.
 // It drops the segments wholly before p, and the last one too when the
 // queue is drained (its file is given back even while the storage is
 // failed: that may be what frees the space), and admits blocked
@@ -208,11 +240,15 @@ func (w *writer) locateLocked(p *position) (limit int64, ok bool) {
 // the reader's lock). It returns the segments to delete and, when the
 // queue drained (the read position is then to be reset), the active
 // segment for the caller to close.
-func (w *writer) release(recs, bytes int64, p position, headAt time.Time, rd *segReader) (drop []segInfo, drained bool, retired *segWriter) {
+func (w *writer) release(plan ackPlan, headAt time.Time, rd *segReader) (drop []segInfo, drained bool, retired *segWriter) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.records -= recs
-	w.bytes -= bytes
+	p := plan.p
+	w.records -= plan.recs
+	w.bytes -= plan.bytes
+	for len(w.ledger) > 0 && w.ledger[0].Last <= plan.seq {
+		w.ledger = w.ledger[1:] // passed: no record can be counted in it any more
+	}
 	switch {
 	case w.records == 0:
 		w.oldestAt = time.Time{}

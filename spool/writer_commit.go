@@ -50,10 +50,11 @@ func (w *writer) commitGroup() {
 		w.failLocked(err, left)
 	} else {
 		if sw != nil {
-			w.segs[len(w.segs)-1].size = sw.size
+			s := &w.segs[len(w.segs)-1]
+			s.size, s.last = sw.size, sw.last
 		}
 		for _, c := range res.created {
-			w.segs = append(w.segs, segInfo{base: c.base, size: c.size})
+			w.segs = append(w.segs, segInfo{base: c.base, size: c.size, last: c.last})
 		}
 		w.active = res.active
 		if w.records == 0 {
@@ -136,6 +137,7 @@ func (w *writer) writeBatch(sw *segWriter, seq uint64, batch []*appendReq) (res 
 			r := &req.recs[i]
 			if sw == nil || sw.size+int64(len(buf)) > logHeaderSize && sw.size+int64(len(buf))+FrameSize(r) > w.segBytes {
 				if sw != nil {
+					sw.last = seq - 1
 					if err := flush(); err != nil {
 						return res, left, err
 					}
@@ -161,6 +163,7 @@ func (w *writer) writeBatch(sw *segWriter, seq uint64, batch []*appendReq) (res 
 			}
 		}
 	}
+	sw.last = seq - 1
 	err = flush()
 	if cap(buf) <= 2*maxBuf {
 		w.wbuf = buf[:0]
@@ -190,7 +193,7 @@ func (w *writer) createSegment(seq uint64) (*segWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
-	sw := &segWriter{f: f, base: seq}
+	sw := &segWriter{f: f, base: seq, last: seq - 1}
 	n, err := writeFull(f, logHeader(segmentKind, seq))
 	sw.size = int64(n)
 	if err != nil {

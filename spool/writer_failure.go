@@ -187,7 +187,7 @@ func (w *writer) recoverStorage(left undo, tail *segInfo) (*segWriter, undo, err
 	if tail == nil {
 		return nil, left, nil // the next append creates a segment
 	}
-	sw, err := openSegment(w.fsys, w.dir, tail.base, tail.size)
+	sw, err := openSegment(w.fsys, w.dir, *tail)
 	if err != nil {
 		return nil, left, err
 	}

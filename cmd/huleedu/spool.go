@@ -64,7 +64,7 @@ func (c *cli) spoolInspect() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "inspect DIR",
-		Short: "Show depth, bytes, oldest age, segments, damaged and quarantined ranges and dead letters",
+		Short: "Show depth, bytes, oldest age, segments, damaged and quarantined ranges, missing records and dead letters",
 		Args:  dirArg,
 		RunE: func(_ *cobra.Command, args []string) error {
 			rep, err := spool.Inspect(args[0])
@@ -112,6 +112,19 @@ func writeInspect(w io.Writer, r spool.Report, now time.Time) error {
 			what = "torn tail, truncated on next open"
 		}
 		fmt.Fprintf(tw, "\t  %s\t%d bytes at offset %d: %s\n", d.File, d.Bytes, d.Offset, what)
+	}
+	switch len(r.Missing) {
+	case 0:
+		fmt.Fprintf(tw, "missing\tnone\n")
+	default:
+		gaps := "1 gap"
+		if len(r.Missing) > 1 {
+			gaps = fmt.Sprintf("%d gaps", len(r.Missing))
+		}
+		fmt.Fprintf(tw, "missing\t%d records in %s of the sequence (lost to damage or to files removed or cut short; every open reports them until the queue has drained past them)\n", r.MissingRecords, gaps)
+		for _, g := range r.Missing {
+			fmt.Fprintf(tw, "\t  seqs %s\t%d records\n", g, g.Records)
+		}
 	}
 	fmt.Fprintf(tw, "quarantined\t%d files\n", len(r.Quarantined))
 	for _, q := range r.Quarantined {
