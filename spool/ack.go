@@ -96,7 +96,7 @@ func (d *Disk) planAck(seq uint64) (ackPlan, error) {
 				break
 			}
 			if limit-p.off < frameHeaderSize+payloadPrefixSize {
-				return ackPlan{}, corrupt(d.dir, p, errFrameShort)
+				return ackPlan{}, newDamage(d.dir, p, errFrameShort)
 			}
 			b, err := r.cur.seg.read(p.base, p.off, frameHeaderSize+payloadPrefixSize, limit)
 			if err != nil {
@@ -105,7 +105,7 @@ func (d *Disk) planAck(seq uint64) (ackPlan, error) {
 			size := int64(binary.LittleEndian.Uint32(b))
 			_, ord, _ := payloadOrdinal(b[frameHeaderSize:])
 			if size < payloadPrefixSize || p.off+frameHeaderSize+size > limit {
-				return ackPlan{}, corrupt(d.dir, p, fmt.Errorf("%w: %d bytes", errFrameLength, size))
+				return ackPlan{}, newDamage(d.dir, p, fmt.Errorf("%w: %d bytes", errFrameLength, size))
 			}
 			if ord > seq {
 				break

@@ -221,7 +221,7 @@ func (d *Disk) DeadLetter(e Entry, reason string) error {
 	// written out).
 	var head Entry
 	if err := decodeRecordPayload(payload, &head); err != nil {
-		return corrupt(d.dir, p, err)
+		return newDamage(d.dir, p, err)
 	}
 	if head.Seq != e.Seq {
 		return fmt.Errorf("spool: dead-letter seq %d: not the head of the queue (head is %d)", e.Seq, head.Seq)

@@ -190,9 +190,22 @@
 // records cost no more memory than ten. Ack writes the head file (one
 // fsync), so acknowledge in batches; Peek, PeekAfter and the read-ahead
 // go on meanwhile (Ack holds the read side's lock only to plan the new
-// head and to apply it once written). Bit rot that appears in a segment
-// while the spool is open makes Peek stop before it with an error wrapping
-// ErrFailed; reopening quarantines it.
+// head and to apply it once written).
+//
+// The cursor checks every frame it reads, so damage that appears in a
+// committed segment while the spool is open (bit rot, a stray write) is
+// found by the read that meets it. The reader then does what recovery on
+// open does, without stopping the drain: it resynchronises on the next
+// valid frame of the segment (or takes the damage to the segment's
+// committed end), copies the range to quarantine/<name>-<offset>.bin and
+// fsyncs it, logs it once, counts it in Stats.Quarantined, counts the
+// records it held out of the queue and reports them as a gap
+// (Stats.Gaps, Stats.MissingRecords), and goes on with the next record:
+// the range becomes a hole of its segment that every later read skips.
+// The segment keeps the bytes until it is acknowledged and removed; an
+// open before then finds the range again and cuts it out, keeping the one
+// quarantined copy. If the copy cannot be written, the read returns what
+// precedes the damage and fails at it with ErrFailed until it can.
 //
 // # Recovery on open
 //
@@ -242,6 +255,32 @@
 //
 // Each recovery event is logged once, at Warn. Inspect runs steps 1 to 4
 // and 7 without changing anything and reports what an open would do.
+//
+// # Inside a Disk
+//
+// A Disk is five parts, each a type with one lock whose doc comment says
+// what it guards:
+//
+//	type           files it writes                what its lock guards
+//	writer         segments (appends), probe.tmp  pending appends and the committer role, the segment list
+//	                                              with committed ends and holes, seqs, the queued count
+//	                                              and bytes, the storage failure and its probes
+//	reader         quarantine/ (while running)    the head position and acked seq, Peek's cursor, the
+//	                                              window of entries handed out, read-aheads handed over
+//	aheadCursor    none (reads only)              the read-ahead's own cursor
+//	headFile       head                           the head state; held by what moves the head (Ack,
+//	                                              DeadLetter, removing dead letters, Purge, Close)
+//	                                              from planning the move to applying it
+//	deadLetterLog  deadletter.log                 the log's descriptor, size and ids (a count in an
+//	                                              atomic for Stats; Redrive takes a turn token)
+//
+// Locks are taken in this order: headFile, reader, deadLetterLog,
+// aheadCursor, writer. Append takes only the writer's; Peek the reader's,
+// and the writer's for a moment to find committed ends; the group commit
+// and the probes write without any lock, by whoever holds the writer's
+// committer role. OpenDisk (recovery: disk_plan.go, disk_recover.go) owns
+// the directory before any of them runs, and writes head and quarantine/
+// too; the Disk itself holds spool.lock.
 //
 // # Locking
 //

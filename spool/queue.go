@@ -83,7 +83,7 @@ type Stats struct {
 	MaxBytes    int64     `json:"max_bytes,omitempty"`
 	Segments    int       `json:"segments,omitempty"`    // disk only
 	DeadLetters int64     `json:"dead_letters"`          // entries in the dead-letter store
-	Quarantined int       `json:"quarantined,omitempty"` // damaged ranges moved aside on open (disk only)
+	Quarantined int       `json:"quarantined,omitempty"` // damaged ranges moved aside, on open and while reading (disk only)
 	// Failed is set while the disk spool refuses appends after a write or
 	// fsync failure (ErrFailed), nil otherwise.
 	Failed *StorageFailure `json:"failed,omitempty"`

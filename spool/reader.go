@@ -3,6 +3,7 @@ package spool
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -63,22 +64,22 @@ type cursor struct {
 
 // frameAt reads the frame at p, below limit, returning its payload (not
 // overwritten until the head passes it: see segReader) and size. Damage
-// found here appeared after the spool was opened: it is reported, not
-// repaired; reopening quarantines it.
+// found here appeared after the spool was opened: a *damageError (see
+// damage.go).
 func (c *cursor) frameAt(p position, limit int64) ([]byte, int64, error) {
 	if limit-p.off < frameHeaderSize+payloadPrefixSize {
-		return nil, 0, corrupt(c.seg.dir, p, errFrameShort)
+		return nil, 0, newDamage(c.seg.dir, p, errFrameShort)
 	}
 	b, err := c.seg.read(p.base, p.off, frameHeaderSize, limit)
 	if err == nil {
 		size := int64(binary.LittleEndian.Uint32(b))
 		if size < payloadPrefixSize || p.off+frameHeaderSize+size > limit {
-			return nil, 0, corrupt(c.seg.dir, p, fmt.Errorf("%w: %d bytes", errFrameLength, size))
+			return nil, 0, newDamage(c.seg.dir, p, fmt.Errorf("%w: %d bytes", errFrameLength, size))
 		}
 		if b, err = c.seg.read(p.base, p.off, frameHeaderSize+size, limit); err == nil {
 			payload, n, perr := parseFrame(b)
 			if perr != nil {
-				return nil, 0, corrupt(c.seg.dir, p, perr)
+				return nil, 0, newDamage(c.seg.dir, p, perr)
 			}
 			return payload, int64(n), nil
 		}
@@ -86,16 +87,12 @@ func (c *cursor) frameAt(p position, limit int64) ([]byte, int64, error) {
 	return nil, 0, fmt.Errorf("spool: read %s: %w", filepath.Join(c.seg.dir, segmentName(p.base)), err)
 }
 
-func corrupt(dir string, p position, err error) error {
-	return fmt.Errorf("%w: %s at offset %d changed on disk after it was written (%v); reopen the spool to quarantine it",
-		ErrFailed, filepath.Join(dir, segmentName(p.base)), p.off, err)
-}
-
 // readFrames appends to out the entries with Seq > after from p on, until
 // out holds max, and to win the window records of every entry it read
-// (those skipped included). Damage after the first entry of out ends the
-// batch early; at the first, it is the error. It finds the committed end
-// of each segment through w.
+// (those skipped included). At damage it returns what it read before it
+// with a *damageError; a read error after the first entry of out ends the
+// batch early, at the first it is the error. It finds the committed end
+// of each segment, and the holes to skip, through w.
 func (c *cursor) readFrames(w *writer, out []Entry, win []peeked, p position, after uint64, max int) ([]Entry, []peeked, error) {
 	if out == nil {
 		out = make([]Entry, 0, min(max, 4096))
@@ -111,19 +108,22 @@ func (c *cursor) readFrames(w *writer, out []Entry, win []peeked, p position, af
 			}
 			limit = l
 		}
+		var e Entry
 		payload, n, err := c.frameAt(p, limit)
+		if err == nil {
+			if derr := c.dec.decode(payload, &e); derr != nil {
+				err = newDamage(c.seg.dir, p, derr)
+			}
+		}
 		if err != nil {
+			var de *damageError
+			if errors.As(err, &de) {
+				return out, win, err
+			}
 			if len(out) > 0 {
-				break // deliver what precedes the damage first
+				break // deliver what precedes the failed read first
 			}
 			return nil, win, err
-		}
-		var e Entry
-		if err := c.dec.decode(payload, &e); err != nil {
-			if len(out) > 0 {
-				break
-			}
-			return nil, win, corrupt(c.seg.dir, p, err)
 		}
 		win = append(win, peeked{seq: e.Seq, pos: p, n: n, at: e.AppendedAt})
 		if e.Seq > after {
@@ -220,7 +220,7 @@ func (d *Disk) peek(ctx context.Context, after uint64, max int, ahead bool) ([]E
 			r.ahead = nil
 		}
 		var err error
-		out, r.window, err = r.cur.readFrames(&d.w, out, r.window, p, after, max)
+		out, err = d.readOn(out, p, after, max)
 		if err != nil {
 			return nil, err
 		}
@@ -239,4 +239,38 @@ func (d *Disk) peek(ctx context.Context, after uint64, max int, ahead bool) ([]E
 		}
 	}
 	return out, nil
+}
+
+// readOn reads on from p with the reader's cursor (see readFrames),
+// moving aside the damage it meets and going on after it. r.mu is held.
+func (d *Disk) readOn(out []Entry, p position, after uint64, max int) ([]Entry, error) {
+	r := &d.r
+	var seen *damageError
+	for {
+		var err error
+		out, r.window, err = r.cur.readFrames(&d.w, out, r.window, p, after, max)
+		var de *damageError
+		if !errors.As(err, &de) {
+			return out, err
+		}
+		if seen != nil && de.at == seen.at {
+			return nil, err // moved aside, yet still read: give up rather than loop
+		}
+		seen = de
+		// The window runs from the head up to the damage.
+		prev := r.acked
+		if n := len(r.window); n > 0 {
+			prev = r.window[n-1].seq
+		}
+		if err := d.quarantineLocked(de.at, prev); err != nil {
+			if len(out) > 0 {
+				return out, nil // deliver what precedes it first; the next read retries
+			}
+			return nil, fmt.Errorf("%w (moving it aside failed: %w)", de, err)
+		}
+		p = r.pos
+		if n := len(r.window); n > 0 {
+			p = r.window[n-1].end()
+		}
+	}
 }

@@ -74,11 +74,14 @@ type writer struct {
 }
 
 // segInfo is a segment file, its committed size and the seq of its last
-// committed record (base-1 while it has none).
+// committed record (base-1 while it has none). holes are the damaged
+// ranges quarantined while the spool was open, in order: reading skips
+// them.
 type segInfo struct {
-	base uint64
-	size int64
-	last uint64
+	base  uint64
+	size  int64
+	last  uint64
+	holes []span
 }
 
 // segWriter is the segment being appended to.
@@ -219,14 +222,31 @@ func (w *writer) locateLocked(p *position) (limit int64, ok bool) {
 		i = 0
 		*p = position{base: w.segs[0].base, off: logHeaderSize}
 	}
-	for p.off >= w.segs[i].size {
+	for {
+		s := &w.segs[i]
+		for _, h := range s.holes {
+			if p.off >= h.from && p.off < h.to {
+				p.off = h.to
+			}
+		}
+		if p.off < s.size {
+			break
+		}
 		if i == len(w.segs)-1 {
 			return 0, false
 		}
 		i++
 		*p = position{base: w.segs[i].base, off: logHeaderSize}
 	}
-	return w.segs[i].size, true
+	s := &w.segs[i]
+	limit = s.size
+	for _, h := range s.holes {
+		if h.from > p.off {
+			limit = h.from // the reader stops there and locates again
+			break
+		}
+	}
+	return limit, true
 }
 
 // release accounts for an acknowledgement whose head file is written:
