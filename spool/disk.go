@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -66,6 +67,12 @@ type DiskOptions struct {
 	// succeeds; then it accepts appends again. 0 means
 	// DefaultProbeInterval (1s); negative is an error.
 	ProbeInterval time.Duration
+	// Existing makes OpenDisk refuse, with an error wrapping ErrNotSpool,
+	// a directory that does not exist or holds no spool (no head file,
+	// lock file, segment or dead-letter log), instead of creating one:
+	// for operator tools, which must not turn a mistyped path into a new
+	// spool.
+	Existing bool
 	// AfterFunc schedules those probes like time.AfterFunc: it calls f in
 	// a goroutine of its own after d, and returns a function that cancels
 	// the call and reports whether it did (Timer.Stop). nil means
@@ -162,6 +169,11 @@ func OpenDisk(dir string, opts DiskOptions) (*Disk, error) {
 		return nil, errors.New("spool: OpenDisk: empty directory name")
 	}
 	dir = filepath.Clean(dir)
+	if opts.Existing {
+		if err := checkSpoolDir(opts.FS, "open", dir); err != nil {
+			return nil, err
+		}
+	}
 	if err := opts.FS.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("spool: open %s: %w", dir, err)
 	}
@@ -278,3 +290,38 @@ func openSegment(fsys FS, dir string, s segInfo) (*segWriter, error) {
 	}
 	return &segWriter{f: f, base: s.base, size: s.size, last: s.last}, nil
 }
+
+// checkSpoolDir fails with an error wrapping ErrNotSpool, for operation
+// op, unless dir is a directory holding a spool's files.
+func checkSpoolDir(fsys FS, op, dir string) error {
+	info, err := fsys.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &notSpoolError{op, dir, "no such directory"}
+	case err != nil:
+		return fmt.Errorf("spool: %s %s: %w", op, dir, err)
+	case !info.IsDir():
+		return &notSpoolError{op, dir, "it is a file"}
+	}
+	entries, err := fsys.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("spool: %s %s: %w", op, dir, err)
+	}
+	for _, e := range entries {
+		switch name := e.Name(); {
+		case name == headFileName, name == lockFileName, name == deadLetterName, name == quarantineDir, isSegmentName(name):
+			return nil
+		}
+	}
+	return &notSpoolError{op, dir, "it holds no head file, lock file, segment or dead-letter log"}
+}
+
+// notSpoolError says why dir is not a spool directory. It wraps
+// ErrNotSpool.
+type notSpoolError struct{ op, dir, why string }
+
+func (e *notSpoolError) Error() string {
+	return fmt.Sprintf("spool: %s %s: not a spool directory: %s", e.op, e.dir, e.why)
+}
+
+func (e *notSpoolError) Unwrap() error { return ErrNotSpool }

@@ -313,5 +313,8 @@
 // takes the lock (ErrLocked while a service holds it), removes every queued
 // record and dead letter, and reports exactly how many; quarantined files
 // are kept for the operator. Redrive and RequeueDeadLetters work on an
-// open Disk.
+// open Disk. Each refuses a path that does not exist or holds no spool
+// (no head file, lock file, segment or dead-letter log) with ErrNotSpool,
+// creating and writing nothing; DiskOptions.Existing gives OpenDisk the
+// same check, for tools that must not make a spool of a mistyped path.
 package spool

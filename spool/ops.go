@@ -2,14 +2,15 @@ package spool
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 )
 
 // Operator functions: they work on a spool directory by name, for the
 // `huleedu spool` commands. Inspect, Dump and DumpDeadLetters only read,
-// and work while a process holds the spool; Purge takes the lock.
+// and work while a process holds the spool; Purge takes the lock. Each
+// refuses a path that is not a spool directory with an error wrapping
+// ErrNotSpool, creating and changing nothing.
 
 // Report describes a spool directory, as Inspect found it.
 type Report struct {
@@ -82,8 +83,8 @@ type QuarantineReport struct {
 // process holds the spool the report is a snapshot of a moving target.
 func Inspect(dir string) (Report, error) {
 	dir = filepath.Clean(dir)
-	if _, err := os.Stat(dir); err != nil {
-		return Report{}, fmt.Errorf("spool: inspect %s: %w", dir, err)
+	if err := checkSpoolDir(OSFS, "inspect", dir); err != nil {
+		return Report{}, err
 	}
 	r := Report{Dir: dir}
 	var err error
@@ -132,7 +133,11 @@ func appendDamage(out []DamageReport, p *logPlan) []DamageReport {
 // as OpenDisk would after quarantining them. An error from fn stops the
 // dump and is returned.
 func Dump(dir string, fn func(Entry) error) error {
-	_, err := planDir(OSFS, filepath.Clean(dir), planVisitors{record: func(p []byte) error {
+	dir = filepath.Clean(dir)
+	if err := checkSpoolDir(OSFS, "dump", dir); err != nil {
+		return err
+	}
+	_, err := planDir(OSFS, dir, planVisitors{record: func(p []byte) error {
 		var e Entry
 		// A copy: the scan reads the next frames over p, and fn may keep e.
 		if err := decodeRecordPayload(append([]byte(nil), p...), &e); err != nil {
@@ -146,7 +151,11 @@ func Dump(dir string, fn func(Entry) error) error {
 // DumpDeadLetters calls fn with every dead letter of the spool in dir,
 // oldest first, like Dump.
 func DumpDeadLetters(dir string, fn func(DeadLetter) error) error {
-	_, err := planDir(OSFS, filepath.Clean(dir), planVisitors{dead: func(p []byte) error {
+	dir = filepath.Clean(dir)
+	if err := checkSpoolDir(OSFS, "dump dead letters of", dir); err != nil {
+		return err
+	}
+	_, err := planDir(OSFS, dir, planVisitors{dead: func(p []byte) error {
 		var dl DeadLetter
 		if err := decodeDeadLetterPayload(append([]byte(nil), p...), &dl); err != nil {
 			return err
@@ -170,10 +179,11 @@ type PurgeResult struct {
 // ErrLocked while a process holds the spool. Seq numbering continues
 // afterwards; quarantined files are kept for the operator to look at.
 func Purge(dir string) (PurgeResult, error) {
-	if _, err := os.Stat(dir); err != nil {
-		return PurgeResult{}, fmt.Errorf("spool: purge %s: %w", dir, err)
+	dir = filepath.Clean(dir)
+	if err := checkSpoolDir(OSFS, "purge", dir); err != nil {
+		return PurgeResult{}, err
 	}
-	d, err := OpenDisk(dir, DiskOptions{})
+	d, err := OpenDisk(dir, DiskOptions{Existing: true})
 	if err != nil {
 		return PurgeResult{}, err
 	}

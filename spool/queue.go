@@ -67,6 +67,10 @@ var (
 	ErrClosed = errors.New("spool: closed")
 	// ErrLocked: another process holds the spool directory.
 	ErrLocked = errors.New("spool: locked by another process")
+	// ErrNotSpool: the directory an operator function (or OpenDisk with
+	// DiskOptions.Existing) was given does not exist or is not a spool
+	// directory. Nothing was created or changed.
+	ErrNotSpool = errors.New("spool: not a spool directory")
 	// ErrFailed: a write or fsync failed. The disk spool refuses appends
 	// until a probe in the background finds the storage working again
 	// (Stats.Failed says since when, why, and when the next probe runs);

@@ -47,8 +47,11 @@ func dirArg(cmd *cobra.Command, args []string) error {
 }
 
 // spoolFailure turns a spool error into a command failure with a message
-// an operator can act on.
+// an operator can act on. A path that is not a spool is a usage error.
 func spoolFailure(dir string, err error) error {
+	if errors.Is(err, spool.ErrNotSpool) {
+		return fmt.Errorf("%w; nothing was created or changed (the spool is the service's KAFKA_FALLBACK_DIR)", err)
+	}
 	var le *spool.LockedError
 	if errors.As(err, &le) {
 		owner := "another process"
@@ -239,7 +242,7 @@ func (c *cli) spoolRedrive() *cobra.Command {
 			if len(brokers) == 0 {
 				return errors.New("spool redrive: --brokers is required (host:port,...)")
 			}
-			d, err := spool.OpenDisk(args[0], spool.DiskOptions{})
+			d, err := spool.OpenDisk(args[0], spool.DiskOptions{Existing: true})
 			if err != nil {
 				return spoolFailure(args[0], err)
 			}

@@ -275,6 +275,52 @@ func TestSpoolInspectReportsRecordsMissingFromTheSequence(t *testing.T) {
 	}
 }
 
+// A path that is not a spool (mistyped, or some other directory) is
+// refused by every spool command with a message saying so, and nothing is
+// created or written there: redrive used to create a spool and report
+// success, purge to write head and spool.lock into the directory.
+func TestSpoolCommandsRefuseAPathThatIsNotASpool(t *testing.T) {
+	base := t.TempDir()
+	missing := filepath.Join(base, "no-such-spool")
+	empty := filepath.Join(base, "empty")
+	other := filepath.Join(base, "other")
+	file := filepath.Join(base, "a-file")
+	for _, dir := range []string{empty, other} {
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []string{filepath.Join(other, "notes.txt"), file} {
+		if err := os.WriteFile(p, []byte("not a spool"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commands := [][]string{
+		{"inspect"}, {"inspect", "--json"}, {"dump"}, {"dead-letters"},
+		{"redrive", "--brokers", "127.0.0.1:1"}, {"purge", "--yes"},
+	}
+	for _, tc := range []struct{ path, why string }{
+		{missing, "no such directory"},
+		{empty, "it holds no head file, lock file, segment or dead-letter log"},
+		{other, "it holds no head file, lock file, segment or dead-letter log"},
+		{file, "it is a file"},
+	} {
+		for _, cmd := range commands {
+			before := dirContents(t, base)
+			args := append([]string{"spool", cmd[0], tc.path}, cmd[1:]...)
+			r := runCLI(t, nil, args...)
+			want := fmt.Sprintf("%s: not a spool directory: %s; nothing was created or changed", tc.path, tc.why)
+			assertCleanUsageError(t, r, want)
+			if after := dirContents(t, base); !maps.Equal(before, after) {
+				t.Errorf("%v changed files:\nbefore %v\nafter  %v", args, before, after)
+			}
+			if _, err := os.Stat(missing); !os.IsNotExist(err) {
+				t.Fatalf("%v created %s (%v)", args, missing, err)
+			}
+		}
+	}
+}
+
 func TestSpoolRedriveSendsDeadLettersToKafka(t *testing.T) {
 	cluster := embeddedkafka.NewTestCluster(t, embeddedkafka.Config{Brokers: 1, Partitions: 1, Topics: []string{"orders"}})
 	dir := filledSpool(t, 3, 2)
