@@ -125,8 +125,8 @@ func (o DiskOptions) withDefaults() (DiskOptions, error) {
 //
 // It is made of parts with a lock each (see their types):
 //
-//	w     writer          the tail: group commit, segments, admission
-//	r     reader          the head position, Peek's cursor and window
+//	w     writer          the tail: group commit, segments, admission, failure probes
+//	r     reader          the head position, Peek's cursor and window, damage found reading
 //	ahead aheadCursor     the read-ahead's own cursor
 //	head  headFile        the head file; its lock is held by what moves the head
 //	dead  deadLetterLog   deadletter.log
@@ -135,8 +135,9 @@ func (o DiskOptions) withDefaults() (DiskOptions, error) {
 // w.mu (any of them may be skipped). Append takes only w.mu; Peek r.mu,
 // then w.mu for a moment to find the committed end; Ack head.mu, r.mu to
 // plan and to apply the move, w.mu to count it. The Disk's own goroutines
-// (counted in background) read ahead for PeekAfter and unlink
-// acknowledged segments; appends never wait for a goroutine of its own.
+// (counted in background) read ahead for PeekAfter, unlink acknowledged
+// segments and probe failed storage; appends never wait for a goroutine
+// of its own.
 type Disk struct {
 	dir  string
 	opts DiskOptions
@@ -151,8 +152,8 @@ type Disk struct {
 	dead  deadLetterLog
 
 	// background counts the goroutines reading ahead, deleting
-	// acknowledged segments and probing failed storage; Close waits for
-	// them.
+	// acknowledged segments and probing failed storage (a probe from when
+	// it is scheduled: Close cancels it first); Close waits for them.
 	background sync.WaitGroup
 }
 

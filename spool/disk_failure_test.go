@@ -393,3 +393,40 @@ func records(idx []int) []event.Record {
 	}
 	return out
 }
+
+// A group that fails while Close waits for it to be committed schedules no
+// probe that Close would wait for.
+func TestGroupFailingDuringCloseSchedulesNoProbe(t *testing.T) {
+	ffs := newFaultFS()
+	pt := &probeTimer{}
+	d, err := OpenDisk(t.TempDir(), DiskOptions{FS: ffs, AfterFunc: pt.afterFunc, Logger: quietLogger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered, gate := make(chan struct{}), make(chan struct{})
+	ffs.setSync(func(name string) error {
+		if !isSegment(name) {
+			return nil
+		}
+		close(entered)
+		<-gate
+		return syscall.EIO
+	})
+	appended := make(chan error, 1)
+	go func() { appended <- d.Append(context.Background(), rec(0)) }()
+	<-entered
+	closed := make(chan error, 1)
+	go func() { closed <- d.Close() }()
+	waitFor(t, "Close to wait for the commit", func() bool { return d.w.isClosed() })
+	ffs.setSync(nil)
+	close(gate)
+	if err := <-appended; !errors.Is(err, ErrFailed) {
+		t.Fatalf("Append = %v, want ErrFailed", err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if pt.pending() {
+		t.Fatal("a probe was scheduled after Close")
+	}
+}

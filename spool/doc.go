@@ -72,7 +72,7 @@
 //	00000000000000000001.seg   segments, named by the seq of their first record
 //	00000000000000004097.seg   (20 digits, so names sort in seq order)
 //	deadletter.log          the dead-letter store
-//	quarantine/<name>-<offset>.bin   damaged ranges moved aside on open
+//	quarantine/<name>-<offset>.bin   damaged ranges moved aside (on open, or while reading)
 //
 // Other names are left alone (logged once per open).
 //
@@ -161,7 +161,8 @@
 //     file already says the segment is acknowledged); when the queue
 //     drains completely the last segment goes too and the next append
 //     starts a new one. Disk use therefore shrinks a segment at a time
-//     while draining.
+//     while draining. (Damage takes the records it destroyed out of the
+//     queue too, and is reported: see Reading and Recovery on open.)
 //   - DeadLetter writes the entry to deadletter.log and fsyncs it before
 //     acknowledging it in the queue: a crash in between leaves it in both
 //     (delivered again, and listed as a dead letter), never in neither.
@@ -184,10 +185,10 @@
 // so the reader keeps going while the drainer produces. The read-ahead
 // has a cursor and buffers of its own and reads without the read side's
 // lock, so a PeekAfter taking the batch already read, or an Ack (but for
-// the one that retires a segment), does not wait for it. Memory is bounded by the buffers (of each cursor) and what
-// the caller asks Peek for (up to three batches
-// more when read ahead), whatever the backlog: a million queued
-// records cost no more memory than ten. Ack writes the head file (one
+// the one that retires a segment), does not wait for it. Memory is
+// bounded by the buffers (of each cursor) and what the caller asks Peek
+// for (up to three batches more when read ahead), whatever the backlog: a
+// million queued records cost no more memory than ten. Ack writes the head file (one
 // fsync), so acknowledge in batches; Peek, PeekAfter and the read-ahead
 // go on meanwhile (Ack holds the read side's lock only to plan the new
 // head and to apply it once written).

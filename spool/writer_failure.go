@@ -84,7 +84,9 @@ func (w *writer) failLocked(cause error, left undo) {
 		w.active = nil
 	}
 	w.fail = &failure{cause: cause, since: now, undo: left}
-	w.scheduleProbeLocked(wait)
+	if !w.closed { // Close has cancelled the probes already: schedule none it would wait for
+		w.scheduleProbeLocked(wait)
+	}
 	w.log.Error("spool: write failed; refusing appends until the storage works again",
 		"dir", w.dir, "err", cause, "next_probe_in", wait)
 	w.failWaitersLocked(w.refuseLocked())
