@@ -24,6 +24,7 @@ type BusCollector struct {
 
 	depth, bytes, maxBytes, maxRecords  *prometheus.Desc
 	oldestAge, deadLetters, quarantined *prometheus.Desc
+	failed, missing                     *prometheus.Desc
 	published, spooled, replayed        *prometheus.Desc
 	deadLettered, rejected              *prometheus.Desc
 }
@@ -58,10 +59,14 @@ func NewBusCollector(service string, src BusStatsSource, opts ...BusCollectorOpt
 		maxRecords:  desc("kafka_fallback_queue_max_records", "Record limit of the Kafka fallback queue (absent when it has none)."),
 		oldestAge:   desc("kafka_fallback_oldest_age_seconds", "Age of the oldest record in the Kafka fallback queue; 0 when empty."),
 		deadLetters: desc("kafka_fallback_dead_letters", "Records currently in the dead-letter store."),
-		quarantined: desc("kafka_fallback_quarantined_ranges", "Damaged spool ranges moved aside when the spool was opened."),
+		quarantined: desc("kafka_fallback_quarantined_ranges", "Damaged spool ranges moved aside since the spool was opened (on open and while reading)."),
 		published:   desc("kafka_published_total", "Records Kafka acknowledged on the direct path."),
 		spooled:     desc("kafka_fallback_spooled_total", "Records accepted into the fallback queue."),
 		replayed:    desc("kafka_fallback_replayed_total", "Queued records delivered to Kafka by the replayer."),
+		failed: desc("kafka_fallback_queue_failed",
+			"1 while the disk spool refuses records because a write or fsync failed (it probes the storage and recovers on its own), else 0."),
+		missing: desc("kafka_fallback_missing_records",
+			"Records found missing from the disk spool's sequence since it was opened: lost to damage, or to segment files removed or cut short."),
 		deadLettered: desc("kafka_fallback_dead_lettered_total",
 			"Queued records Kafka rejected for good during replay, moved to the dead-letter store."),
 		rejected: desc("kafka_publish_rejected_total", "Publish calls that returned an error: the record was not accepted."),
@@ -82,7 +87,7 @@ func (c *BusCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *BusCollector) descs() []*prometheus.Desc {
 	return []*prometheus.Desc{
 		c.depth, c.bytes, c.maxBytes, c.maxRecords, c.oldestAge, c.deadLetters,
-		c.quarantined, c.published, c.spooled, c.replayed, c.deadLettered, c.rejected,
+		c.quarantined, c.failed, c.missing, c.published, c.spooled, c.replayed, c.deadLettered, c.rejected,
 	}
 }
 
@@ -111,6 +116,12 @@ func (c *BusCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.oldestAge, c.oldestAgeSeconds(q.Records, q.OldestAt))
 	gauge(c.deadLetters, float64(q.DeadLetters))
 	gauge(c.quarantined, float64(q.Quarantined))
+	failed := 0.0
+	if q.Failed != nil {
+		failed = 1
+	}
+	gauge(c.failed, failed)
+	gauge(c.missing, float64(q.MissingRecords))
 
 	counter(c.published, st.Published)
 	counter(c.spooled, st.Spooled)

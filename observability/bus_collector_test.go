@@ -32,12 +32,14 @@ func TestBusCollectorExportsQueueAndCounters(t *testing.T) {
 		DeadLettered: 3,
 		Rejected:     7,
 		Queue: spool.Stats{
-			Records:     67,
-			Bytes:       68608,
-			OldestAt:    scrapeTime.Add(-90 * time.Second),
-			MaxBytes:    1 << 30,
-			DeadLetters: 2,
-			Quarantined: 1,
+			Records:        67,
+			Bytes:          68608,
+			OldestAt:       scrapeTime.Add(-90 * time.Second),
+			MaxBytes:       1 << 30,
+			DeadLetters:    2,
+			Quarantined:    1,
+			Failed:         &spool.StorageFailure{Cause: "write /spool/00000000000000000001.seg: no space left on device"},
+			MissingRecords: 120,
 		},
 	}}
 	c := observability.NewBusCollector("file_service", src, observability.WithClock(fixedClock))
@@ -49,10 +51,13 @@ kafka_fallback_dead_lettered_total{service="file_service"} 3
 # HELP kafka_fallback_dead_letters Records currently in the dead-letter store.
 # TYPE kafka_fallback_dead_letters gauge
 kafka_fallback_dead_letters{service="file_service"} 2
+# HELP kafka_fallback_missing_records Records found missing from the disk spool's sequence since it was opened: lost to damage, or to segment files removed or cut short.
+# TYPE kafka_fallback_missing_records gauge
+kafka_fallback_missing_records{service="file_service"} 120
 # HELP kafka_fallback_oldest_age_seconds Age of the oldest record in the Kafka fallback queue; 0 when empty.
 # TYPE kafka_fallback_oldest_age_seconds gauge
 kafka_fallback_oldest_age_seconds{service="file_service"} 90
-# HELP kafka_fallback_quarantined_ranges Damaged spool ranges moved aside when the spool was opened.
+# HELP kafka_fallback_quarantined_ranges Damaged spool ranges moved aside since the spool was opened (on open and while reading).
 # TYPE kafka_fallback_quarantined_ranges gauge
 kafka_fallback_quarantined_ranges{service="file_service"} 1
 # HELP kafka_fallback_queue_bytes Bytes of records waiting in the Kafka fallback queue.
@@ -61,6 +66,9 @@ kafka_fallback_queue_bytes{service="file_service"} 68608
 # HELP kafka_fallback_queue_depth Records waiting in the Kafka fallback queue.
 # TYPE kafka_fallback_queue_depth gauge
 kafka_fallback_queue_depth{service="file_service"} 67
+# HELP kafka_fallback_queue_failed 1 while the disk spool refuses records because a write or fsync failed (it probes the storage and recovers on its own), else 0.
+# TYPE kafka_fallback_queue_failed gauge
+kafka_fallback_queue_failed{service="file_service"} 1
 # HELP kafka_fallback_queue_max_bytes Byte limit of the Kafka fallback queue (absent when it has none).
 # TYPE kafka_fallback_queue_max_bytes gauge
 kafka_fallback_queue_max_bytes{service="file_service"} 1.073741824e+09
@@ -130,6 +138,27 @@ func TestBusCollectorLeavesOutLimitsTheQueueDoesNotHave(t *testing.T) {
 			}
 			if n := testutil.CollectAndCount(c, "kafka_fallback_queue_max_bytes"); n != tt.wantBytes {
 				t.Errorf("kafka_fallback_queue_max_bytes: %d series, want %d", n, tt.wantBytes)
+			}
+		})
+	}
+}
+
+func TestBusCollectorExportsWhetherTheSpoolHasFailed(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		failed *spool.StorageFailure
+		want   string
+	}{
+		{"healthy", nil, "0"},
+		{"storage failed", &spool.StorageFailure{Cause: "fsync: input/output error"}, "1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := &fakeBusStats{kafkabus.Stats{Queue: spool.Stats{Failed: tc.failed}}}
+			want := "# HELP kafka_fallback_queue_failed 1 while the disk spool refuses records because a write or fsync failed (it probes the storage and recovers on its own), else 0.\n" +
+				"# TYPE kafka_fallback_queue_failed gauge\n" +
+				`kafka_fallback_queue_failed{service="svc"} ` + tc.want + "\n"
+			if err := testutil.CollectAndCompare(observability.NewBusCollector("svc", src), strings.NewReader(want), "kafka_fallback_queue_failed"); err != nil {
+				t.Fatal(err)
 			}
 		})
 	}

@@ -34,7 +34,9 @@
 //	kafka_fallback_queue_max_bytes       gauge                                          the queue's byte limit (3)
 //	kafka_fallback_oldest_age_seconds    gauge                                          age of the oldest queued record; 0 when empty
 //	kafka_fallback_dead_letters          gauge                                          records now in the dead-letter store
-//	kafka_fallback_quarantined_ranges    gauge                                          damaged spool ranges moved aside on open
+//	kafka_fallback_quarantined_ranges    gauge                                          damaged spool ranges moved aside since open (4)
+//	kafka_fallback_queue_failed          gauge                                          1 while the disk spool refuses records: storage failed (4)
+//	kafka_fallback_missing_records       gauge                                          records found missing from the spool's sequence since open (4)
 //	kafka_published_total                counter                                        records Kafka acknowledged on the direct path
 //	kafka_fallback_spooled_total         counter                                        records accepted into the fallback queue
 //	kafka_fallback_replayed_total        counter                                        queued records the replayer delivered
@@ -53,6 +55,13 @@
 //
 // (3) Absent when the queue has no limit in that unit (memory queues count
 // records, the disk spool bytes): a 0 would make depth/limit +Inf.
+//
+// (4) Disk spool only (0 for memory queues). quarantined and missing count
+// since the spool was opened, on open (what the previous process left)
+// and while reading; they are gauges, not counters, because a restart
+// that finds the same damage or gap again reports it again from its
+// first scrape, which increase() would miss. A failed spool is back at 0
+// once a probe finds its storage working (spool.StorageFailure).
 //
 // Accepted records = kafka_published_total + kafka_fallback_spooled_total.
 // Because absent limits leave no series, an alert such as

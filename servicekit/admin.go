@@ -30,8 +30,10 @@ type Readiness struct {
 	Service string `json:"service"`
 	// Kafka is "reachable" or "unreachable: <why>".
 	Kafka string `json:"kafka,omitempty"`
-	// Fallback describes the fallback queue: "accepting", "full", or
-	// "none" when CIRCUIT_BREAKER_ENABLED=false.
+	// Fallback describes the fallback queue: "accepting", "full",
+	// "failed: <cause>" (a disk spool whose storage failed, refusing
+	// appends until it works again), or "none" when
+	// CIRCUIT_BREAKER_ENABLED=false.
 	Fallback string       `json:"fallback,omitempty"`
 	Queue    *spool.Stats `json:"fallback_queue,omitempty"`
 }
@@ -52,7 +54,8 @@ type CircuitBreakersReport struct {
 //	/healthz           200 while the process serves requests
 //	/readyz            200 "ready" (Kafka reachable) or "degraded" (Kafka
 //	                   unreachable but the fallback queue accepts); 503
-//	                   "unavailable" or "stopping"
+//	                   "unavailable" (Kafka unreachable and the queue full
+//	                   or failed) or "stopping"
 //	/metrics           the service's Prometheus registry
 //	/circuit-breakers  CircuitBreakersReport as JSON
 //
@@ -99,11 +102,7 @@ func (r *Runner) Readiness(ctx context.Context) Readiness {
 	if rb := r.kafka.Resilient; rb != nil {
 		q := rb.Stats().Queue
 		rd.Queue = &q
-		accepts = queueAccepts(q)
-		rd.Fallback = "accepting"
-		if !accepts {
-			rd.Fallback = "full"
-		}
+		rd.Fallback, accepts = fallbackState(q)
 	}
 	switch {
 	case kafkaErr == nil:
@@ -116,16 +115,17 @@ func (r *Runner) Readiness(ctx context.Context) Readiness {
 	return rd
 }
 
-// queueAccepts reports whether a queue with stats q has room for another
-// record.
-func queueAccepts(q spool.Stats) bool {
-	if q.MaxRecords > 0 && q.Records >= q.MaxRecords {
-		return false
+// fallbackState describes a fallback queue with stats q for /readyz and
+// reports whether it accepts another record: not while its storage is
+// failed, nor when it is full.
+func fallbackState(q spool.Stats) (string, bool) {
+	switch {
+	case q.Failed != nil:
+		return "failed: " + q.Failed.Cause, false
+	case q.MaxRecords > 0 && q.Records >= q.MaxRecords, q.MaxBytes > 0 && q.Bytes >= q.MaxBytes:
+		return "full", false
 	}
-	if q.MaxBytes > 0 && q.Bytes >= q.MaxBytes {
-		return false
-	}
-	return true
+	return "accepting", true
 }
 
 // CircuitBreakers returns what /circuit-breakers serves.

@@ -7,6 +7,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 )
 
 const (
@@ -22,8 +24,16 @@ const (
 // (deadletter.log) whose consumed prefix is recorded in the head file as
 // the first id not yet removed. Dead letters are only ever removed oldest
 // first (Redrive, RequeueDeadLetters, Purge), so that prefix is all the
-// state removal needs. Guarded by Disk.deadMu.
+// state removal needs.
+//
+// mu guards every field but stat and turn. stat mirrors count, so that
+// Stats never waits behind a dead letter's fsync; turn is held (a token in
+// it) by the Redrive running, one at a time.
 type deadLetterLog struct {
+	stat atomic.Int64
+	turn chan struct{}
+
+	mu    sync.Mutex
 	fsys  FS
 	dir   string
 	f     File // nil while the file does not exist
@@ -31,17 +41,23 @@ type deadLetterLog struct {
 	first uint64 // ids below first were removed
 	next  uint64 // id of the next dead letter
 	count int64  // dead letters with id >= first
-	// failCause: a write or fsync failed; dead-lettering is refused
-	// until the spool is reopened, for the reason Append gives.
-	failCause error
+	// broken: a write or fsync failed. The next append first reopens the
+	// file and cuts it back to size, the end of the last dead letter
+	// written in full (see repair): dead-lettering goes on once the
+	// storage works again, and never after bytes of a failed write.
+	broken error
 }
 
 func (l *deadLetterLog) path() string { return filepath.Join(l.dir, deadLetterName) }
 
 // open sets the log up from a recovered directory plan.
 func (l *deadLetterLog) open(fsys FS, dir string, p *dirPlan) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.turn = make(chan struct{}, 1)
 	l.fsys, l.dir = fsys, dir
 	l.first, l.next, l.count = p.deadFirst, p.nextDeadID, p.deadRecords
+	l.stat.Store(l.count)
 	if p.dead == nil {
 		return nil
 	}
@@ -64,8 +80,11 @@ func (l *deadLetterLog) close() error {
 
 // append writes dl (assigning its ID) and fsyncs it.
 func (l *deadLetterLog) append(dl *DeadLetter) error {
-	if l.failCause != nil {
-		return fmt.Errorf("%w: dead-lettering is refused until the spool is reopened, after: %w", ErrFailed, l.failCause)
+	if l.broken != nil {
+		if err := l.repair(); err != nil {
+			return fmt.Errorf("%w: dead-lettering is refused until %s is cut back to its last dead letter (%v), after: %w", ErrFailed, l.path(), err, l.broken)
+		}
+		l.broken = nil
 	}
 	if l.f == nil {
 		if err := l.create(); err != nil {
@@ -79,15 +98,40 @@ func (l *deadLetterLog) append(dl *DeadLetter) error {
 		err = l.f.Sync()
 	}
 	if err != nil {
-		l.failCause = fmt.Errorf("write %s: %w", l.path(), err)
-		if terr := l.f.Truncate(l.size); terr == nil {
-			l.f.Sync()
-		}
-		return fmt.Errorf("%w: %w", ErrFailed, l.failCause)
+		l.broken = fmt.Errorf("write %s: %w", l.path(), err)
+		return fmt.Errorf("%w: %w", ErrFailed, l.broken)
 	}
 	l.size += int64(len(frame))
 	l.next++
 	l.count++
+	l.stat.Store(l.count)
+	return nil
+}
+
+// repair reopens the log after a failed write and cuts it back to size,
+// fsynced. The new descriptor replaces the one that saw the failure.
+func (l *deadLetterLog) repair() error {
+	f, err := l.fsys.OpenFile(l.path(), os.O_RDWR|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	info, err := f.Stat()
+	switch {
+	case err != nil:
+	case info.Size() < l.size:
+		err = fmt.Errorf("the file is %d bytes, shorter than its last dead letter's end %d", info.Size(), l.size)
+	case info.Size() > l.size:
+		err = f.Truncate(l.size)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if err != nil {
+		f.Close()
+		return err
+	}
+	l.f.Close()
+	l.f = f
 	return nil
 }
 
@@ -154,19 +198,20 @@ func (l *deadLetterLog) read(from int64, max int) ([]DeadLetter, int64, error) {
 // between leaves it in both (it may be replayed once more, it is never
 // lost). A reason longer than 4 KiB is cut.
 func (d *Disk) DeadLetter(e Entry, reason string) error {
-	d.ackMu.Lock()
-	defer d.ackMu.Unlock()
-	d.readMu.Lock()
-	defer d.readMu.Unlock()
-	if d.isClosed() {
+	d.head.mu.Lock()
+	defer d.head.mu.Unlock()
+	r := &d.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if d.w.isClosed() {
 		return ErrClosed
 	}
-	p := d.pos
-	limit, ok := d.locate(&p)
+	p := r.pos
+	limit, ok := d.w.locate(&p)
 	if !ok {
 		return fmt.Errorf("spool: dead-letter seq %d: not the head of the queue (the queue is empty)", e.Seq)
 	}
-	payload, _, err := d.frameAt(&d.rd, p, limit)
+	payload, _, err := r.cur.frameAt(p, limit)
 	if err != nil {
 		return err
 	}
@@ -176,7 +221,7 @@ func (d *Disk) DeadLetter(e Entry, reason string) error {
 	// written out).
 	var head Entry
 	if err := decodeRecordPayload(payload, &head); err != nil {
-		return d.corrupt(p, err)
+		return newDamage(d.dir, p, err)
 	}
 	if head.Seq != e.Seq {
 		return fmt.Errorf("spool: dead-letter seq %d: not the head of the queue (head is %d)", e.Seq, head.Seq)
@@ -185,14 +230,9 @@ func (d *Disk) DeadLetter(e Entry, reason string) error {
 		reason = reason[:maxReasonBytes]
 	}
 	dl := DeadLetter{Entry: head, Reason: reason, At: d.opts.Now()}
-	d.deadMu.Lock()
+	d.dead.mu.Lock()
 	err = d.dead.append(&dl)
-	if err == nil {
-		d.mu.Lock()
-		d.deadCount = d.dead.count
-		d.mu.Unlock()
-	}
-	d.deadMu.Unlock()
+	d.dead.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("spool: dead-letter seq %d: %w", e.Seq, err)
 	}
@@ -202,9 +242,9 @@ func (d *Disk) DeadLetter(e Entry, reason string) error {
 // DeadLetters returns every dead letter, oldest first. It holds them all
 // in memory: Redrive streams instead.
 func (d *Disk) DeadLetters() ([]DeadLetter, error) {
-	d.deadMu.Lock()
-	defer d.deadMu.Unlock()
-	if d.isClosed() {
+	d.dead.mu.Lock()
+	defer d.dead.mu.Unlock()
+	if d.w.isClosed() {
 		return nil, ErrClosed
 	}
 	out, _, err := d.dead.read(logHeaderSize, math.MaxInt)
@@ -215,20 +255,25 @@ func (d *Disk) DeadLetters() ([]DeadLetter, error) {
 // one once send returned nil for it (durably, before the next is sent). It
 // stops at the first error from send or ctx and returns how many it removed.
 // A crash between a send and its removal sends that dead letter again next
-// time. One Redrive (or RequeueDeadLetters) runs at a time; send is called
-// without any lock held, so it may use the Disk.
+// time. One Redrive (or RequeueDeadLetters) runs at a time, the others wait
+// for their turn or for ctx; send is called without any lock held, so it
+// may use the Disk.
 func (d *Disk) Redrive(ctx context.Context, send func(context.Context, DeadLetter) error) (n int, err error) {
-	d.redriveMu.Lock()
-	defer d.redriveMu.Unlock()
+	select {
+	case d.dead.turn <- struct{}{}:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	defer func() { <-d.dead.turn }()
 	off := int64(logHeaderSize)
 	for {
-		d.deadMu.Lock()
-		if d.isClosed() {
-			d.deadMu.Unlock()
+		d.dead.mu.Lock()
+		if d.w.isClosed() {
+			d.dead.mu.Unlock()
 			return n, ErrClosed
 		}
 		batch, next, err := d.dead.read(off, redriveChunk)
-		d.deadMu.Unlock()
+		d.dead.mu.Unlock()
 		if err != nil || len(batch) == 0 {
 			return n, err
 		}
@@ -266,17 +311,17 @@ func (d *Disk) RequeueDeadLetters(ctx context.Context) (int, error) {
 // head file's first dead-letter id past it. When none are left the log is
 // cut back to its header; emptied reports that.
 func (d *Disk) removeDeadLetter(id uint64) (emptied bool, err error) {
-	d.deadMu.Lock()
-	defer d.deadMu.Unlock()
-	if err := d.persistHead(func(h *headState) { h.deadFirst = id + 1 }); err != nil {
+	d.head.mu.Lock()
+	defer d.head.mu.Unlock()
+	l := &d.dead
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := d.head.writeLocked(func(h *headState) { h.deadFirst = id + 1 }); err != nil {
 		return false, err
 	}
-	l := &d.dead
 	l.first = id + 1
 	l.count--
-	d.mu.Lock()
-	d.deadCount = l.count
-	d.mu.Unlock()
+	l.stat.Store(l.count)
 	if l.count > 0 || l.f == nil {
 		return false, nil
 	}

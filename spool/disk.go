@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -45,7 +46,8 @@ type DiskOptions struct {
 	Overflow Overflow
 	// FS is the file system; nil means the operating system's (OSFS).
 	FS FS
-	// Now stamps AppendedAt and dead letters; nil means time.Now.
+	// Now stamps AppendedAt and dead letters, and times storage failures;
+	// nil means time.Now.
 	Now func() time.Time
 	// Logger receives recovery events (each logged once, at Warn) and
 	// storage failures; nil means slog.Default().
@@ -58,6 +60,24 @@ type DiskOptions struct {
 	// that fsync runs form the next group by themselves, so an idle spool
 	// answers after one fsync and a busy one batches as much as it needs.
 	GroupCommitMaxBytes int
+	// ProbeInterval bounds the wait between probes of the storage after a
+	// write or fsync failure. The spool then refuses appends (ErrFailed)
+	// and probes in the background, first after 50 ms, then doubling the
+	// wait up to ProbeInterval, until a probe (a page written and fsynced)
+	// succeeds; then it accepts appends again. 0 means
+	// DefaultProbeInterval (1s); negative is an error.
+	ProbeInterval time.Duration
+	// Existing makes OpenDisk refuse, with an error wrapping ErrNotSpool,
+	// a directory that does not exist or holds no spool (no head file,
+	// lock file, segment or dead-letter log), instead of creating one:
+	// for operator tools, which must not turn a mistyped path into a new
+	// spool.
+	Existing bool
+	// AfterFunc schedules those probes like time.AfterFunc: it calls f in
+	// a goroutine of its own after d, and returns a function that cancels
+	// the call and reports whether it did (Timer.Stop). nil means
+	// time.AfterFunc. Tests inject one that fires when they say.
+	AfterFunc func(d time.Duration, f func()) (stop func() bool)
 }
 
 func (o DiskOptions) withDefaults() (DiskOptions, error) {
@@ -70,6 +90,8 @@ func (o DiskOptions) withDefaults() (DiskOptions, error) {
 		return o, fmt.Errorf("spool: DiskOptions.Overflow = %d: must be OverflowBlock or OverflowReject", int(o.Overflow))
 	case o.GroupCommitMaxBytes < 0:
 		return o, fmt.Errorf("spool: DiskOptions.GroupCommitMaxBytes = %d: must be >= 0 (0 means %d)", o.GroupCommitMaxBytes, DefaultGroupCommitMaxBytes)
+	case o.ProbeInterval < 0:
+		return o, fmt.Errorf("spool: DiskOptions.ProbeInterval = %s: must be >= 0 (0 means %s)", o.ProbeInterval, DefaultProbeInterval)
 	}
 	if o.MaxBytes == 0 {
 		o.MaxBytes = DefaultDiskMaxBytes
@@ -89,120 +111,51 @@ func (o DiskOptions) withDefaults() (DiskOptions, error) {
 	if o.GroupCommitMaxBytes == 0 {
 		o.GroupCommitMaxBytes = DefaultGroupCommitMaxBytes
 	}
+	if o.ProbeInterval == 0 {
+		o.ProbeInterval = DefaultProbeInterval
+	}
+	if o.AfterFunc == nil {
+		o.AfterFunc = func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
+	}
 	return o, nil
 }
 
 // Disk is the durable spool: a Queue kept in a directory as a segmented
 // log. See the package documentation for its format and guarantees.
 //
-// Locks, always taken in this order: redriveMu (Redrive runs one at a
-// time), ackMu (what moves the head: Ack, DeadLetter, Purge, and Close,
-// which waits for them), readMu (the read side: head position, read
-// cursor), aheadMu (the read-ahead's own cursor), deadMu (the
-// dead-letter log), headMu (the head file), mu (everything shared with
-// appenders). Append takes only mu. No file I/O happens under mu except
-// the few-byte read of the new head's timestamp in Ack and Purge's
-// removals (on a Disk of its own). The committer role (see commitGroup)
-// writes to active without mu while committing is set; Ack retires active
-// only while it is not. The Disk's own goroutines (counted in background)
-// only read ahead for PeekAfter, under aheadMu, and unlink acknowledged
-// segments; appends never wait for a goroutine of its own.
+// It is made of parts with a lock each (see their types):
+//
+//	w     writer          the tail: group commit, segments, admission, failure probes
+//	r     reader          the head position, Peek's cursor and window, damage found reading
+//	ahead aheadCursor     the read-ahead's own cursor
+//	head  headFile        the head file; its lock is held by what moves the head
+//	dead  deadLetterLog   deadletter.log
+//
+// Locks are always taken in this order: head.mu, r.mu, dead.mu, ahead.mu,
+// w.mu (any of them may be skipped). Append takes only w.mu; Peek r.mu,
+// then w.mu for a moment to find the committed end; Ack head.mu, r.mu to
+// plan and to apply the move, w.mu to count it. The Disk's own goroutines
+// (counted in background) read ahead for PeekAfter, unlink acknowledged
+// segments and probe failed storage; appends never wait for a goroutine
+// of its own.
 type Disk struct {
-	dir    string
-	opts   DiskOptions
-	fs     FS
-	log    *slog.Logger
-	lock   io.Closer
-	notify chan struct{}
+	dir  string
+	opts DiskOptions
+	fs   FS
+	log  *slog.Logger
+	lock io.Closer
 
-	// wbuf is the group commit's write buffer, used by whoever holds the
-	// committer role.
-	wbuf []byte
+	w     writer
+	r     reader
+	ahead aheadCursor
+	head  headFile
+	dead  deadLetterLog
 
-	mu        sync.Mutex
-	idle      *sync.Cond // on mu: broadcast when the committer role is released
-	closed    bool
-	failCause error // first write/fsync failure; appends refused since
-	pending   []*appendReq
-	waiters   []*spaceWaiter // blocked appenders, first come first served
-	reserved  int64          // bytes of admitted appends not yet committed
-	// committing: an appender holds the committer role (one at a time).
-	// Whenever pending is not empty, committing is set.
-	committing  bool
-	active      *segWriter // newest segment; the role holder's while committing
-	segs        []segInfo  // every segment file, oldest first; the last is active's
-	nextSeq     uint64
-	lastSeq     uint64 // last committed seq
-	records     int64  // committed, unacknowledged
-	bytes       int64
-	oldestAt    time.Time
-	deadCount   int64
-	quarantined int
-	commits     uint64 // group commits done, for benchmarks
-
-	// ackMu is held by whatever moves the head. Ack releases readMu while
-	// it writes the head file, so that PeekAfter and the read-ahead go on
-	// during its fsyncs; ackMu keeps pos and acked unchanged meanwhile.
-	ackMu sync.Mutex
-
-	readMu sync.Mutex
-	pos    position // first unacknowledged record (may sit at a segment's end)
-	acked  uint64   // every seq <= acked is acknowledged
-	window []peeked // the entries of the last Peek still unacknowledged, from pos on
-	// spareWindow is the window slice of the last read-ahead taken, copied
-	// into window: the next read-ahead fills it again.
-	spareWindow []peeked
-	rd          segReader
-	dec         recordDecoder // decodes what rd reads
-	// ahead is the batches being read in the background for the next
-	// PeekAfter, or nil; buffered is a finished read-ahead whose first
-	// entries were handed out, holding the rest.
-	ahead    *readAhead
-	buffered *readAhead
-
-	// aheadMu guards the read-ahead's own cursor and decoder: it reads
-	// with them outside readMu, so that a PeekAfter taking what is
-	// already buffered, or an Ack, does not wait for it.
-	aheadMu sync.Mutex
-	ard     segReader
-	adec    recordDecoder
-	// background counts the goroutines reading ahead and deleting
-	// acknowledged segments; Close waits for them.
+	// background counts the goroutines reading ahead, deleting
+	// acknowledged segments and probing failed storage (a probe from when
+	// it is scheduled: Close cancels it first); Close waits for them.
 	background sync.WaitGroup
-
-	deadMu sync.Mutex
-	dead   deadLetterLog
-
-	headMu sync.Mutex
-	head   headState   // as last written to the head file
-	hw     *headWriter // updates the head file in place
-
-	redriveMu sync.Mutex
 }
-
-// segInfo is a segment file and its committed size.
-type segInfo struct {
-	base uint64
-	size int64
-}
-
-// position is a place in the log: a segment and an offset in it. base 0
-// means "before the first segment".
-type position struct {
-	base uint64
-	off  int64
-}
-
-// peeked is what Ack needs to know of an entry Peek returned.
-type peeked struct {
-	seq uint64
-	pos position // where the entry starts
-	n   int64    // its frame size
-	at  time.Time
-}
-
-// end is where the entry after w starts (possibly past its segment's end).
-func (w peeked) end() position { return position{base: w.pos.base, off: w.pos.off + w.n} }
 
 // OpenDisk opens the spool in dir, creating the directory if needed,
 // takes its lock and recovers whatever a previous process left (see the
@@ -217,6 +170,11 @@ func OpenDisk(dir string, opts DiskOptions) (*Disk, error) {
 		return nil, errors.New("spool: OpenDisk: empty directory name")
 	}
 	dir = filepath.Clean(dir)
+	if opts.Existing {
+		if err := checkSpoolDir(opts.FS, "open", dir); err != nil {
+			return nil, err
+		}
+	}
 	if err := opts.FS.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("spool: open %s: %w", dir, err)
 	}
@@ -230,16 +188,15 @@ func OpenDisk(dir string, opts DiskOptions) (*Disk, error) {
 		return nil, fmt.Errorf("spool: open %s: %w", dir, err)
 	}
 	d := &Disk{
-		dir:    dir,
-		opts:   opts,
-		fs:     opts.FS,
-		log:    opts.Logger,
-		lock:   lock,
-		notify: make(chan struct{}, 1),
+		dir:  dir,
+		opts: opts,
+		fs:   opts.FS,
+		log:  opts.Logger,
+		lock: lock,
 	}
-	d.idle = sync.NewCond(&d.mu)
-	d.rd = segReader{fsys: d.fs, dir: dir}
-	d.ard = segReader{fsys: d.fs, dir: dir}
+	d.w.init(dir, opts, &d.background)
+	d.r.cur.seg = segReader{fsys: d.fs, dir: dir}
+	d.ahead.cur.seg = segReader{fsys: d.fs, dir: dir}
 	if err := d.load(); err != nil {
 		d.closeFiles()
 		lock.Close()
@@ -254,45 +211,22 @@ func (d *Disk) load() error {
 	if err != nil {
 		return err
 	}
-	for _, sp := range p.segs {
-		d.segs = append(d.segs, segInfo{base: sp.base, size: sp.size})
+	if err := d.w.load(p, quarantined); err != nil {
+		return err
 	}
-	if n := len(d.segs); n > 0 {
-		last := d.segs[n-1]
-		f, err := d.fs.OpenFile(filepath.Join(d.dir, segmentName(last.base)), os.O_WRONLY|os.O_APPEND, 0)
-		if err != nil {
-			return fmt.Errorf("spool: open %s: %w", d.dir, err)
-		}
-		d.active = &segWriter{f: f, base: last.base, size: last.size}
-	}
-	d.nextSeq = p.nextSeq
-	d.lastSeq = p.nextSeq - 1
-	d.records, d.bytes, d.oldestAt = p.records, p.bytes, p.oldestAt
-	d.quarantined = quarantined
-	d.acked = p.acked
+	d.r.acked = p.acked
 	if p.records == 0 {
-		d.acked = d.lastSeq
+		d.r.acked = p.nextSeq - 1
 	}
-	d.pos = position{base: p.headBase, off: p.headOff}
+	d.r.pos = position{base: p.headBase, off: p.headOff}
 	if err := d.dead.open(d.fs, d.dir, p); err != nil {
 		return err
 	}
-	d.deadCount = p.deadRecords
 	// A fresh file, written atomically, whatever recovery found (an old
 	// format, a damaged slot): the updates in place start from two sound
 	// slots, one holding this state, the other empty.
-	d.head = headState{acked: d.acked, segBase: d.pos.base, off: d.pos.off, deadFirst: d.dead.first, next: d.nextSeq, gen: p.head.gen + 1}
-	if err := writeHead(d.fs, d.dir, d.head); err != nil {
-		return err
-	}
-	hw, err := openHeadWriter(d.fs, d.dir)
-	if err != nil {
-		return err
-	}
-	d.headMu.Lock()
-	d.hw = hw
-	d.headMu.Unlock()
-	return nil
+	h := headState{acked: d.r.acked, segBase: d.r.pos.base, off: d.r.pos.off, deadFirst: d.dead.first, next: p.nextSeq, gen: p.head.gen + 1}
+	return d.head.create(d.fs, d.dir, h)
 }
 
 // Dir returns the spool's directory.
@@ -301,41 +235,28 @@ func (d *Disk) Dir() string { return d.dir }
 // Stats implements Queue. Records and Bytes count what is committed and
 // not yet acknowledged; appends waiting for their fsync are not included.
 func (d *Disk) Stats() Stats {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return Stats{
-		Records:     d.records,
-		Bytes:       d.bytes,
-		OldestAt:    d.oldestAt,
-		MaxBytes:    d.opts.MaxBytes,
-		Segments:    len(d.segs),
-		DeadLetters: d.deadCount,
-		Quarantined: d.quarantined,
-	}
+	s := d.w.stats()
+	s.DeadLetters = d.dead.stat.Load()
+	return s
 }
 
 // Notify implements Queue: the channel receives after each group commit.
-func (d *Disk) Notify() <-chan struct{} { return d.notify }
+func (d *Disk) Notify() <-chan struct{} { return d.w.notify }
 
 // Close implements Queue. Appends already queued for a group commit are
 // written and fsynced first, appends waiting for room fail with ErrClosed,
 // and everything unacknowledged stays on disk for the next OpenDisk.
 // Closing twice returns nil.
 func (d *Disk) Close() error {
-	d.ackMu.Lock() // an Ack writing the head file finishes first
-	defer d.ackMu.Unlock()
-	d.mu.Lock()
-	if d.closed {
-		d.mu.Unlock()
+	d.head.mu.Lock() // whatever moves the head finishes first
+	defer d.head.mu.Unlock()
+	if !d.w.close() {
 		return nil
 	}
-	d.closed = true
-	d.failWaitersLocked(ErrClosed)
-	for d.committing {
-		d.idle.Wait() // appends already queued are committed first
+	err := errors.Join(d.closeFiles(), d.head.closeLocked())
+	if err != nil {
+		err = fmt.Errorf("spool: close %s: %w", d.dir, err)
 	}
-	d.mu.Unlock()
-	err := d.closeFiles()
 	d.background.Wait() // before the lock goes: the directory is ours until then
 	if lerr := d.lock.Close(); err == nil {
 		err = lerr
@@ -343,43 +264,65 @@ func (d *Disk) Close() error {
 	return err
 }
 
-// closeFiles closes every file the Disk holds open.
+// closeFiles closes every file the Disk holds open but the head file.
 func (d *Disk) closeFiles() error {
-	var errs []error
-	d.readMu.Lock()
-	d.rd.close()
-	d.readMu.Unlock()
-	d.aheadMu.Lock()
-	d.ard.close()
-	d.aheadMu.Unlock()
-	d.deadMu.Lock()
-	errs = append(errs, d.dead.close())
-	d.deadMu.Unlock()
-	d.headMu.Lock()
-	if d.hw != nil {
-		errs = append(errs, d.hw.close())
-		d.hw = nil
-	}
-	d.headMu.Unlock()
-	d.mu.Lock()
-	if d.active != nil {
-		errs = append(errs, d.active.f.Close())
-		d.active = nil
-	}
-	d.mu.Unlock()
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("spool: close %s: %w", d.dir, err)
-	}
-	return nil
-}
-
-func (d *Disk) isClosed() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.closed
+	d.r.mu.Lock()
+	d.r.cur.seg.close()
+	d.r.mu.Unlock()
+	d.ahead.mu.Lock()
+	d.ahead.cur.seg.close()
+	d.ahead.mu.Unlock()
+	d.dead.mu.Lock()
+	err := d.dead.close()
+	d.dead.mu.Unlock()
+	return errors.Join(err, d.w.closeFiles())
 }
 
 var (
 	_ Queue     = (*Disk)(nil)
 	_ ReadAhead = (*Disk)(nil)
 )
+
+// openSegment opens segment s of dir for appending at its end.
+func openSegment(fsys FS, dir string, s segInfo) (*segWriter, error) {
+	f, err := fsys.OpenFile(filepath.Join(dir, segmentName(s.base)), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return nil, fmt.Errorf("spool: open %s: %w", dir, err)
+	}
+	return &segWriter{f: f, base: s.base, size: s.size, last: s.last}, nil
+}
+
+// checkSpoolDir fails with an error wrapping ErrNotSpool, for operation
+// op, unless dir is a directory holding a spool's files.
+func checkSpoolDir(fsys FS, op, dir string) error {
+	info, err := fsys.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &notSpoolError{op, dir, "no such directory"}
+	case err != nil:
+		return fmt.Errorf("spool: %s %s: %w", op, dir, err)
+	case !info.IsDir():
+		return &notSpoolError{op, dir, "it is a file"}
+	}
+	entries, err := fsys.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("spool: %s %s: %w", op, dir, err)
+	}
+	for _, e := range entries {
+		switch name := e.Name(); {
+		case name == headFileName, name == lockFileName, name == deadLetterName, name == quarantineDir, isSegmentName(name):
+			return nil
+		}
+	}
+	return &notSpoolError{op, dir, "it holds no head file, lock file, segment or dead-letter log"}
+}
+
+// notSpoolError says why dir is not a spool directory. It wraps
+// ErrNotSpool.
+type notSpoolError struct{ op, dir, why string }
+
+func (e *notSpoolError) Error() string {
+	return fmt.Sprintf("spool: %s %s: not a spool directory: %s", e.op, e.dir, e.why)
+}
+
+func (e *notSpoolError) Unwrap() error { return ErrNotSpool }

@@ -52,15 +52,15 @@ func BenchmarkAppend(b *testing.B) {
 				if n == 0 {
 					continue
 				}
-				d.mu.Lock()
-				before := d.commits
-				d.mu.Unlock()
+				d.w.mu.Lock()
+				before := d.w.commits
+				d.w.mu.Unlock()
 				start := time.Now()
 				appendConcurrently(b, d, r, pubs, n)
 				spoolTime += time.Since(start)
-				d.mu.Lock()
-				groups := d.commits - before
-				d.mu.Unlock()
+				d.w.mu.Lock()
+				groups := d.w.commits - before
+				d.w.mu.Unlock()
 				commits += groups
 
 				b.StopTimer()

@@ -3,7 +3,6 @@ package spool
 import (
 	"context"
 	"errors"
-	"io"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,81 +18,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func isSegment(name string) bool { return strings.HasSuffix(name, segmentExt) }
-
-func TestFailedWriteOrFsyncRefusesAppendsAndKeepsAcceptedRecords(t *testing.T) {
-	tests := []struct {
-		name  string
-		fault func(*faultFS)
-		want  error // also wrapped by the Append error, besides ErrFailed
-	}{{
-		name: "disk full half-way through a write",
-		fault: func(f *faultFS) {
-			f.setWrite(func(name string, b []byte) (int, error, bool) {
-				return len(b) / 2, syscall.ENOSPC, isSegment(name)
-			})
-		},
-		want: syscall.ENOSPC,
-	}, {
-		name: "short write without an error",
-		fault: func(f *faultFS) {
-			f.setWrite(func(name string, b []byte) (int, error, bool) { return len(b) - 1, nil, isSegment(name) })
-		},
-		want: io.ErrShortWrite,
-	}, {
-		name: "fsync fails with EIO",
-		fault: func(f *faultFS) {
-			f.setSync(func(name string) error {
-				if isSegment(name) {
-					return syscall.EIO
-				}
-				return nil
-			})
-		},
-		want: syscall.EIO,
-	}}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			ffs := newFaultFS()
-			d := openTest(t, dir, DiskOptions{FS: ffs, SegmentBytes: MinSegmentBytes})
-			appendRange(t, d, 0, 200) // two segments
-
-			tt.fault(ffs)
-			err := d.Append(context.Background(), rec(200), rec(201))
-			if !errors.Is(err, ErrFailed) || !errors.Is(err, tt.want) {
-				t.Fatalf("Append during the fault = %v, want ErrFailed and %v", err, tt.want)
-			}
-			ffs.setWrite(nil)
-			ffs.setSync(nil)
-			if err := d.Append(context.Background(), rec(202)); !errors.Is(err, ErrFailed) {
-				t.Fatalf("Append after the fault = %v, want ErrFailed until reopened", err)
-			}
-
-			// What was accepted before stays readable and drainable.
-			if got := queued(t, d); !equalInts(got, ints(0, 200)) {
-				t.Fatalf("queued after the fault = %v", got)
-			}
-			es, _ := d.Peek(context.Background(), 10)
-			if err := d.Ack(es[9].Seq); err != nil {
-				t.Fatalf("Ack after the fault: %v", err)
-			}
-			if err := d.Close(); err != nil {
-				t.Fatal(err)
-			}
-
-			d2 := openTest(t, dir, DiskOptions{SegmentBytes: MinSegmentBytes})
-			if got := queued(t, d2); !equalInts(got, ints(10, 200)) {
-				t.Fatalf("queued after reopening = %v, want 10..199 (the failed append cut off)", got)
-			}
-			if q := d2.Stats().Quarantined; q != 0 {
-				t.Fatalf("reopen quarantined %d ranges: the failed write was not cut off cleanly", q)
-			}
-			if err := d2.Append(context.Background(), rec(300)); err != nil {
-				t.Fatalf("Append after reopening: %v", err)
-			}
-		})
-	}
-}
 
 func TestFailedFsyncFailsEveryAppendOfItsGroup(t *testing.T) {
 	dir := t.TempDir()
@@ -125,9 +49,9 @@ func TestFailedFsyncFailsEveryAppendOfItsGroup(t *testing.T) {
 		go func() { results <- d.Append(context.Background(), rec(1+i)) }()
 	}
 	waitFor(t, "the second group to queue", func() bool {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		return len(d.pending) == group
+		d.w.mu.Lock()
+		defer d.w.mu.Unlock()
+		return len(d.w.pending) == group
 	})
 	close(gate)
 	if err := <-first; err != nil {
@@ -176,9 +100,9 @@ func TestGroupCommitSharesOneFsyncAmongConcurrentAppends(t *testing.T) {
 				go func() { done <- d.Append(context.Background(), rec(10+i)) }()
 			}
 			waitFor(t, "64 appends to queue behind the first fsync", func() bool {
-				d.mu.Lock()
-				defer d.mu.Unlock()
-				return len(d.pending) == 64
+				d.w.mu.Lock()
+				defer d.w.mu.Unlock()
+				return len(d.w.pending) == 64
 			})
 			syncsBefore := ffs.syncs.Load()
 			close(gate)
@@ -222,6 +146,44 @@ func TestFailedDeadLetterWriteKeepsEntryQueued(t *testing.T) {
 	d2 := openTest(t, dir, DiskOptions{})
 	if got := queued(t, d2); !equalInts(got, ints(0, 3)) {
 		t.Fatalf("queued after reopening = %v", got)
+	}
+}
+
+// A failed dead-letter write is cut off, and dead-lettering works again
+// as soon as the storage does, without reopening.
+func TestDeadLetteringWorksAgainOnceTheStorageDoes(t *testing.T) {
+	dir := t.TempDir()
+	ffs := newFaultFS()
+	d := openTest(t, dir, DiskOptions{FS: ffs})
+	appendRange(t, d, 0, 3)
+	es, _ := d.Peek(context.Background(), 2)
+	if err := d.DeadLetter(es[0], "poison"); err != nil { // the log exists from here on
+		t.Fatal(err)
+	}
+	ffs.setWrite(func(name string, b []byte) (int, error, bool) {
+		return len(b) / 2, syscall.ENOSPC, name == deadLetterName
+	})
+	if err := d.DeadLetter(es[1], "poison"); !errors.Is(err, ErrFailed) || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("DeadLetter on a full disk = %v, want ErrFailed wrapping ENOSPC", err)
+	}
+	ffs.setWrite(nil)
+	if err := d.DeadLetter(es[1], "poison"); err != nil {
+		t.Fatalf("DeadLetter once the disk has room again: %v", err)
+	}
+	if got := queued(t, d); !equalInts(got, []int{2}) {
+		t.Fatalf("queued = %v, want [2]", got)
+	}
+	d.Close()
+	d2 := openTest(t, dir, DiskOptions{})
+	dls, err := d2.DeadLetters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dls) != 2 || recIndex(t, dls[0].Entry) != 0 || recIndex(t, dls[1].Entry) != 1 {
+		t.Fatalf("dead letters after reopening: %+v, want records 0 and 1 once each", dls)
+	}
+	if q := d2.Stats().Quarantined; q != 0 {
+		t.Fatalf("reopen quarantined %d ranges: the failed dead-letter write was not cut off", q)
 	}
 }
 

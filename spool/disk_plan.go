@@ -74,6 +74,23 @@ type dirPlan struct {
 	deadRecords    int64
 	nextDeadID     uint64
 	deadFirst      uint64
+	// gaps has seen every queued record's seq, in order, from the head on
+	// (see missing).
+	gaps gapFinder
+}
+
+// missing returns the gaps in the sequence of queued records between the
+// head and the tail: seqs that were handed out (records around them, the
+// head file or a segment's name prove it) and whose records are gone. The
+// head is acked+1 when the head file is sound, else the oldest record
+// found; the tail is nextSeq-1, so the records lost at the end of the
+// log, from the last one found up to what the head file's last update or
+// the newest segment's name says was stored, are a gap too.
+func (p *dirPlan) missing() []Gap {
+	g := p.gaps
+	g.gaps = slices.Clip(g.gaps)
+	g.end(p.nextSeq)
+	return g.gaps
 }
 
 // planVisitors, when set, see every queued record's payload and every
@@ -98,6 +115,7 @@ func planDir(fsys FS, dir string, visit planVisitors) (*dirPlan, error) {
 	if p.headStatus == headOK {
 		p.acked = p.head.acked
 		p.deadFirst = p.head.deadFirst
+		p.gaps.next = p.acked + 1 // else the head is the oldest record found
 	}
 	var segNames []string
 	deadExists := false
@@ -146,7 +164,8 @@ func planDir(fsys FS, dir string, visit planVisitors) (*dirPlan, error) {
 			if p.headStatus == headOK && p.head.segBase == base {
 				hint = p.head.off
 			}
-			err := scanLog(fsys, dir, sp, segmentKind, max(base, prevOrd+1), hi, p.acked, hint, last, visit.record)
+			err := sp.scan(fsys, dir, logScan{kind: segmentKind, lo: max(base, prevOrd+1), hi: hi, skip: p.acked,
+				hint: hint, last: last, visit: visit.record, gaps: &p.gaps})
 			if errors.Is(err, fs.ErrNotExist) {
 				continue
 			}
@@ -182,7 +201,7 @@ func planDir(fsys FS, dir string, visit planVisitors) (*dirPlan, error) {
 		}
 		skip := max(p.deadFirst, 1) - 1
 		p.dead = &logPlan{name: name, size: info.Size(), tornAt: -1, firstOff: -1}
-		if err := scanLog(fsys, dir, p.dead, deadLetterKind, 1, math.MaxUint64, skip, -1, true, visit.dead); err != nil {
+		if err := p.dead.scan(fsys, dir, logScan{kind: deadLetterKind, lo: 1, hi: math.MaxUint64, skip: skip, hint: -1, last: true, visit: visit.dead}); err != nil {
 			return nil, err
 		}
 		p.deadRecords = p.dead.records
@@ -215,20 +234,35 @@ func listQuarantine(fsys FS, dir string) ([]fs.FileInfo, error) {
 	return out, nil
 }
 
-// scanLog fills p from the log file p.name: frames must carry ordinals in
-// [lo, hi); those above skip are counted as queued. hint, when >= 0, is
-// where the first frame above skip is believed to start: it is used only
-// if the frame there is valid and carries exactly skip+1, which proves
-// that everything before it is at or below skip. last says the file is
-// the newest of its kind, the only one that may end in an interrupted
-// write. visit, if not nil, sees the payload of every frame above skip.
-func scanLog(fsys FS, dir string, p *logPlan, kind logKind, lo, hi, skip uint64, hint int64, last bool, visit func([]byte) error) error {
+// logScan says how to scan one log file.
+type logScan struct {
+	kind   logKind
+	lo, hi uint64 // the ordinals a valid frame may carry: [lo, hi)
+	// skip: frames with an ordinal up to skip are consumed, neither
+	// counted as queued nor visited.
+	skip uint64
+	// hint, when >= 0, is where the first frame above skip is believed to
+	// start: it is used only if the frame there is valid and carries
+	// exactly skip+1, which proves that everything before it is at or
+	// below skip.
+	hint int64
+	// last: the file is the newest of its kind, the only one that may end
+	// in an interrupted write.
+	last bool
+	// visit, if not nil, sees the payload of every frame above skip.
+	visit func([]byte) error
+	// gaps, if not nil, sees the ordinal of every frame above skip.
+	gaps *gapFinder
+}
+
+// scan fills p from the log file p.name as s says.
+func (p *logPlan) scan(fsys FS, dir string, s logScan) error {
 	if p.size == 0 {
 		return nil
 	}
 	if p.size < logHeaderSize {
 		p.short = true
-		if last {
+		if s.last {
 			p.tornAt = 0
 		} else {
 			p.damage = append(p.damage, span{0, p.size})
@@ -240,27 +274,27 @@ func scanLog(fsys FS, dir string, p *logPlan, kind logKind, lo, hi, skip uint64,
 		return fmt.Errorf("spool: open %s: %w", p.name, err)
 	}
 	defer f.Close()
-	s := newFrameScanner(f, p.size, kind, lo, hi)
-	h, err := s.bytes(0, logHeaderSize)
+	sc := newFrameScanner(f, p.size, s.kind, s.lo, s.hi)
+	h, err := sc.bytes(0, logHeaderSize)
 	if err != nil {
 		return fmt.Errorf("spool: read %s: %w", p.name, err)
 	}
-	if !checkLogHeader(h, kind, p.base) {
+	if !checkLogHeader(h, s.kind, p.base) {
 		p.damage = append(p.damage, span{0, logHeaderSize})
 	}
 	start := int64(logHeaderSize)
-	if hint > logHeaderSize && hint < p.size && skip < math.MaxUint64 {
-		probe := newFrameScanner(f, p.size, kind, skip+1, skip+2)
-		payload, _, _, err := probe.frameAt(hint)
+	if s.hint > logHeaderSize && s.hint < p.size && s.skip < math.MaxUint64 {
+		probe := newFrameScanner(f, p.size, s.kind, s.skip+1, s.skip+2)
+		payload, _, _, err := probe.frameAt(s.hint)
 		if err != nil {
 			return fmt.Errorf("spool: read %s: %w", p.name, err)
 		}
 		if payload != nil {
-			start = hint
-			s.lo = max(lo, skip+1)
+			start = s.hint
+			sc.lo = max(s.lo, s.skip+1)
 		}
 	}
-	err = s.scan(start, func(it scanItem) error {
+	err = sc.scan(start, func(it scanItem) error {
 		switch {
 		case !it.damaged:
 			p.lastOrd = it.ord
@@ -269,19 +303,22 @@ func scanLog(fsys FS, dir string, p *logPlan, kind logKind, lo, hi, skip uint64,
 			} else {
 				p.keep = append(p.keep, span{it.off, it.off + it.n})
 			}
-			if it.ord > skip {
+			if it.ord > s.skip {
 				if p.firstOff < 0 {
 					p.firstOff, p.firstAt = it.off, payloadTime(it.payload)
 				}
 				p.records++
 				p.bytes += it.n
-				if visit != nil {
-					if err := visit(it.payload); err != nil {
+				if s.gaps != nil {
+					s.gaps.see(it.ord)
+				}
+				if s.visit != nil {
+					if err := s.visit(it.payload); err != nil {
 						return visitError{err}
 					}
 				}
 			}
-		case it.tail && it.torn && last:
+		case it.tail && it.torn && s.last:
 			p.tornAt = it.off
 		default:
 			p.damage = append(p.damage, span{it.off, it.off + it.n})

@@ -94,15 +94,15 @@ func TestDrainReusesReadBuffers(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			d.readMu.Lock()
-			d.aheadMu.Lock()
-			cursor := &d.rd
+			d.r.mu.Lock()
+			d.ahead.mu.Lock()
+			cursor := &d.r.cur.seg
 			if tc.ahead {
-				cursor = &d.ard
+				cursor = &d.ahead.cur.seg
 			}
 			allocated := cursor.allocated
-			d.aheadMu.Unlock()
-			d.readMu.Unlock()
+			d.ahead.mu.Unlock()
+			d.r.mu.Unlock()
 			if allocated == 0 {
 				t.Fatal("the cursor under test read nothing")
 			}
@@ -133,16 +133,16 @@ func TestUnacknowledgedReadsKeepBoundedBuffers(t *testing.T) {
 	}
 	// Both cursors: PeekAfter's own, and the read-ahead's, which reads
 	// most of it.
-	d.readMu.Lock()
-	d.aheadMu.Lock()
-	allocated := max(d.rd.allocated, d.ard.allocated)
-	for name, rd := range map[string]*segReader{"cursor": &d.rd, "read-ahead's cursor": &d.ard} {
+	d.r.mu.Lock()
+	d.ahead.mu.Lock()
+	allocated := max(d.r.cur.seg.allocated, d.ahead.cur.seg.allocated)
+	for name, rd := range map[string]*segReader{"cursor": &d.r.cur.seg, "read-ahead's cursor": &d.ahead.cur.seg} {
 		if tracked := len(rd.inUse) + len(rd.spare); tracked > maxReadBuffers {
 			t.Errorf("the %s tracks %d read buffers after reading %d MB unacknowledged, want at most %d", name, tracked, n>>10, maxReadBuffers)
 		}
 	}
-	d.aheadMu.Unlock()
-	d.readMu.Unlock()
+	d.ahead.mu.Unlock()
+	d.r.mu.Unlock()
 	if allocated <= maxReadBuffers {
 		t.Errorf("%d read buffers allocated for %d MB, want more than %d (else this tests nothing)", allocated, n>>10, maxReadBuffers)
 	}
@@ -254,17 +254,22 @@ func TestFullPeekAfterReadsTheNextBatchAhead(t *testing.T) {
 	var last uint64
 	for from := 0; from < n; from += batch {
 		if from > 0 {
-			d.readMu.Lock()
-			buffered, ra := d.buffered != nil, d.ahead
-			d.readMu.Unlock()
+			d.r.mu.Lock()
+			buffered, ra := d.r.buffered != nil, d.r.ahead
+			d.r.mu.Unlock()
 			if ra != nil {
 				<-ra.done
 			} else if !buffered {
 				t.Fatalf("nothing read ahead after a full batch ending at record %d", from-1)
 			}
 		}
+		// The read-ahead this PeekAfter starts reads under the read-ahead
+		// cursor's lock: held, its reads cannot count as this PeekAfter's.
+		d.ahead.mu.Lock()
 		reads := ffs.readBytes.Load()
 		es, err := d.PeekAfter(context.Background(), last, batch)
+		read := ffs.readBytes.Load() - reads
+		d.ahead.mu.Unlock()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -272,22 +277,22 @@ func TestFullPeekAfterReadsTheNextBatchAhead(t *testing.T) {
 		if got := indexesOf(t, es); !equalInts(got, want) {
 			t.Fatalf("PeekAfter(%d, %d) = %v, want %v", last, batch, got, want)
 		}
-		if read := ffs.readBytes.Load() - reads; from > 0 && read != 0 {
+		if from > 0 && read != 0 {
 			t.Fatalf("PeekAfter of records %v read %d bytes: the batch was not read ahead", want, read)
 		}
 		last = es[len(es)-1].Seq
-		d.readMu.Lock()
-		if b := d.buffered; b != nil && b.full {
+		d.r.mu.Lock()
+		if b := d.r.buffered; b != nil && b.full {
 			end := b.window[len(b.window)-1].end()
-			if d.ahead == nil || d.ahead.start != end {
+			if d.r.ahead == nil || d.r.ahead.start != end {
 				t.Errorf("PeekAfter of records %v left %d buffered, but did not start reading after them", want, len(b.entries))
 			}
 		}
-		d.readMu.Unlock()
+		d.r.mu.Unlock()
 	}
-	d.readMu.Lock()
-	defer d.readMu.Unlock()
-	if d.ahead != nil {
+	d.r.mu.Lock()
+	defer d.r.mu.Unlock()
+	if d.r.ahead != nil {
 		t.Fatal("a PeekAfter that reached the tail started a read-ahead")
 	}
 }
@@ -331,9 +336,9 @@ func TestReadAheadDoesNotHoldUpPeekAfterOrAck(t *testing.T) {
 		}
 	}
 	waitAhead := func() {
-		d.readMu.Lock()
-		ra := d.ahead
-		d.readMu.Unlock()
+		d.r.mu.Lock()
+		ra := d.r.ahead
+		d.r.mu.Unlock()
 		if ra == nil {
 			t.Fatal("no read-ahead under way after a full batch")
 		}
@@ -410,9 +415,9 @@ func TestCloseWaitsForAReadAheadMidRead(t *testing.T) {
 	}
 	entered, release := holdFirstRead(ffs)
 	defer release()
-	d.readMu.Lock()
-	ra := d.ahead
-	d.readMu.Unlock()
+	d.r.mu.Lock()
+	ra := d.r.ahead
+	d.r.mu.Unlock()
 	if ra == nil {
 		t.Fatal("no read-ahead after a full batch")
 	}
@@ -425,7 +430,7 @@ func TestCloseWaitsForAReadAheadMidRead(t *testing.T) {
 	go func() { closed <- d.Close() }()
 	// Close marks the spool closed before it closes the files, so once it
 	// is marked, the read-ahead must not open any more.
-	for !d.isClosed() {
+	for !d.w.isClosed() {
 		runtime.Gosched()
 	}
 	opens := ffs.opens.Load()

@@ -52,15 +52,10 @@ func recoverDir(fsys FS, dir string, log *slog.Logger) (*dirPlan, int, error) {
 		if lp == p.dead {
 			kind = deadLetterKind
 		}
+		// The copies are durable before the originals go.
 		for _, d := range lp.damage {
 			if err := r.quarantine(lp, d); err != nil {
 				return nil, 0, err
-			}
-		}
-		if len(lp.damage) > 0 {
-			// The copies must be durable before the originals go.
-			if err := fsys.SyncDir(filepath.Join(dir, quarantineDir)); err != nil {
-				return nil, 0, fmt.Errorf("spool: sync quarantine: %w", err)
 			}
 		}
 		switch {
@@ -158,49 +153,14 @@ type recoverer struct {
 	dir         string
 	log         *slog.Logger
 	quarantined int
-	madeDir     bool
 }
 
-// quarantine copies the damaged range d of lp to a new file in the
-// quarantine directory and fsyncs it. An existing file of the same name
-// (left by an interrupted recovery) is kept and the copy gets a suffix.
+// quarantine moves the damaged range d of lp aside (see
+// quarantineRange), counts and logs it.
 func (r *recoverer) quarantine(lp *logPlan, d span) error {
-	qdir := filepath.Join(r.dir, quarantineDir)
-	if !r.madeDir {
-		if err := r.fsys.MkdirAll(qdir, 0o755); err != nil {
-			return fmt.Errorf("spool: create quarantine: %w", err)
-		}
-		if err := r.fsys.SyncDir(r.dir); err != nil {
-			return fmt.Errorf("spool: sync %s: %w", r.dir, err)
-		}
-		r.madeDir = true
-	}
-	src, err := r.fsys.OpenFile(filepath.Join(r.dir, lp.name), os.O_RDONLY, 0)
+	path, err := quarantineRange(r.fsys, r.dir, lp.name, d)
 	if err != nil {
-		return fmt.Errorf("spool: quarantine %s: %w", lp.name, err)
-	}
-	defer src.Close()
-	var dst File
-	var path string
-	for n := 0; ; n++ {
-		path = quarantineName(r.dir, lp.name, d.from, n)
-		dst, err = r.fsys.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if !errors.Is(err, fs.ErrExist) {
-			break
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("spool: quarantine %s: %w", lp.name, err)
-	}
-	_, err = io.Copy(dst, io.NewSectionReader(src, d.from, d.to-d.from))
-	if err == nil {
-		err = dst.Sync()
-	}
-	if cerr := dst.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("spool: quarantine %s: %w", lp.name, err)
+		return err
 	}
 	r.quarantined++
 	r.log.Warn("spool: moved a damaged range aside",

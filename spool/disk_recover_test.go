@@ -105,7 +105,10 @@ func TestOpenRecoversDamagedDirectories(t *testing.T) {
 		// that must be queued afterwards, in order.
 		damage          func(t *testing.T, dir string) []int
 		wantQuarantined int
-		check           func(t *testing.T, dir string)
+		// missing returns the gaps the open must report, in seqs (record
+		// i has seq i+1).
+		missing func(t *testing.T, dir string) []Gap
+		check   func(t *testing.T, dir string)
 	}{{
 		name: "torn frame at the end of the newest segment is truncated",
 		damage: func(t *testing.T, dir string) []int {
@@ -129,6 +132,7 @@ func TestOpenRecoversDamagedDirectories(t *testing.T) {
 			return ints(0, recoveryRecords, 5)
 		},
 		wantQuarantined: 1,
+		missing:         func(*testing.T, string) []Gap { return []Gap{{First: 6, Last: 6, Records: 1}} },
 		check: func(t *testing.T, dir string) {
 			q := quarantineFiles(t, dir)
 			if len(q) != 1 || fileSize(t, q[0]) != frameSpans(t, segmentPaths(t, dir)[0])[5].to-frameSpans(t, segmentPaths(t, dir)[0])[4].to {
@@ -145,6 +149,10 @@ func TestOpenRecoversDamagedDirectories(t *testing.T) {
 			return ints(0, recoveryRecords, first+10)
 		},
 		wantQuarantined: 1,
+		missing: func(t *testing.T, dir string) []Gap {
+			seq := uint64(recordsIn(t, segmentPaths(t, dir)[0]) + 11)
+			return []Gap{{First: seq, Last: seq, Records: 1}}
+		},
 	}, {
 		name: "bad checksum on the newest record is quarantined, not silently truncated",
 		damage: func(t *testing.T, dir string) []int {
@@ -154,6 +162,14 @@ func TestOpenRecoversDamagedDirectories(t *testing.T) {
 			return ints(0, recoveryRecords-1)
 		},
 		wantQuarantined: 1,
+		// How many records the damaged tail held is unknown: the seqs as
+		// many as could have fit in it are skipped, never handed out
+		// again, and reported.
+		missing: func(t *testing.T, dir string) []Gap {
+			spans := frameSpans(t, segmentPaths(t, dir)[2])
+			k := uint64((spans[len(spans)-1].to-spans[len(spans)-1].from)/minFrameSize + 1)
+			return []Gap{{First: recoveryRecords, Last: recoveryRecords + k - 1, Records: int64(k)}}
+		},
 	}, {
 		name: "segment truncated mid-frame before a newer segment loses only the cut record",
 		damage: func(t *testing.T, dir string) []int {
@@ -166,6 +182,71 @@ func TestOpenRecoversDamagedDirectories(t *testing.T) {
 			return ints(0, recoveryRecords, len(spans)-1)
 		},
 		wantQuarantined: 1,
+		missing: func(t *testing.T, dir string) []Gap {
+			seq := segmentBase(t, segmentPaths(t, dir)[1]) - 1
+			return []Gap{{First: seq, Last: seq, Records: 1}}
+		},
+	}, {
+		name: "older segment truncated to zero: its records are reported missing",
+		damage: func(t *testing.T, dir string) []int {
+			segs := segmentPaths(t, dir)
+			if err := os.Truncate(segs[1], 0); err != nil {
+				t.Fatal(err)
+			}
+			return append(ints(0, int(segmentBase(t, segs[1]))-1), ints(int(segmentBase(t, segs[2]))-1, recoveryRecords)...)
+		},
+		missing: func(t *testing.T, dir string) []Gap { return segmentGap(t, dir, 1) },
+	}, {
+		name: "middle segment deleted: its records are reported missing",
+		damage: func(t *testing.T, dir string) []int {
+			segs := segmentPaths(t, dir)
+			if err := os.Remove(segs[1]); err != nil {
+				t.Fatal(err)
+			}
+			return append(ints(0, int(segmentBase(t, segs[1]))-1), ints(int(segmentBase(t, segs[2]))-1, recoveryRecords)...)
+		},
+		missing: func(t *testing.T, dir string) []Gap { return segmentGap(t, dir, 1) },
+	}, {
+		name: "older segment cut short between records: the records cut off are reported missing",
+		damage: func(t *testing.T, dir string) []int {
+			first := segmentPaths(t, dir)[0]
+			spans := frameSpans(t, first)
+			if err := os.Truncate(first, spans[10].from); err != nil {
+				t.Fatal(err)
+			}
+			return append(ints(0, 10), ints(len(spans), recoveryRecords)...)
+		},
+		missing: func(t *testing.T, dir string) []Gap {
+			middle := segmentBase(t, segmentPaths(t, dir)[1])
+			return []Gap{{First: 11, Last: middle - 1, Records: int64(middle - 11)}}
+		},
+	}, {
+		name: "oldest unacknowledged segment deleted: the records from the head on are reported missing",
+		damage: func(t *testing.T, dir string) []int {
+			ackAndClose(t, dir, 50)
+			if err := os.Remove(segmentPaths(t, dir)[0]); err != nil {
+				t.Fatal(err)
+			}
+			return ints(int(segmentBase(t, segmentPaths(t, dir)[0]))-1, recoveryRecords)
+		},
+		missing: func(t *testing.T, dir string) []Gap {
+			middle := segmentBase(t, segmentPaths(t, dir)[1])
+			return []Gap{{First: 51, Last: middle - 1, Records: int64(middle - 51)}}
+		},
+	}, {
+		name: "newest segment deleted: the head file's last update says how far the log went",
+		damage: func(t *testing.T, dir string) []int {
+			ackAndClose(t, dir, 50)
+			newest := segmentPaths(t, dir)[2]
+			if err := os.Remove(newest); err != nil {
+				t.Fatal(err)
+			}
+			return ints(50, int(segmentBase(t, newest))-1)
+		},
+		missing: func(t *testing.T, dir string) []Gap {
+			newest := segmentBase(t, segmentPaths(t, dir)[2])
+			return []Gap{{First: newest, Last: recoveryRecords, Records: int64(recoveryRecords - newest + 1)}}
+		},
 	}, {
 		name: "zero-length newest segment is removed",
 		damage: func(t *testing.T, dir string) []int {
@@ -289,14 +370,24 @@ func TestOpenRecoversDamagedDirectories(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := makeRecoverySpool(t)
+			var wantMissing []Gap
+			if tt.missing != nil {
+				wantMissing = tt.missing(t, dir)
+			}
 			want := tt.damage(t, dir)
 
+			if r, err := Inspect(dir); err != nil || !slices.Equal(r.Missing, wantMissing) || r.MissingRecords != missingRecords(wantMissing) {
+				t.Fatalf("Inspect before the open: missing %v (%d records), %v; want %v", r.Missing, r.MissingRecords, err, wantMissing)
+			}
 			d := openTest(t, dir, DiskOptions{SegmentBytes: MinSegmentBytes})
 			if got := queued(t, d); !equalInts(got, want) {
 				t.Fatalf("queued after recovery = %v,\nwant %v", got, want)
 			}
 			if got := d.Stats(); got.Quarantined != tt.wantQuarantined || got.Records != int64(len(want)) {
 				t.Fatalf("Stats() = %+v, want %d records and %d quarantined", got, len(want), tt.wantQuarantined)
+			}
+			if got := d.Stats(); !slices.Equal(got.Gaps, wantMissing) || got.MissingRecords != missingRecords(wantMissing) {
+				t.Fatalf("Stats() reports missing %v (%d records), want %v", got.Gaps, got.MissingRecords, wantMissing)
 			}
 			if n := len(quarantineFiles(t, dir)); n != tt.wantQuarantined {
 				t.Fatalf("%d quarantine files, want %d", n, tt.wantQuarantined)
@@ -406,7 +497,7 @@ func TestDamagedHeadSlotFallsBackToTheOther(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			newer := d.head.slot()
+			newer := d.head.state.slot()
 			if err := d.Close(); err != nil {
 				t.Fatal(err)
 			}

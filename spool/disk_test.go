@@ -327,31 +327,6 @@ func TestAppendedAtComesFromTheInjectedClock(t *testing.T) {
 	}
 }
 
-func TestDamageAfterOpenIsReportedByPeekAndQuarantinedOnReopen(t *testing.T) {
-	dir := t.TempDir()
-	d := openTest(t, dir, DiskOptions{})
-	appendRange(t, d, 0, 10)
-	seg := segmentPaths(t, dir)[0]
-	sp := frameSpans(t, seg)[3]
-	modifyFile(t, seg, func(b []byte) []byte { b[sp.to-1] ^= 0xff; return b })
-
-	es, err := d.Peek(context.Background(), 10)
-	if err != nil || len(es) != 3 {
-		t.Fatalf("Peek = %d entries, %v; want the 3 before the damage", len(es), err)
-	}
-	if err := d.Ack(es[2].Seq); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.Peek(context.Background(), 10); !errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), "reopen") {
-		t.Fatalf("Peek at the damage = %v, want ErrFailed telling to reopen", err)
-	}
-	d.Close()
-	d2 := openTest(t, dir, DiskOptions{})
-	if got := queued(t, d2); !equalInts(got, ints(4, 10)) || d2.Stats().Quarantined != 1 {
-		t.Fatalf("after reopening: queued %v, Stats %+v", got, d2.Stats())
-	}
-}
-
 func dirSize(t *testing.T, dir string) int64 {
 	t.Helper()
 	var n int64

@@ -43,26 +43,36 @@
 //
 // A write or fsync error is never ignored. Every Append of the failed
 // group gets an error wrapping ErrFailed and the cause (ENOSPC, EIO, ...),
-// the file is cut back to the end of the last good group, and the spool
-// refuses every later Append with ErrFailed until it is reopened. After a
+// and the group is cut off at once: the segment is cut back to the end of
+// the last good group and fsynced, the segments the group created are
+// removed. The spool then refuses Appends with ErrFailed (Stats.Failed
+// says why, since when and when it probes next) and probes the storage in
+// the background, backing off from 50 ms to DiskOptions.ProbeInterval (1
+// s): a probe first finishes whatever part of the cut-off failed, then
+// writes and fsyncs a page to probe.tmp, then reopens the newest segment
+// through a new descriptor, checking that it ends where its last commit
+// did. When a probe succeeds the spool accepts Appends again, without
+// being reopened. So no record is ever written after bytes of a group
+// that failed, and a full disk that gets space back (the drain itself
+// gives back segments) is written to again within a second. After a
 // failed fsync Linux may already have dropped the dirty pages and marked
-// them clean, so the file's state is unknown and retrying the fsync can
-// report success for data that is gone ("fsyncgate", PostgreSQL, 2018);
-// reopening re-reads and verifies every byte instead. Records accepted
-// before the failure stay readable, drainable and acknowledgeable. If the
-// cut-back itself fails, the records of the failed group may reappear
-// after the reopen: their callers were told "not accepted" and may have
-// published them again, so that is a duplicate, never a loss.
+// them clean ("fsyncgate", PostgreSQL, 2018): the spool never trusts them,
+// since the group they belong to is cut off, and what was committed
+// before had been fsynced while the storage still worked. Records
+// accepted before the failure stay readable, drainable and
+// acknowledgeable throughout. A failed dead-letter write is cut off the
+// same way, by the next DeadLetter, which then goes on.
 //
 // # Directory layout
 //
 //	spool.lock              lock file: flock(2) held by the owner, its pid inside
 //	head                    how far the queue and dead letters are consumed
 //	head.tmp                a head file being written by an open (removed on open)
+//	probe.tmp               written and removed by a probe of failed storage (removed on open)
 //	00000000000000000001.seg   segments, named by the seq of their first record
 //	00000000000000004097.seg   (20 digits, so names sort in seq order)
 //	deadletter.log          the dead-letter store
-//	quarantine/<name>-<offset>.bin   damaged ranges moved aside on open
+//	quarantine/<name>-<offset>.bin   damaged ranges moved aside (on open, or while reading)
 //
 // Other names are left alone (logged once per open).
 //
@@ -118,13 +128,16 @@
 //
 //	0   4  magic "HHED"      32  8  offset of the first unacknowledged record
 //	4   1  format version 2  40  8  first dead-letter id not yet removed
-//	5   3  zero              48  8  floor of the next seq
+//	5   3  zero              48  8  next seq (a floor: see below)
 //	8   8  generation        56  4  CRC32C of bytes 0..55
 //	16  8  acked seq         60  4  zero
 //	24  8  segment of the first unacknowledged record (0: none)
 //
 // Slot 0 holds even generations, slot 1 odd ones; an all-zero slot was
-// never written. A version 1 head file (one 52-byte record: the fields
+// never written. The next seq is the one after the last committed record
+// when the slot was written (every Ack records it), or above: it keeps
+// seqs from being handed out twice, and tells an open how far the log
+// went, so that records lost at its end are found too. A version 1 head file (one 52-byte record: the fields
 // above without the generation, CRC at 48) is still read, and rewritten
 // as version 2 by the open that reads it.
 //
@@ -133,7 +146,9 @@
 //   - Seqs strictly increase in append order and are never handed out
 //     twice, across restarts too: the next seq is above every seq in the
 //     segments, the acknowledged seq and the head file's floor, and above
-//     any seq a quarantined tail could have held.
+//     any seq a quarantined tail could have held. The seqs of a group
+//     commit that failed go to the next records: none of its bytes is left
+//     in a segment.
 //   - Every seq in a segment is at least its name and below the next
 //     segment's name.
 //   - Peek sees only bytes whose group commit finished: the read cursor
@@ -146,7 +161,8 @@
 //     file already says the segment is acknowledged); when the queue
 //     drains completely the last segment goes too and the next append
 //     starts a new one. Disk use therefore shrinks a segment at a time
-//     while draining.
+//     while draining. (Damage takes the records it destroyed out of the
+//     queue too, and is reported: see Reading and Recovery on open.)
 //   - DeadLetter writes the entry to deadletter.log and fsyncs it before
 //     acknowledging it in the queue: a crash in between leaves it in both
 //     (delivered again, and listed as a dead letter), never in neither.
@@ -169,15 +185,28 @@
 // so the reader keeps going while the drainer produces. The read-ahead
 // has a cursor and buffers of its own and reads without the read side's
 // lock, so a PeekAfter taking the batch already read, or an Ack (but for
-// the one that retires a segment), does not wait for it. Memory is bounded by the buffers (of each cursor) and what
-// the caller asks Peek for (up to three batches
-// more when read ahead), whatever the backlog: a million queued
-// records cost no more memory than ten. Ack writes the head file (one
+// the one that retires a segment), does not wait for it. Memory is
+// bounded by the buffers (of each cursor) and what the caller asks Peek
+// for (up to three batches more when read ahead), whatever the backlog: a
+// million queued records cost no more memory than ten. Ack writes the head file (one
 // fsync), so acknowledge in batches; Peek, PeekAfter and the read-ahead
 // go on meanwhile (Ack holds the read side's lock only to plan the new
-// head and to apply it once written). Bit rot that appears in a segment
-// while the spool is open makes Peek stop before it with an error wrapping
-// ErrFailed; reopening quarantines it.
+// head and to apply it once written).
+//
+// The cursor checks every frame it reads, so damage that appears in a
+// committed segment while the spool is open (bit rot, a stray write) is
+// found by the read that meets it. The reader then does what recovery on
+// open does, without stopping the drain: it resynchronises on the next
+// valid frame of the segment (or takes the damage to the segment's
+// committed end), copies the range to quarantine/<name>-<offset>.bin and
+// fsyncs it, logs it once, counts it in Stats.Quarantined, counts the
+// records it held out of the queue and reports them as a gap
+// (Stats.Gaps, Stats.MissingRecords), and goes on with the next record:
+// the range becomes a hole of its segment that every later read skips.
+// The segment keeps the bytes until it is acknowledged and removed; an
+// open before then finds the range again and cuts it out, keeping the one
+// quarantined copy. If the copy cannot be written, the read returns what
+// precedes the damage and fails at it with ErrFailed until it can.
 //
 // # Recovery on open
 //
@@ -209,9 +238,50 @@
 //     segments left without an unacknowledged record, and leftover
 //     temporary files.
 //  6. Recover deadletter.log the same way, then write a fresh head file.
+//  7. Report the gaps: every seq between the head (acked+1, or the oldest
+//     record found when the head file is unusable) and the tail (the next
+//     seq less one, which the head file's next seq and the newest
+//     segment's name bound from below) that no valid record carries was
+//     handed out to a record that is gone: a segment deleted, emptied or
+//     cut short behind the spool's back, or damage quarantined in step 4.
+//     Each gap (first and last missing seq, count) goes to Stats.Gaps and
+//     Stats.MissingRecords and is logged once; every open reports it
+//     until the head has passed it. After damage at the very end of the
+//     newest segment nobody knows how many records were there: as many
+//     seqs as could have fitted are skipped (never handed out again) and
+//     reported, an upper bound. An open that finds the next seq not
+//     following the newest segment's last record starts a new segment for
+//     the next append, so that seqs never jump inside a segment written
+//     since.
 //
 // Each recovery event is logged once, at Warn. Inspect runs steps 1 to 4
-// without changing anything and reports what an open would do.
+// and 7 without changing anything and reports what an open would do.
+//
+// # Inside a Disk
+//
+// A Disk is five parts, each a type with one lock whose doc comment says
+// what it guards:
+//
+//	type           files it writes                what its lock guards
+//	writer         segments (appends), probe.tmp  pending appends and the committer role, the segment list
+//	                                              with committed ends and holes, seqs, the queued count
+//	                                              and bytes, the storage failure and its probes
+//	reader         quarantine/ (while running)    the head position and acked seq, Peek's cursor, the
+//	                                              window of entries handed out, read-aheads handed over
+//	aheadCursor    none (reads only)              the read-ahead's own cursor
+//	headFile       head                           the head state; held by what moves the head (Ack,
+//	                                              DeadLetter, removing dead letters, Purge, Close)
+//	                                              from planning the move to applying it
+//	deadLetterLog  deadletter.log                 the log's descriptor, size and ids (a count in an
+//	                                              atomic for Stats; Redrive takes a turn token)
+//
+// Locks are taken in this order: headFile, reader, deadLetterLog,
+// aheadCursor, writer. Append takes only the writer's; Peek the reader's,
+// and the writer's for a moment to find committed ends; the group commit
+// and the probes write without any lock, by whoever holds the writer's
+// committer role. OpenDisk (recovery: disk_plan.go, disk_recover.go) owns
+// the directory before any of them runs, and writes head and quarantine/
+// too; the Disk itself holds spool.lock.
 //
 // # Locking
 //
@@ -244,5 +314,8 @@
 // takes the lock (ErrLocked while a service holds it), removes every queued
 // record and dead letter, and reports exactly how many; quarantined files
 // are kept for the operator. Redrive and RequeueDeadLetters work on an
-// open Disk.
+// open Disk. Each refuses a path that does not exist or holds no spool
+// (no head file, lock file, segment or dead-letter log) with ErrNotSpool,
+// creating and writing nothing; DiskOptions.Existing gives OpenDisk the
+// same check, for tools that must not make a spool of a mistyped path.
 package spool

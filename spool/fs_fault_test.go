@@ -21,6 +21,9 @@ type faultFS struct {
 	sync func(name string) error
 	// remove, if set, runs before a removal of name (base name).
 	remove func(name string)
+	// removeErr and truncate, if set, decide a removal and a truncation of
+	// name (base name): an error fails it without doing it.
+	removeErr, truncate func(name string) error
 	// read, if set, runs before a ReadAt of name (base name).
 	read func(name string)
 	// noSync turns every fsync (files and directories) into a no-op, for
@@ -52,6 +55,18 @@ func (f *faultFS) setRemove(h func(name string)) {
 	f.remove = h
 }
 
+func (f *faultFS) setRemoveErr(h func(name string) error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.removeErr = h
+}
+
+func (f *faultFS) setTruncate(h func(name string) error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.truncate = h
+}
+
 func (f *faultFS) setRead(h func(name string)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -60,10 +75,15 @@ func (f *faultFS) setRead(h func(name string)) {
 
 func (f *faultFS) Remove(name string) error {
 	f.mu.Lock()
-	hook := f.remove
+	hook, fail := f.remove, f.removeErr
 	f.mu.Unlock()
 	if hook != nil {
 		hook(filepath.Base(name))
+	}
+	if fail != nil {
+		if err := fail(filepath.Base(name)); err != nil {
+			return err
+		}
 	}
 	return f.FS.Remove(name)
 }
@@ -121,6 +141,18 @@ func (f *faultFile) Sync() error {
 	}
 	f.fs.syncs.Add(1)
 	return f.File.Sync()
+}
+
+func (f *faultFile) Truncate(size int64) error {
+	f.fs.mu.Lock()
+	hook := f.fs.truncate
+	f.fs.mu.Unlock()
+	if hook != nil {
+		if err := hook(f.name); err != nil {
+			return err
+		}
+	}
+	return f.File.Truncate(size)
 }
 
 func (f *faultFile) ReadAt(b []byte, off int64) (int, error) {

@@ -2,14 +2,15 @@ package spool
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 )
 
 // Operator functions: they work on a spool directory by name, for the
 // `huleedu spool` commands. Inspect, Dump and DumpDeadLetters only read,
-// and work while a process holds the spool; Purge takes the lock.
+// and work while a process holds the spool; Purge takes the lock. Each
+// refuses a path that is not a spool directory with an error wrapping
+// ErrNotSpool, creating and changing nothing.
 
 // Report describes a spool directory, as Inspect found it.
 type Report struct {
@@ -34,6 +35,14 @@ type Report struct {
 	// Damaged lists ranges the next open will quarantine (or, for an
 	// interrupted write at the end, truncate).
 	Damaged []DamageReport `json:"damaged,omitempty"`
+	// Missing lists the gaps in the sequence of queued records: seqs
+	// between the head and the tail whose records are gone (a segment
+	// deleted, emptied or cut short, or damage the next open quarantines),
+	// which the next open reports too; MissingRecords counts their
+	// records. While a process holds the spool, a segment it removes
+	// during the inspection can show up as a gap.
+	Missing        []Gap `json:"missing,omitempty"`
+	MissingRecords int64 `json:"missing_records"`
 	// Quarantined lists the files in the quarantine directory.
 	Quarantined []QuarantineReport `json:"quarantined,omitempty"`
 	// DeadLetters counts the entries in the dead-letter store.
@@ -74,8 +83,8 @@ type QuarantineReport struct {
 // process holds the spool the report is a snapshot of a moving target.
 func Inspect(dir string) (Report, error) {
 	dir = filepath.Clean(dir)
-	if _, err := os.Stat(dir); err != nil {
-		return Report{}, fmt.Errorf("spool: inspect %s: %w", dir, err)
+	if err := checkSpoolDir(OSFS, "inspect", dir); err != nil {
+		return Report{}, err
 	}
 	r := Report{Dir: dir}
 	var err error
@@ -91,6 +100,8 @@ func Inspect(dir string) (Report, error) {
 	r.AckedSeq, r.NextSeq = p.acked, p.nextSeq
 	r.Records, r.Bytes, r.OldestAt = p.records, p.bytes, p.oldestAt
 	r.DeadLetters = p.deadRecords
+	r.Missing = p.missing()
+	r.MissingRecords = missingRecords(r.Missing)
 	r.Unknown = p.garbage
 	r.Segments = []SegmentReport{}
 	for _, sp := range p.segs {
@@ -122,7 +133,11 @@ func appendDamage(out []DamageReport, p *logPlan) []DamageReport {
 // as OpenDisk would after quarantining them. An error from fn stops the
 // dump and is returned.
 func Dump(dir string, fn func(Entry) error) error {
-	_, err := planDir(OSFS, filepath.Clean(dir), planVisitors{record: func(p []byte) error {
+	dir = filepath.Clean(dir)
+	if err := checkSpoolDir(OSFS, "dump", dir); err != nil {
+		return err
+	}
+	_, err := planDir(OSFS, dir, planVisitors{record: func(p []byte) error {
 		var e Entry
 		// A copy: the scan reads the next frames over p, and fn may keep e.
 		if err := decodeRecordPayload(append([]byte(nil), p...), &e); err != nil {
@@ -136,7 +151,11 @@ func Dump(dir string, fn func(Entry) error) error {
 // DumpDeadLetters calls fn with every dead letter of the spool in dir,
 // oldest first, like Dump.
 func DumpDeadLetters(dir string, fn func(DeadLetter) error) error {
-	_, err := planDir(OSFS, filepath.Clean(dir), planVisitors{dead: func(p []byte) error {
+	dir = filepath.Clean(dir)
+	if err := checkSpoolDir(OSFS, "dump dead letters of", dir); err != nil {
+		return err
+	}
+	_, err := planDir(OSFS, dir, planVisitors{dead: func(p []byte) error {
 		var dl DeadLetter
 		if err := decodeDeadLetterPayload(append([]byte(nil), p...), &dl); err != nil {
 			return err
@@ -160,10 +179,11 @@ type PurgeResult struct {
 // ErrLocked while a process holds the spool. Seq numbering continues
 // afterwards; quarantined files are kept for the operator to look at.
 func Purge(dir string) (PurgeResult, error) {
-	if _, err := os.Stat(dir); err != nil {
-		return PurgeResult{}, fmt.Errorf("spool: purge %s: %w", dir, err)
+	dir = filepath.Clean(dir)
+	if err := checkSpoolDir(OSFS, "purge", dir); err != nil {
+		return PurgeResult{}, err
 	}
-	d, err := OpenDisk(dir, DiskOptions{})
+	d, err := OpenDisk(dir, DiskOptions{Existing: true})
 	if err != nil {
 		return PurgeResult{}, err
 	}
@@ -177,52 +197,48 @@ func Purge(dir string) (PurgeResult, error) {
 // purge empties the spool: the head file moves past everything first, so
 // a crash half-way leaves nothing counted as queued, then the files go.
 func (d *Disk) purge() (PurgeResult, error) {
-	d.ackMu.Lock()
-	defer d.ackMu.Unlock()
-	d.readMu.Lock()
-	defer d.readMu.Unlock()
-	d.deadMu.Lock()
-	defer d.deadMu.Unlock()
-	// Purge's own Disk: no appender, so nothing changes between the two
-	// critical sections.
-	d.mu.Lock()
-	busy := d.closed || d.committing || len(d.pending) > 0
-	res := PurgeResult{Records: d.records, Bytes: d.bytes, DeadLetters: d.dead.count, Segments: len(d.segs)}
-	last, deadNext := d.lastSeq, d.dead.next
-	d.mu.Unlock()
-	if busy {
-		return PurgeResult{}, fmt.Errorf("spool: purge %s: the spool is in use", d.dir)
+	d.head.mu.Lock()
+	defer d.head.mu.Unlock()
+	r := &d.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	d.dead.mu.Lock()
+	defer d.dead.mu.Unlock()
+	// Purge's own Disk: no appender, so nothing changes from here on.
+	if err := d.w.busy(); err != nil {
+		return PurgeResult{}, fmt.Errorf("spool: purge %s: %w", d.dir, err)
 	}
-	if err := d.persistHead(func(h *headState) { *h = headState{acked: last, deadFirst: deadNext, next: last + 1} }); err != nil {
+	st := d.w.stats()
+	last, _ := d.w.lastCommitted()
+	res := PurgeResult{Records: st.Records, Bytes: st.Bytes, DeadLetters: d.dead.count, Segments: st.Segments}
+	deadNext := d.dead.next
+	if err := d.head.writeLocked(func(h *headState) { *h = headState{acked: last, deadFirst: deadNext, next: last + 1} }); err != nil {
 		return PurgeResult{}, err
 	}
-	d.aheadMu.Lock()
-	d.ard.close()
-	d.aheadMu.Unlock()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.rd.close()
-	if d.active != nil {
-		d.active.f.Close()
-		d.active = nil
-	}
+	d.ahead.mu.Lock()
+	d.ahead.cur.seg.close()
+	d.ahead.mu.Unlock()
+	r.cur.seg.close()
+	segs, err := d.w.purge()
 	var firstErr error
+	if err != nil {
+		firstErr = fmt.Errorf("spool: purge %s: %w", d.dir, err)
+	}
 	remove := func(name string) {
 		if err := d.fs.Remove(filepath.Join(d.dir, name)); err != nil && firstErr == nil {
 			firstErr = fmt.Errorf("spool: purge %s: %w", d.dir, err)
 		}
 	}
-	for _, s := range d.segs {
+	for _, s := range segs {
 		remove(segmentName(s.base))
 	}
 	if d.dead.f != nil {
 		d.dead.close()
 		remove(deadLetterName)
 	}
-	d.segs, d.records, d.bytes, d.oldestAt = nil, 0, 0, time.Time{}
-	d.acked, d.pos, d.window = last, position{}, d.window[:0]
+	r.acked, r.pos, r.window = last, position{}, r.window[:0]
 	d.dead.first, d.dead.count, d.dead.size = deadNext, 0, 0
-	d.deadCount = 0
+	d.dead.stat.Store(0)
 	if err := d.fs.SyncDir(d.dir); err != nil && firstErr == nil {
 		firstErr = fmt.Errorf("spool: purge %s: %w", d.dir, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -216,4 +217,37 @@ func TestDumpStopsAtTheCallbacksError(t *testing.T) {
 	if !errors.Is(err, stop) || n != 10 {
 		t.Fatalf("Dump = %v after %d entries, want the callback's error after 10", err, n)
 	}
+}
+
+// The operator functions, and OpenDisk with Existing, refuse a path that
+// is not a spool with ErrNotSpool and create nothing there; an existing
+// spool opens as usual.
+func TestOperatorFunctionsRefuseAPathThatIsNotASpool(t *testing.T) {
+	base := t.TempDir()
+	missing, empty := filepath.Join(base, "missing"), filepath.Join(base, "empty")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{missing, empty} {
+		calls := map[string]error{}
+		_, calls["Inspect"] = Inspect(dir)
+		calls["Dump"] = Dump(dir, func(Entry) error { return nil })
+		calls["DumpDeadLetters"] = DumpDeadLetters(dir, func(DeadLetter) error { return nil })
+		_, calls["Purge"] = Purge(dir)
+		_, calls["OpenDisk"] = OpenDisk(dir, DiskOptions{Existing: true, Logger: quietLogger})
+		for name, err := range calls {
+			if !errors.Is(err, ErrNotSpool) || !strings.Contains(err.Error(), dir+": not a spool directory") {
+				t.Errorf("%s(%s) = %v, want ErrNotSpool naming the directory", name, dir, err)
+			}
+		}
+		if entries, _ := os.ReadDir(base); len(entries) != 1 {
+			t.Fatalf("the refused calls created files: %v", entries)
+		}
+		if entries, _ := os.ReadDir(empty); len(entries) != 0 {
+			t.Fatalf("the refused calls wrote into %s: %v", empty, entries)
+		}
+	}
+	d := openTest(t, empty, DiskOptions{}) // now it is a spool
+	d.Close()
+	openTest(t, empty, DiskOptions{Existing: true})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/huleedu/huleedu/event"
@@ -66,8 +67,14 @@ var (
 	ErrClosed = errors.New("spool: closed")
 	// ErrLocked: another process holds the spool directory.
 	ErrLocked = errors.New("spool: locked by another process")
-	// ErrFailed: a write or fsync failed; the queue refuses appends until it
-	// is reopened (what was accepted before stays readable and drainable).
+	// ErrNotSpool: the directory an operator function (or OpenDisk with
+	// DiskOptions.Existing) was given does not exist or is not a spool
+	// directory. Nothing was created or changed.
+	ErrNotSpool = errors.New("spool: not a spool directory")
+	// ErrFailed: a write or fsync failed. The disk spool refuses appends
+	// until a probe in the background finds the storage working again
+	// (Stats.Failed says since when, why, and when the next probe runs);
+	// what was accepted before stays readable and drainable.
 	ErrFailed = errors.New("spool: storage failed")
 )
 
@@ -80,7 +87,51 @@ type Stats struct {
 	MaxBytes    int64     `json:"max_bytes,omitempty"`
 	Segments    int       `json:"segments,omitempty"`    // disk only
 	DeadLetters int64     `json:"dead_letters"`          // entries in the dead-letter store
-	Quarantined int       `json:"quarantined,omitempty"` // damaged ranges moved aside on open (disk only)
+	Quarantined int       `json:"quarantined,omitempty"` // damaged ranges moved aside, on open and while reading (disk only)
+	// Failed is set while the disk spool refuses appends after a write or
+	// fsync failure (ErrFailed), nil otherwise.
+	Failed *StorageFailure `json:"failed,omitempty"`
+	// MissingRecords counts the records found missing from the disk
+	// spool's sequence since it was opened: gaps between the head and the
+	// tail found on open (a segment deleted or cut short behind the
+	// spool's back, damage quarantined), and records in damaged ranges
+	// quarantined while reading. Gaps lists the first 16 such ranges.
+	MissingRecords int64 `json:"missing_records,omitempty"`
+	Gaps           []Gap `json:"gaps,omitempty"`
+}
+
+// Gap is a range of seqs missing from a disk spool: records that were
+// stored, as the records around them (or the head file, or a segment's
+// name) prove, and that are gone.
+type Gap struct {
+	First uint64 `json:"first"` // the first missing seq
+	Last  uint64 `json:"last"`  // the last missing seq
+	// Records is how many records are missing in [First, Last]: all of
+	// them, but where part of the range was already known to be missing.
+	Records int64 `json:"records"`
+}
+
+// String returns "First-Last", or "First" for a single seq.
+func (g Gap) String() string {
+	if g.First == g.Last {
+		return strconv.FormatUint(g.First, 10)
+	}
+	return strconv.FormatUint(g.First, 10) + "-" + strconv.FormatUint(g.Last, 10)
+}
+
+// StorageFailure describes a disk spool that refuses appends because its
+// storage failed. It probes the storage in the background and accepts
+// appends again, on its own, once a probe succeeds.
+type StorageFailure struct {
+	// Cause is the write or fsync error that started it
+	// ("write /x/00000000000000000001.seg: no space left on device").
+	Cause string `json:"cause"`
+	// Since is when the write failed.
+	Since time.Time `json:"since"`
+	// NextProbe is when the storage is probed next.
+	NextProbe time.Time `json:"next_probe_at"`
+	// Probes counts the probes that failed since.
+	Probes int `json:"probes"`
 }
 
 // Queue is a FIFO of records that keeps everything it accepted until it is

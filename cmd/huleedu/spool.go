@@ -47,8 +47,11 @@ func dirArg(cmd *cobra.Command, args []string) error {
 }
 
 // spoolFailure turns a spool error into a command failure with a message
-// an operator can act on.
+// an operator can act on. A path that is not a spool is a usage error.
 func spoolFailure(dir string, err error) error {
+	if errors.Is(err, spool.ErrNotSpool) {
+		return fmt.Errorf("%w; nothing was created or changed (the spool is the service's KAFKA_FALLBACK_DIR)", err)
+	}
 	var le *spool.LockedError
 	if errors.As(err, &le) {
 		owner := "another process"
@@ -64,7 +67,7 @@ func (c *cli) spoolInspect() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "inspect DIR",
-		Short: "Show depth, bytes, oldest age, segments, damaged and quarantined ranges and dead letters",
+		Short: "Show depth, bytes, oldest age, segments, damaged and quarantined ranges, missing records and dead letters",
 		Args:  dirArg,
 		RunE: func(_ *cobra.Command, args []string) error {
 			rep, err := spool.Inspect(args[0])
@@ -112,6 +115,19 @@ func writeInspect(w io.Writer, r spool.Report, now time.Time) error {
 			what = "torn tail, truncated on next open"
 		}
 		fmt.Fprintf(tw, "\t  %s\t%d bytes at offset %d: %s\n", d.File, d.Bytes, d.Offset, what)
+	}
+	switch len(r.Missing) {
+	case 0:
+		fmt.Fprintf(tw, "missing\tnone\n")
+	default:
+		gaps := "1 gap"
+		if len(r.Missing) > 1 {
+			gaps = fmt.Sprintf("%d gaps", len(r.Missing))
+		}
+		fmt.Fprintf(tw, "missing\t%d records in %s of the sequence (lost to damage or to files removed or cut short; every open reports them until the queue has drained past them)\n", r.MissingRecords, gaps)
+		for _, g := range r.Missing {
+			fmt.Fprintf(tw, "\t  seqs %s\t%d records\n", g, g.Records)
+		}
 	}
 	fmt.Fprintf(tw, "quarantined\t%d files\n", len(r.Quarantined))
 	for _, q := range r.Quarantined {
@@ -226,7 +242,7 @@ func (c *cli) spoolRedrive() *cobra.Command {
 			if len(brokers) == 0 {
 				return errors.New("spool redrive: --brokers is required (host:port,...)")
 			}
-			d, err := spool.OpenDisk(args[0], spool.DiskOptions{})
+			d, err := spool.OpenDisk(args[0], spool.DiskOptions{Existing: true})
 			if err != nil {
 				return spoolFailure(args[0], err)
 			}

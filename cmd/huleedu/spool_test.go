@@ -230,6 +230,97 @@ func TestSpoolInspectShowsDepthAndDeadLetters(t *testing.T) {
 	}
 }
 
+// Records lost behind the spool's back (here: a middle segment deleted)
+// are not "damaged 0 ranges": inspect names the missing seqs and counts
+// them.
+func TestSpoolInspectReportsRecordsMissingFromTheSequence(t *testing.T) {
+	dir := t.TempDir()
+	d, err := spool.OpenDisk(dir, spool.DiskOptions{Logger: discardLogger(), SegmentBytes: spool.MinSegmentBytes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 300 {
+		if err := d.Append(context.Background(), event.Record{Topic: "orders", Value: fmt.Appendf(nil, "v%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	if len(segs) < 3 {
+		t.Fatalf("%d segments, want at least 3", len(segs))
+	}
+	var first, next uint64
+	fmt.Sscanf(filepath.Base(segs[1]), "%d.seg", &first)
+	fmt.Sscanf(filepath.Base(segs[2]), "%d.seg", &next)
+	if err := os.Remove(segs[1]); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, nil, "spool", "inspect", dir)
+	want := []string{
+		fmt.Sprintf("missing       %d records in 1 gap of the sequence", next-first),
+		fmt.Sprintf("seqs %d-%d  %d records", first, next-1, next-first),
+	}
+	for _, w := range want {
+		if r.code != exitOK || !strings.Contains(r.stdout, w) {
+			t.Errorf("inspect: exit %d, lacks %q:\n%s", r.code, w, r.stdout)
+		}
+	}
+	r = runCLI(t, nil, "spool", "inspect", dir, "--json")
+	var rep spool.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || rep.MissingRecords != int64(next-first) ||
+		len(rep.Missing) != 1 || rep.Missing[0] != (spool.Gap{First: first, Last: next - 1, Records: int64(next - first)}) {
+		t.Fatalf("inspect --json: missing %v (%d records), %v", rep.Missing, rep.MissingRecords, err)
+	}
+}
+
+// A path that is not a spool (mistyped, or some other directory) is
+// refused by every spool command with a message saying so, and nothing is
+// created or written there: redrive used to create a spool and report
+// success, purge to write head and spool.lock into the directory.
+func TestSpoolCommandsRefuseAPathThatIsNotASpool(t *testing.T) {
+	base := t.TempDir()
+	missing := filepath.Join(base, "no-such-spool")
+	empty := filepath.Join(base, "empty")
+	other := filepath.Join(base, "other")
+	file := filepath.Join(base, "a-file")
+	for _, dir := range []string{empty, other} {
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []string{filepath.Join(other, "notes.txt"), file} {
+		if err := os.WriteFile(p, []byte("not a spool"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commands := [][]string{
+		{"inspect"}, {"inspect", "--json"}, {"dump"}, {"dead-letters"},
+		{"redrive", "--brokers", "127.0.0.1:1"}, {"purge", "--yes"},
+	}
+	for _, tc := range []struct{ path, why string }{
+		{missing, "no such directory"},
+		{empty, "it holds no head file, lock file, segment or dead-letter log"},
+		{other, "it holds no head file, lock file, segment or dead-letter log"},
+		{file, "it is a file"},
+	} {
+		for _, cmd := range commands {
+			before := dirContents(t, base)
+			args := append([]string{"spool", cmd[0], tc.path}, cmd[1:]...)
+			r := runCLI(t, nil, args...)
+			want := fmt.Sprintf("%s: not a spool directory: %s; nothing was created or changed", tc.path, tc.why)
+			assertCleanUsageError(t, r, want)
+			if after := dirContents(t, base); !maps.Equal(before, after) {
+				t.Errorf("%v changed files:\nbefore %v\nafter  %v", args, before, after)
+			}
+			if _, err := os.Stat(missing); !os.IsNotExist(err) {
+				t.Fatalf("%v created %s (%v)", args, missing, err)
+			}
+		}
+	}
+}
+
 func TestSpoolRedriveSendsDeadLettersToKafka(t *testing.T) {
 	cluster := embeddedkafka.NewTestCluster(t, embeddedkafka.Config{Brokers: 1, Partitions: 1, Topics: []string{"orders"}})
 	dir := filledSpool(t, 3, 2)

@@ -21,6 +21,8 @@ var knownMetrics = []string{
 	"kafka_fallback_oldest_age_seconds",
 	"kafka_fallback_dead_letters",
 	"kafka_fallback_quarantined_ranges",
+	"kafka_fallback_queue_failed",
+	"kafka_fallback_missing_records",
 	"kafka_published_total",
 	"kafka_fallback_spooled_total",
 	"kafka_fallback_replayed_total",

@@ -8,7 +8,63 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 )
+
+// headFile is the head file of an open spool and the state last written
+// to it. mu guards both, and is held by whatever moves the head (Ack,
+// DeadLetter, the removal of dead letters, Purge; Close waits for it)
+// from planning the move to applying it in memory, so that the head on
+// disk, the head in memory and the reader's position change together,
+// one move at a time, while Peek goes on.
+type headFile struct {
+	mu    sync.Mutex
+	state headState   // as last written to the file
+	w     *headWriter // updates the file in place; nil once closed
+}
+
+// create replaces dir's head file atomically with one holding h (see
+// writeHead) and opens it for updates in place.
+func (f *headFile) create(fsys FS, dir string, h headState) error {
+	if err := writeHead(fsys, dir, h); err != nil {
+		return err
+	}
+	hw, err := openHeadWriter(fsys, dir)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.state, f.w = h, hw
+	return nil
+}
+
+// writeLocked applies change to the head state and writes it to the
+// file, in place. The state in memory changes only if the write
+// succeeded. mu is held.
+func (f *headFile) writeLocked(change func(*headState)) error {
+	if f.w == nil {
+		return ErrClosed
+	}
+	h := f.state
+	change(&h)
+	h.gen = f.state.gen + 1
+	if err := f.w.write(h); err != nil {
+		return err
+	}
+	f.state = h
+	return nil
+}
+
+// closeLocked closes the file. mu is held.
+func (f *headFile) closeLocked() error {
+	if f.w == nil {
+		return nil
+	}
+	err := f.w.close()
+	f.w = nil
+	return err
+}
 
 // headState is what the head file records: how far the queue and the
 // dead-letter log have been consumed.
