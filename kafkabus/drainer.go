@@ -92,14 +92,7 @@ type drainer struct {
 // drain is the drainer goroutine.
 func (b *ResilientBus) drain() {
 	defer close(b.drained)
-	defer b.cb.Subscribe(func(_ string, from, _ resilience.State) {
-		if from == resilience.StateOpen {
-			select {
-			case b.breakerMoved <- struct{}{}:
-			default:
-			}
-		}
-	})()
+	defer b.cb.Subscribe(b.breakerMovedTo)()
 	d := &drainer{b: b, ctx: b.drainCtx, backoff: b.opts.RetryMin}
 	d.ra, _ = b.q.(spool.ReadAhead)
 	d.ack.b = b

@@ -122,7 +122,7 @@ func (r *Runner) build(p runnerParams) error {
 		handlers[sub.Topic] = sub.Handler
 	}
 	c, err := NewConsumer(ConsumerOptions{
-		Brokers:         r.s.BootstrapServers,
+		Brokers:         r.s.Kafka.Brokers,
 		Group:           r.s.ConsumerGroup,
 		Handlers:        handlers,
 		DeadLetters:     r.kafka.Publisher(),
@@ -135,7 +135,7 @@ func (r *Runner) build(p runnerParams) error {
 		Logger:          r.log.With("component", "kafka_consumer"),
 		Metrics:         p.ConsumerMetrics,
 		TracerProvider:  p.TracerProvider,
-		KgoOpts:         []kgo.Opt{kgo.MetadataMinAge(time.Duration(r.s.MetadataMinAge))},
+		KgoOpts:         []kgo.Opt{kgo.MetadataMinAge(r.s.Kafka.MetadataMinAge)},
 	})
 	if err != nil {
 		return fmt.Errorf("servicekit: %s: %w", r.s.Service, err)
@@ -177,7 +177,7 @@ func (r *Runner) start() error {
 	}
 	ep := r.Endpoints()
 	r.log.Info("service started", "api", ep.API, "admin", ep.Admin,
-		"circuit_breaker_enabled", r.s.CircuitBreakerEnabled, "fallback_mode", r.s.FallbackMode)
+		"circuit_breaker_enabled", r.s.CircuitBreakerEnabled, "fallback_mode", r.s.Kafka.Fallback.Mode)
 	return nil
 }
 
