@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"time"
 
@@ -78,6 +79,19 @@ type Settings struct {
 	HTTPRecoveryTimeout  kafkabus.Duration `env:"HTTP_CIRCUIT_BREAKER_RECOVERY_TIMEOUT" envDefault:"30"`
 	HTTPSuccessThreshold int               `env:"HTTP_CIRCUIT_BREAKER_SUCCESS_THRESHOLD" envDefault:"2"`
 
+	// Content client breakers: the breakers of the HTTP clients that fetch
+	// essay content (the spellchecker's and CJ assessment's clients of
+	// file_service, see ContentDependencies), with the original platform's
+	// CONTENT_CIRCUIT_BREAKER_* names and defaults. The HTTP_CIRCUIT_BREAKER_*
+	// variables are aliases for them: the most specific name that is set
+	// wins, in the order <PREFIX>CONTENT_..., CONTENT_...,
+	// <PREFIX>HTTP_..., HTTP_..., then the default here.
+	ContentFailureThreshold int               `env:"CONTENT_CIRCUIT_BREAKER_FAILURE_THRESHOLD" envDefault:"3"`
+	ContentRecoveryTimeout  kafkabus.Duration `env:"CONTENT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT" envDefault:"30"`
+	ContentSuccessThreshold int               `env:"CONTENT_CIRCUIT_BREAKER_SUCCESS_THRESHOLD" envDefault:"2"`
+	// contentAliased names the content settings taken from their HTTP_
+	// alias: their problems are the alias's, reported once under its name.
+	contentAliased map[string]bool
 	// HTTPClientTimeout bounds one outgoing HTTP request, body included.
 	HTTPClientTimeout kafkabus.Duration `env:"HTTP_CLIENT_TIMEOUT" envDefault:"10s"`
 }
@@ -115,7 +129,7 @@ func LoadSettingsFrom(e Env) (Settings, error) {
 	s.Service = e.service
 	s.Kafka = defaultKafka(e.service)
 	unparsed = append(unparsed, e.setKafka(&s.Kafka)...)
-	s.applyDefaults()
+	s.applyDefaults(e)
 	validErr := s.Validate()
 	if len(unparsed) == 0 && validErr == nil {
 		return s, nil
@@ -141,11 +155,27 @@ func LoadSettingsFrom(e Env) (Settings, error) {
 }
 
 // applyDefaults fills the defaults that depend on other settings.
-func (s *Settings) applyDefaults() {
+func (s *Settings) applyDefaults(e Env) {
 	if s.ConsumerGroup == "" {
 		s.ConsumerGroup = s.Service
 	}
 	s.kafkaDefaults()
+	s.contentAliased = map[string]bool{}
+	for _, a := range []struct {
+		content, http string
+		set           func()
+	}{
+		{"CONTENT_CIRCUIT_BREAKER_FAILURE_THRESHOLD", "HTTP_CIRCUIT_BREAKER_FAILURE_THRESHOLD", func() { s.ContentFailureThreshold = s.HTTPFailureThreshold }},
+		{"CONTENT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT", "HTTP_CIRCUIT_BREAKER_RECOVERY_TIMEOUT", func() { s.ContentRecoveryTimeout = s.HTTPRecoveryTimeout }},
+		{"CONTENT_CIRCUIT_BREAKER_SUCCESS_THRESHOLD", "HTTP_CIRCUIT_BREAKER_SUCCESS_THRESHOLD", func() { s.ContentSuccessThreshold = s.HTTPSuccessThreshold }},
+	} {
+		_, _, contentSet := e.Lookup(a.content)
+		_, _, httpSet := e.Lookup(a.http)
+		if !contentSet && httpSet {
+			a.set()
+			s.contentAliased[a.content] = true
+		}
+	}
 }
 
 // Validate checks every setting and returns all problems as one error
@@ -191,9 +221,19 @@ func (s Settings) Validate() error {
 	durRange("KAFKA_CONSUMER_SESSION_TIMEOUT", s.ConsumerSessionTimeout, 100*time.Millisecond, 30*time.Minute)
 	durRange("KAFKA_CONSUMER_IDEMPOTENCY_TTL", s.IdempotencyTTL, time.Second, 365*24*time.Hour)
 	intRange("KAFKA_CONSUMER_IDEMPOTENCY_MAX_ENTRIES", s.IdempotencyMaxEntries, 1, 100_000_000)
-	intRange("HTTP_CIRCUIT_BREAKER_FAILURE_THRESHOLD", s.HTTPFailureThreshold, 1, 1_000_000)
-	intRange("HTTP_CIRCUIT_BREAKER_SUCCESS_THRESHOLD", s.HTTPSuccessThreshold, 1, 1_000_000)
-	durRange("HTTP_CIRCUIT_BREAKER_RECOVERY_TIMEOUT", s.HTTPRecoveryTimeout, 10*time.Millisecond, 24*time.Hour)
+	breaker := func(prefix string, failures int, recovery kafkabus.Duration, successes int) {
+		if !s.contentAliased[prefix+"_CIRCUIT_BREAKER_FAILURE_THRESHOLD"] {
+			intRange(prefix+"_CIRCUIT_BREAKER_FAILURE_THRESHOLD", failures, 1, 1_000_000)
+		}
+		if !s.contentAliased[prefix+"_CIRCUIT_BREAKER_SUCCESS_THRESHOLD"] {
+			intRange(prefix+"_CIRCUIT_BREAKER_SUCCESS_THRESHOLD", successes, 1, 1_000_000)
+		}
+		if !s.contentAliased[prefix+"_CIRCUIT_BREAKER_RECOVERY_TIMEOUT"] {
+			durRange(prefix+"_CIRCUIT_BREAKER_RECOVERY_TIMEOUT", recovery, 10*time.Millisecond, 24*time.Hour)
+		}
+	}
+	breaker("HTTP", s.HTTPFailureThreshold, s.HTTPRecoveryTimeout, s.HTTPSuccessThreshold)
+	breaker("CONTENT", s.ContentFailureThreshold, s.ContentRecoveryTimeout, s.ContentSuccessThreshold)
 	durRange("HTTP_CLIENT_TIMEOUT", s.HTTPClientTimeout, time.Millisecond, time.Hour)
 	return errors.Join(errs...)
 }
@@ -249,6 +289,44 @@ func (s Settings) HTTPBreakerSettings() resilience.Settings {
 		RecoveryTimeout:  time.Duration(s.HTTPRecoveryTimeout),
 		SuccessThreshold: s.HTTPSuccessThreshold,
 	}
+}
+
+// ContentDependencies are the dependencies whose HTTP clients are content
+// clients: file_service serves the essay texts the spellchecker and CJ
+// assessment fetch. Their breakers take the CONTENT_CIRCUIT_BREAKER_*
+// settings.
+var ContentDependencies = []string{"file_service"}
+
+// HTTPBreakerSettingsFor are the settings of dependency's breaker, named
+// "<service>.<dependency>": the content settings for a content client
+// (ContentDependencies), the HTTP ones for any other.
+func (s Settings) HTTPBreakerSettingsFor(dependency string) resilience.Settings {
+	bs := s.HTTPBreakerSettings()
+	if slices.Contains(ContentDependencies, dependency) {
+		bs = resilience.Settings{
+			FailureThreshold: s.ContentFailureThreshold,
+			RecoveryTimeout:  time.Duration(s.ContentRecoveryTimeout),
+			SuccessThreshold: s.ContentSuccessThreshold,
+		}
+	}
+	bs.Name = s.Service + "." + dependency
+	return bs
+}
+
+// breakerFor returns the breaker named s.Name from r, creating it with s
+// when r has none.
+func breakerFor(r *resilience.Registry, s resilience.Settings) (*resilience.CircuitBreaker, error) {
+	if cb, ok := r.Get(s.Name); ok {
+		return cb, nil
+	}
+	cb, err := r.Create(s)
+	if errors.Is(err, resilience.ErrDuplicateName) {
+		// Created meanwhile by another caller: that one is the breaker.
+		if cb, ok := r.Get(s.Name); ok {
+			return cb, nil
+		}
+	}
+	return cb, err
 }
 
 // KafkaProducerBreaker is the name suffix of the Kafka producer breaker:

@@ -66,6 +66,9 @@ func TestLoadSettingsFillsDefaults(t *testing.T) {
 		{"HTTPFailureThreshold", s.HTTPFailureThreshold, 5},
 		{"HTTPRecoveryTimeout", d(s.HTTPRecoveryTimeout), 30 * time.Second},
 		{"HTTPSuccessThreshold", s.HTTPSuccessThreshold, 2},
+		{"ContentFailureThreshold", s.ContentFailureThreshold, 3},
+		{"ContentRecoveryTimeout", d(s.ContentRecoveryTimeout), 30 * time.Second},
+		{"ContentSuccessThreshold", s.ContentSuccessThreshold, 2},
 		{"HTTPClientTimeout", d(s.HTTPClientTimeout), 10 * time.Second},
 	}
 	for _, c := range checks {
@@ -267,6 +270,10 @@ func TestInvalidSettingNamesVariableAndRange(t *testing.T) {
 		{"KAFKA_LINGER=2m", `KAFKA_LINGER="2m": must be between 0s and 1m`},
 		{"KAFKA_STARTUP_CHECK_TIMEOUT=-1s", `KAFKA_STARTUP_CHECK_TIMEOUT="-1s": must be between 1ms and 1h`},
 		{"KAFKA_BOOTSTRAP_SERVERS=a:1, b:2", `KAFKA_BOOTSTRAP_SERVERS="a:1, b:2": must be a comma-separated list of host:port`},
+		{"CONTENT_CIRCUIT_BREAKER_FAILURE_THRESHOLD=0", `CONTENT_CIRCUIT_BREAKER_FAILURE_THRESHOLD="0": must be between 1 and 1000000`},
+		{"SPELLCHECKER_SERVICE_CONTENT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT=0", ``},
+		{"FILE_SERVICE_CONTENT_CIRCUIT_BREAKER_SUCCESS_THRESHOLD=-2", `FILE_SERVICE_CONTENT_CIRCUIT_BREAKER_SUCCESS_THRESHOLD="-2": must be between 1 and 1000000`},
+		{"CONTENT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT=0", `CONTENT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT="0": must be between 10ms and 24h`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.env, func(t *testing.T) {
@@ -360,3 +367,59 @@ func TestEnvParseReadsServiceConfig(t *testing.T) {
 		t.Fatalf("err = %v, want it to contain %s", err, want)
 	}
 }
+
+// The content clients (the spellchecker's and CJ's clients of
+// file_service) get the original platform's CONTENT_CIRCUIT_BREAKER_*
+// settings, 3/30s/2; other dependencies keep HTTP_CIRCUIT_BREAKER_*, 5/30s/2.
+// The HTTP_ names are aliases for the content ones: the most specific name
+// set wins, CONTENT_ before HTTP_, and within a name the prefixed one.
+func TestContentClientBreakerSettingsAndTheirAliases(t *testing.T) {
+	const svc = "spellchecker_service"
+	cases := []struct {
+		name    string
+		environ []string
+		content int // FailureThreshold of the file_service client's breaker
+		http    int // FailureThreshold of any other dependency's breaker
+	}{
+		{"defaults", nil, 3, 5},
+		{"HTTP_ alone is an alias", []string{"HTTP_CIRCUIT_BREAKER_FAILURE_THRESHOLD=9"}, 9, 9},
+		{"prefixed HTTP_ alone is an alias", []string{"SPELLCHECKER_SERVICE_HTTP_CIRCUIT_BREAKER_FAILURE_THRESHOLD=8"}, 8, 8},
+		{"CONTENT_ beats HTTP_", []string{"HTTP_CIRCUIT_BREAKER_FAILURE_THRESHOLD=9", "CONTENT_CIRCUIT_BREAKER_FAILURE_THRESHOLD=4"}, 4, 9},
+		{"CONTENT_ beats prefixed HTTP_", []string{"SPELLCHECKER_SERVICE_HTTP_CIRCUIT_BREAKER_FAILURE_THRESHOLD=8", "CONTENT_CIRCUIT_BREAKER_FAILURE_THRESHOLD=4"}, 4, 8},
+		{"prefixed CONTENT_ beats CONTENT_", []string{"SPELLCHECKER_SERVICE_CONTENT_CIRCUIT_BREAKER_FAILURE_THRESHOLD=6", "CONTENT_CIRCUIT_BREAKER_FAILURE_THRESHOLD=4"}, 6, 5},
+		{"another service's CONTENT_ does not count", []string{"CJ_ASSESSMENT_SERVICE_CONTENT_CIRCUIT_BREAKER_FAILURE_THRESHOLD=6"}, 3, 5},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := LoadSettingsFrom(NewEnv(svc, append([]string{brokers}, tc.environ...)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			content, other := s.HTTPBreakerSettingsFor("file_service"), s.HTTPBreakerSettingsFor("batch_conductor")
+			if content.FailureThreshold != tc.content || other.FailureThreshold != tc.http {
+				t.Fatalf("content breaker threshold %d, other %d; want %d and %d", content.FailureThreshold, other.FailureThreshold, tc.content, tc.http)
+			}
+			if content.Name != svc+".file_service" || other.Name != svc+".batch_conductor" {
+				t.Fatalf("breaker names %q, %q", content.Name, other.Name)
+			}
+		})
+	}
+	s, err := LoadSettingsFrom(NewEnv(svc, []string{brokers}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := s.HTTPBreakerSettingsFor("file_service"); c.RecoveryTimeout != 30*time.Second || c.SuccessThreshold != 2 {
+		t.Fatalf("content breaker defaults %+v, want recovery 30s and success threshold 2", c)
+	}
+}
+
+// An invalid HTTP_ value is reported once, under its own name, although
+// the content settings take it as their alias.
+func TestInvalidAliasIsReportedUnderItsOwnName(t *testing.T) {
+	_, err := LoadSettingsFrom(NewEnv("spellchecker_service", []string{brokers, "HTTP_CIRCUIT_BREAKER_FAILURE_THRESHOLD=0"}))
+	var se *SettingsError
+	if !errors.As(err, &se) || len(se.Problems) != 1 || se.Problems[0].Var != "HTTP_CIRCUIT_BREAKER_FAILURE_THRESHOLD" {
+		t.Fatalf("err = %v, want exactly one problem, naming HTTP_CIRCUIT_BREAKER_FAILURE_THRESHOLD", err)
+	}
+}
+
