@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/huleedu/huleedu/kafkabus"
+	"github.com/huleedu/huleedu/resilience"
 	"github.com/huleedu/huleedu/spool"
 )
 
@@ -423,3 +424,25 @@ func TestInvalidAliasIsReportedUnderItsOwnName(t *testing.T) {
 	}
 }
 
+// HTTPClients gives a content client's breaker the content settings.
+func TestHTTPClientsGiveContentClientsTheContentBreakerSettings(t *testing.T) {
+	s, err := LoadSettingsFrom(NewEnv("cj_assessment_service", []string{brokers, "CONTENT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT=45"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	breakers := resilience.NewRegistry(s.HTTPBreakerSettings())
+	clients := NewHTTPClients(s, breakers)
+	clients.For("file_service")
+	clients.For("batch_conductor")
+	content, _ := breakers.Get("cj_assessment_service.file_service")
+	other, _ := breakers.Get("cj_assessment_service.batch_conductor")
+	if content == nil || other == nil {
+		t.Fatalf("breakers %v, want both clients' breakers", breakers.States())
+	}
+	if cs := content.Settings(); cs.FailureThreshold != 3 || cs.RecoveryTimeout != 45*time.Second || cs.SuccessThreshold != 2 {
+		t.Errorf("content breaker %d/%v/%d, want 3/45s/2", cs.FailureThreshold, cs.RecoveryTimeout, cs.SuccessThreshold)
+	}
+	if os := other.Settings(); os.FailureThreshold != 5 || os.RecoveryTimeout != 30*time.Second {
+		t.Errorf("other breaker %d/%v, want the HTTP defaults 5/30s", os.FailureThreshold, os.RecoveryTimeout)
+	}
+}
