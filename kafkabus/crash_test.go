@@ -17,6 +17,7 @@ import (
 
 	"github.com/huleedu/huleedu/embeddedkafka"
 	"github.com/huleedu/huleedu/event"
+	"github.com/huleedu/huleedu/internal/testwait"
 	"github.com/huleedu/huleedu/resilience"
 	"github.com/huleedu/huleedu/spool"
 )
@@ -85,9 +86,7 @@ func TestCrashChild(t *testing.T) {
 			}
 		}
 	case "drain":
-		for bus.Stats().Queue.Records > 0 {
-			time.Sleep(5 * time.Millisecond)
-		}
+		testwait.For(t, time.Minute, "the spool to drain", func() bool { return bus.Stats().Queue.Records == 0 })
 		if err := bus.Close(context.Background()); err != nil {
 			fmt.Println("ERR", err)
 			os.Exit(3)

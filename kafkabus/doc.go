@@ -9,6 +9,31 @@
 //     (a KafkaBus) and keeps accepted records in a fallback queue while
 //     Kafka is unavailable.
 //
+// # One configuration
+//
+// Config describes the whole publishing side: the KafkaBus's Options
+// (embedded), the breaker, the fallback queue and the drainer. Open builds
+// what it describes: the KafkaBus, and unless Breaker.Disabled the
+// breaker, the queue (memory, or the disk spool) and the ResilientBus. Its
+// zero values are documented defaults; EnsureDefaults fills them and
+// Validate checks the ranges, reporting each problem as a *ConfigError
+// that names the field. Config has no env tags: package servicekit maps a
+// service's environment onto it, and the outage drill embeds it, so the
+// drill runs exactly the configuration a service can set.
+//
+// The topics must exist: with auto-creation off (the default, and the
+// production setting) a publish to a missing topic fails at once with
+// ErrUnknownTopic, whose message says how to create it.
+//
+// # Logging
+//
+// Logs go to Options.Logger, or slog.Default() when it is nil, for the
+// KafkaBus, the ResilientBus and the disk spool alike. An outage is logged
+// once when it starts (the first failed publish, naming the brokers) and
+// once when it ends, and each breaker transition once: never a line per
+// call. franz-go's own lines, one per failed dial or request, are passed
+// on only when the handler enables debug.
+//
 // # KafkaBus guarantees
 //
 // nil from Publish or Produce means the record is in the log of every
@@ -120,11 +145,31 @@
 //
 // Close(ctx) refuses new records, waits for Publish calls in progress,
 // lets the drainer deliver until the queue is empty or ctx ends, then
-// closes the queue and the producer. The disk spool keeps the rest for the
-// next process, which replays it before any new record; the memory queue's
-// rest comes back as an *UndeliveredError listing every record.
+// closes the queue and the producer. It returns nil when every accepted
+// record was delivered or is durably queued: the disk spool keeps the rest
+// for the next process, which replays it before any new record. The memory
+// queue's rest comes back as an *UndeliveredError listing every record; a
+// disk spool that could not close cleanly, as a *QueueCloseError counting
+// what it held.
 //
 // # Usage
+//
+//	pub, err := kafkabus.Open(kafkabus.Config{
+//		Options:  kafkabus.Options{Brokers: []string{"kafka-1:9092"}, ClientID: "file_service"},
+//		Fallback: kafkabus.FallbackConfig{Mode: kafkabus.FallbackDisk, Dir: "/var/lib/file_service/spool"},
+//	})
+//	if err != nil { return err }
+//	defer func() {
+//		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // at shutdown
+//		defer cancel()
+//		pub.Close(ctx)
+//	}()
+//	env, err := event.NewEnvelope(event.TypeEssayContentProvisionedV1, "file_service", data)
+//	if err != nil { return err }
+//	err = pub.Publish(ctx, event.TopicEssayContentProvisionedV1, essayID, env)
+//	// nil: accepted (in Kafka, or in the spool until Kafka is back)
+//
+// The plain KafkaBus on its own, with every outcome in the caller's hands:
 //
 //	bus, err := kafkabus.NewKafkaBus(kafkabus.Options{
 //		Brokers:  strings.Split(os.Getenv("KAFKA_BOOTSTRAP_SERVERS"), ","),

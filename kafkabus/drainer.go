@@ -61,9 +61,13 @@ func (rs *recSlices) put(batches []*batch) {
 // maxFreeRecSlices is enough for a full pipeline of batches.
 const maxFreeRecSlices = 16
 
-// drain is the drainer goroutine: it replays the queue from the head, in
-// order, through the breaker, until Close tells it to finish. It is the only
-// goroutine that reads, acknowledges or dead-letters queue entries.
+// drainer is the state of the drainer goroutine, which replays the queue
+// from the head, in order, through the breaker, until Close tells it to
+// finish. It is the only goroutine that reads, acknowledges or
+// dead-letters queue entries, and it owns every field here: nothing else
+// reads or writes them (the acker's background Ack reports only through
+// its channel; a producer goroutine only sets a batch's errs and then
+// closes its done).
 //
 // While the circuit is closed and the queue can read ahead
 // (spool.ReadAhead), up to DrainInFlight batches are produced at once: the
@@ -72,138 +76,163 @@ const maxFreeRecSlices = 16
 // dead-letter rule are those of a single batch; after a failure every
 // batch in flight is abandoned (their records are read again from the
 // head: duplicates, never loss or reordering).
+type drainer struct {
+	b   *ResilientBus
+	ctx context.Context // b.drainCtx: ends when Close gives up
+	ra  spool.ReadAhead // the queue, when it can read ahead; else nil
+	// backoff is the wait after the next failure: RetryMin after a
+	// success, doubling per failure up to RetryMax.
+	backoff  time.Duration
+	pending  []*batch // batches in flight, oldest first
+	lastRead uint64   // seq of the newest entry in flight; 0: read from the head
+	ack      acker
+	rs       recSlices
+}
+
+// drain is the drainer goroutine.
 func (b *ResilientBus) drain() {
 	defer close(b.drained)
-	defer b.cb.Subscribe(func(_ string, from, _ resilience.State) {
-		if from == resilience.StateOpen {
-			select {
-			case b.breakerMoved <- struct{}{}:
-			default:
+	defer b.cb.Subscribe(b.breakerMovedTo)()
+	d := &drainer{b: b, ctx: b.drainCtx, backoff: b.opts.RetryMin}
+	d.ra, _ = b.q.(spool.ReadAhead)
+	d.ack.b = b
+	defer d.abandon()
+	defer d.flushAtExit()
+	d.run()
+}
+
+// run drains until the bus closes with the queue empty, or Close gives up.
+func (d *drainer) run() {
+	for {
+		if len(d.pending) == 0 && d.b.backlog.Load() == 0 {
+			if !d.waitForRecords() {
+				return
 			}
+			continue
 		}
-	})()
-	ctx := b.drainCtx
-	ra, _ := b.q.(spool.ReadAhead)
-	backoff := b.opts.RetryMin
-	var (
-		pending  []*batch
-		lastRead uint64 // seq of the newest entry in flight
-		ack      = &acker{b: b}
-		rs       recSlices
-	)
-	abandon := func() {
-		for _, f := range pending {
-			<-f.done
-			f.permit.ReportOutcome(resilience.OutcomeIgnore)
+		wait, onAppend, err := d.fill()
+		if d.ctx.Err() != nil {
+			return
 		}
-		rs.put(pending)
-		pending, lastRead = nil, 0
+		if len(d.pending) == 0 {
+			if !d.idle(wait, onAppend, err) {
+				return
+			}
+			continue
+		}
+		if !d.settle() {
+			return
+		}
 	}
-	defer abandon()
-	// queueFailed handles an Ack or DeadLetter the queue refused:
-	// everything in flight is abandoned and read again from the head after
-	// a back-off. It reports whether to go on.
-	queueFailed := func(err error) bool {
-		abandon()
-		if errors.Is(err, spool.ErrClosed) {
+}
+
+// waitForRecords waits while the backlog is empty: until a record is
+// appended, or the bus closes (with nothing left: stop), or Close gives up.
+// It reports whether to go on.
+func (d *drainer) waitForRecords() bool {
+	select {
+	case <-d.b.closing:
+		return d.b.backlog.Load() != 0
+	case <-d.b.q.Notify():
+	case <-d.ctx.Done():
+		return false
+	}
+	return true
+}
+
+// idle handles a fill that left nothing in flight: it acknowledges what
+// was delivered, so that the backlog reaches zero once the queue is empty
+// (only here, not whenever the pipeline happens to be empty: a drain that
+// fell behind would wait for the head file's fsync after every batch), or
+// else waits as fill said. It reports whether to go on.
+func (d *drainer) idle(wait time.Duration, onAppend bool, err error) bool {
+	if d.ack.owes() {
+		if ferr := d.ack.flush(); ferr != nil && !d.queueFailed(ferr) {
 			return false
 		}
-		b.log.Error("fallback queue update failed; the batch will be replayed", "err", err, "retry_in", backoff)
-		if !b.sleep(ctx, backoff) {
-			return false
-		}
-		backoff = b.nextBackoff(backoff)
 		return true
 	}
-	defer func() {
-		if err := ack.flush(); err != nil && !errors.Is(err, spool.ErrClosed) {
-			b.log.Error("fallback queue ack failed at shutdown; those records will be replayed", "err", err)
-		}
-	}()
+	if errors.Is(err, spool.ErrClosed) {
+		return false
+	}
+	if err != nil {
+		d.b.log.Error("fallback queue read failed; retrying", "err", err)
+		wait, d.backoff = d.backoff, d.b.nextBackoff(d.backoff)
+	}
+	return d.b.sleepOrNotify(d.ctx, wait, onAppend)
+}
 
-	for {
-		if len(pending) == 0 && b.backlog.Load() == 0 {
-			select {
-			case <-b.closing:
-				if b.backlog.Load() == 0 {
-					return
-				}
-			case <-b.q.Notify():
-			case <-ctx.Done():
-				return
-			}
-			continue
+// settle waits for the oldest batch in flight and settles it together with
+// every later one that has finished too. It reports whether to go on.
+func (d *drainer) settle() bool {
+	<-d.pending[0].done
+	n := 1
+	for n < len(d.pending) && isDone(d.pending[n]) {
+		n++
+	}
+	settled := d.pending[:n]
+	d.pending = d.pending[n:]
+	var infraErr, queueErr error
+	for _, f := range settled {
+		if infraErr, queueErr = d.replay(f); infraErr != nil || queueErr != nil {
+			break
 		}
+	}
+	d.rs.put(settled) // done: the producer is through with their records
+	switch {
+	case d.ctx.Err() != nil:
+		reportSettled(settled, nil, true)
+		return false
+	case queueErr != nil:
+		// Not Kafka's doing: the breaker hears nothing of it.
+		reportSettled(settled, nil, true)
+		return d.queueFailed(queueErr)
+	case infraErr != nil:
+		reportSettled(settled, infraErr, false)
+		d.abandon()
+		d.b.log.Warn("replay failed; the record stays at the head", "err", infraErr, "retry_in", d.backoff)
+		if !d.b.sleep(d.ctx, d.backoff) {
+			return false
+		}
+		d.backoff = d.b.nextBackoff(d.backoff)
+	default:
+		reportSettled(settled, nil, false)
+		d.backoff = d.b.opts.RetryMin
+	}
+	return true
+}
 
-		wait, onAppend, err := b.fill(ctx, ra, &rs, &pending, &lastRead)
-		if ctx.Err() != nil {
-			return
-		}
-		if len(pending) == 0 && ack.owes() {
-			// Nothing more to send for now: acknowledge what was
-			// delivered, so that the backlog reaches zero once the queue
-			// is empty. Only here, not whenever the pipeline happens to be
-			// empty: a drain that fell behind would wait for the head
-			// file's fsync after every batch.
-			if ferr := ack.flush(); ferr != nil && !queueFailed(ferr) {
-				return
-			}
-			continue
-		}
-		if len(pending) == 0 {
-			if errors.Is(err, spool.ErrClosed) {
-				return
-			}
-			if err != nil {
-				b.log.Error("fallback queue read failed; retrying", "err", err)
-				wait, backoff = backoff, b.nextBackoff(backoff)
-			}
-			if !b.sleepOrNotify(ctx, wait, onAppend) {
-				return
-			}
-			continue
-		}
+// abandon waits for every batch in flight and forgets it: the next read
+// starts from the head again.
+func (d *drainer) abandon() {
+	for _, f := range d.pending {
+		<-f.done
+		f.permit.ReportOutcome(resilience.OutcomeIgnore)
+	}
+	d.rs.put(d.pending)
+	d.pending, d.lastRead = nil, 0
+}
 
-		// Settle the oldest batch together with every later one that has
-		// finished too.
-		<-pending[0].done
-		n := 1
-		for n < len(pending) && isDone(pending[n]) {
-			n++
-		}
-		settled := pending[:n]
-		pending = pending[n:]
-		// A queue that cannot read ahead is read from the head: what was
-		// delivered must be acknowledged before the next read.
-		var infraErr, queueErr error
-		for _, f := range settled {
-			if infraErr, queueErr = b.replay(ack, f.entries, f.errs, ra == nil); infraErr != nil || queueErr != nil {
-				break
-			}
-		}
-		rs.put(settled) // done: the producer is through with their records
-		switch {
-		case ctx.Err() != nil:
-			reportSettled(settled, nil, true)
-			return
-		case queueErr != nil:
-			// Not Kafka's doing: the breaker hears nothing of it.
-			reportSettled(settled, nil, true)
-			if !queueFailed(queueErr) {
-				return
-			}
-		case infraErr != nil:
-			reportSettled(settled, infraErr, false)
-			abandon()
-			b.log.Warn("replay failed; the record stays at the head", "err", infraErr, "retry_in", backoff)
-			if !b.sleep(ctx, backoff) {
-				return
-			}
-			backoff = b.nextBackoff(backoff)
-		default:
-			reportSettled(settled, nil, false)
-			backoff = b.opts.RetryMin
-		}
+// queueFailed handles an Ack or DeadLetter the queue refused: everything
+// in flight is abandoned and read again from the head after a back-off.
+// It reports whether to go on.
+func (d *drainer) queueFailed(err error) bool {
+	d.abandon()
+	if errors.Is(err, spool.ErrClosed) {
+		return false
+	}
+	d.b.log.Error("fallback queue update failed; the batch will be replayed", "err", err, "retry_in", d.backoff)
+	if !d.b.sleep(d.ctx, d.backoff) {
+		return false
+	}
+	d.backoff = d.b.nextBackoff(d.backoff)
+	return true
+}
+
+// flushAtExit acknowledges what was delivered before the drainer stops.
+func (d *drainer) flushAtExit() {
+	if err := d.ack.flush(); err != nil && !errors.Is(err, spool.ErrClosed) {
+		d.b.log.Error("fallback queue ack failed at shutdown; those records will be replayed", "err", err)
 	}
 }
 
@@ -240,10 +269,11 @@ func isDone(f *batch) bool {
 // The permit is taken before the queue is read, so that an open breaker
 // costs the publishers nothing: no wake-up per append, no copy of the
 // head under the queue's lock.
-func (b *ResilientBus) fill(ctx context.Context, ra spool.ReadAhead, rs *recSlices, pending *[]*batch, lastRead *uint64) (wait time.Duration, onAppend bool, err error) {
-	for len(*pending) < b.opts.DrainInFlight {
+func (d *drainer) fill() (wait time.Duration, onAppend bool, err error) {
+	b, ctx, rs := d.b, d.ctx, &d.rs
+	for len(d.pending) < b.opts.DrainInFlight {
 		closed := b.cb.State() == resilience.StateClosed
-		if len(*pending) > 0 && (ra == nil || b.async == nil || !closed) {
+		if len(d.pending) > 0 && (d.ra == nil || b.async == nil || !closed) {
 			return 0, false, nil // one batch at a time: no read-ahead, or probing
 		}
 		permit, err := b.cb.Acquire(ctx)
@@ -260,10 +290,10 @@ func (b *ResilientBus) fill(ctx context.Context, ra spool.ReadAhead, rs *recSlic
 		// acknowledged, and keeps the spool's read-ahead. After a failure
 		// lastRead is 0: reread from the head.
 		var entries []spool.Entry
-		if ra == nil || *lastRead == 0 {
+		if d.ra == nil || d.lastRead == 0 {
 			entries, err = b.q.Peek(ctx, n)
 		} else {
-			entries, err = ra.PeekAfter(ctx, *lastRead, n)
+			entries, err = d.ra.PeekAfter(ctx, d.lastRead, n)
 		}
 		if err != nil || len(entries) == 0 {
 			// Nothing was sent: the permit says nothing about Kafka.
@@ -274,8 +304,8 @@ func (b *ResilientBus) fill(ctx context.Context, ra spool.ReadAhead, rs *recSlic
 		}
 		f := &batch{entries: entries, recs: rs.get(entries), permit: permit, done: make(chan struct{})}
 		b.replayProduce(ctx, f.recs, func(errs []error) { f.errs = errs; close(f.done) })
-		*pending = append(*pending, f)
-		*lastRead = entries[len(entries)-1].Seq
+		d.pending = append(d.pending, f)
+		d.lastRead = entries[len(entries)-1].Seq
 	}
 	return 0, false, nil
 }
@@ -329,106 +359,6 @@ func (b *ResilientBus) sleepOrNotify(ctx context.Context, d time.Duration, onApp
 	return true
 }
 
-// acker batches acknowledgements across replay batches: an Ack of the
-// disk spool persists the head with an fsync, so acknowledging every few
-// thousand records instead of every batch keeps the drain from waiting on
-// the disk, and those periodic Acks run in the background while the drain
-// goes on. Records delivered but not yet acknowledged are replayed again
-// after a crash: duplicates, never loss. Owned by the drainer goroutine,
-// but for the background Ack, which reports only through ackIn.
-type acker struct {
-	b     *ResilientBus
-	seq   uint64     // highest delivered seq not yet acknowledged
-	count int        // records delivered and not yet handed to an Ack
-	ackIn chan error // non-nil while an Ack runs in the background: its result
-}
-
-// ackEvery is how many delivered records wait for one Ack: at least this
-// many, more while the previous Ack is still writing (see flushBehind).
-const ackEvery = 4096
-
-func (a *acker) delivered(seq uint64) { a.seq, a.count = seq, a.count+1 }
-
-// owes reports whether anything delivered is not yet acknowledged.
-func (a *acker) owes() bool { return a.count > 0 || a.ackIn != nil }
-
-// flush acknowledges everything delivered so far and waits for it. If an
-// Ack fails, what was delivered since the last good one is dropped all the
-// same: the drainer then replays from the head, and those records are
-// counted again when they are delivered again.
-func (a *acker) flush() error {
-	seq, count, err := a.take()
-	if err != nil || count == 0 {
-		return err
-	}
-	return a.b.ack(seq, count)
-}
-
-// flushBehind hands everything delivered so far to an Ack in the
-// background; the error is the previous one's. While the previous Ack is
-// still writing the head file it does nothing: the drain goes on rather
-// than wait for that fsync, and the next call acknowledges what was
-// delivered meanwhile as well.
-func (a *acker) flushBehind() error {
-	if running, err := a.reap(false); running || err != nil {
-		return err
-	}
-	seq, count, err := a.take()
-	if err != nil || count == 0 {
-		return err
-	}
-	done := make(chan error, 1)
-	a.ackIn = done
-	go func() { done <- a.b.ack(seq, count) }()
-	return nil
-}
-
-// take returns what was delivered since the last Ack and clears it, once
-// the background Ack, if one runs, has finished; an error is that Ack's.
-func (a *acker) take() (seq uint64, count int, err error) {
-	if _, err := a.reap(true); err != nil {
-		return 0, 0, err
-	}
-	seq, count = a.seq, a.count
-	a.count = 0
-	return seq, count, nil
-}
-
-// reap collects the result of the background Ack, if one runs: waiting
-// for it if block, else only if it has finished (running reports one still
-// under way). A failed Ack drops the count, as flush explains.
-func (a *acker) reap(block bool) (running bool, err error) {
-	if a.ackIn == nil {
-		return false, nil
-	}
-	if block {
-		err = <-a.ackIn
-	} else {
-		select {
-		case err = <-a.ackIn:
-		default:
-			return true, nil
-		}
-	}
-	a.ackIn = nil
-	if err != nil {
-		a.count = 0
-	}
-	return false, err
-}
-
-// ack acknowledges count delivered records, up to seq, and only then
-// counts them out of the backlog: a publisher that sees the backlog at
-// zero may go straight to Kafka.
-func (b *ResilientBus) ack(seq uint64, count int) error {
-	if err := b.q.Ack(seq); err != nil {
-		return fmt.Errorf("acknowledging up to seq %d: %w", seq, err)
-	}
-	b.backlog.Add(-int64(count))
-	b.replayed.Add(uint64(count))
-	return nil
-}
-
 // replay settles the queue from the results of one batch (called for each
 // settled batch in turn, oldest first, until one fails), in order:
 // successes are recorded as delivered (acknowledged in groups, see acker),
@@ -437,9 +367,11 @@ func (b *ResilientBus) ack(seq uint64, count int) error {
 // the head. Records after it that did land will be sent again (duplicates,
 // never loss or reordering). queueErr reports an Ack or DeadLetter the
 // queue refused: the batches in flight behind this one must then not be
-// settled either. ackNow acknowledges everything delivered at once, rather
-// than every ackEvery records.
-func (b *ResilientBus) replay(a *acker, entries []spool.Entry, errs []error, ackNow bool) (infraErr, queueErr error) {
+// settled either. A queue that cannot read ahead is read from the head,
+// so what was delivered is acknowledged at once, before the next read,
+// rather than every ackEvery records.
+func (d *drainer) replay(f *batch) (infraErr, queueErr error) {
+	b, a, entries, errs := d.b, &d.ack, f.entries, f.errs
 	for i, e := range entries {
 		perr := errs[i]
 		switch {
@@ -461,7 +393,7 @@ func (b *ResilientBus) replay(a *acker, entries []spool.Entry, errs []error, ack
 		}
 	}
 	switch {
-	case ackNow:
+	case d.ra == nil:
 		return nil, a.flush()
 	case a.count >= ackEvery:
 		return nil, a.flushBehind()

@@ -39,6 +39,9 @@ var (
 	// ErrUnknownTopic: the topic does not exist and topic auto-creation is
 	// off. franz-go would retry this until the publish timeout; KafkaBus
 	// gives up after one metadata refresh confirms it (see NewKafkaBus).
+	// The error's message says how to fix it: create the topic
+	// (`huleedu topics create`), or let the broker create it
+	// (Options.AllowAutoTopicCreation, KAFKA_AUTO_CREATE_TOPICS=true).
 	ErrUnknownTopic = errors.New("kafkabus: unknown topic")
 	// ErrRejected: Kafka refused the record with another non-retriable
 	// error (INVALID_RECORD, POLICY_VIOLATION, ...).
@@ -122,6 +125,11 @@ func IsRetriable(err error) bool {
 	return retriable
 }
 
+// unknownTopicHint is what ErrUnknownTopic's message adds: the two ways
+// to make the topic exist.
+const unknownTopicHint = "create it with `huleedu topics create`, or let the broker create it: " +
+	"Options.AllowAutoTopicCreation, KAFKA_AUTO_CREATE_TOPICS=true in a service"
+
 // authErrors are the kerr errors that mean "not permitted".
 var authErrors = []error{
 	kerr.TopicAuthorizationFailed,
@@ -151,7 +159,10 @@ func classify(err error) (error, bool) {
 	case isAny(err, authErrors):
 		return wrapSentinel(ErrAuthorization, err), false
 	case errors.Is(err, kerr.UnknownTopicOrPartition), errors.Is(err, kerr.UnknownTopicID):
-		return wrapSentinel(ErrUnknownTopic, err), false
+		if errors.Is(err, ErrUnknownTopic) {
+			return err, false
+		}
+		return fmt.Errorf("%w (%s): %w", ErrUnknownTopic, unknownTopicHint, err), false
 	case errors.Is(err, ErrUnknownOutcome), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
 		errors.Is(err, kgo.ErrRecordTimeout), errors.Is(err, kgo.ErrRecordRetries):
 		return wrapSentinel(ErrUnknownOutcome, err), true

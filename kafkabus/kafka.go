@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 
@@ -20,6 +21,12 @@ type KafkaBus struct {
 	opts      Options
 	client    *kgo.Client
 	deadlines *deadlines // record contexts of calls that cannot end
+	log       *slog.Logger
+
+	// failing is set by the first retriable failure after a success (or
+	// the start) and cleared by the next success, so that an outage is
+	// logged once when it starts and once when it ends, not per record.
+	failing atomic.Bool
 
 	// mu is held shared while Produce hands records to franz-go and
 	// exclusively by Close to set closed, so no record is handed over
@@ -35,8 +42,9 @@ var (
 )
 
 // NewKafkaBus returns a bus for the cluster opts.Brokers names. It does not
-// connect: the first Publish or Ping does. Invalid options are an error
-// naming the option.
+// connect: the first Publish or Ping does (Open's Config.StartupCheck pings
+// at once). Invalid options are reported as *ConfigError values naming the
+// option and its range.
 func NewKafkaBus(opts Options) (*KafkaBus, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -46,7 +54,7 @@ func NewKafkaBus(opts Options) (*KafkaBus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafkabus: new franz-go client: %w", err)
 	}
-	return &KafkaBus{opts: o, client: cl, deadlines: newDeadlines(o.PublishTimeout)}, nil
+	return &KafkaBus{opts: o, client: cl, deadlines: newDeadlines(o.PublishTimeout), log: o.logger()}, nil
 }
 
 // Publish encodes env for topic with partition key key (event.Envelope's
@@ -195,6 +203,9 @@ func (ab *asyncBatch) finish() {
 		return
 	}
 	ab.cancel()
+	if ab.b.failing.Load() {
+		ab.b.noteSuccess(ab.errs)
+	}
 	done, errs := ab.done, ab.errs
 	// Drop every reference to the caller's bytes before pooling.
 	clear(ab.krs)
@@ -231,6 +242,9 @@ func (b *KafkaBus) produceOne(ctx context.Context, rec *event.Record) error {
 	<-w.done
 	if w.err != nil {
 		return b.produceError(ctx, &w.rec, w.err)
+	}
+	if b.failing.Load() {
+		b.noteSuccess(nil)
 	}
 	return nil
 }
@@ -298,7 +312,27 @@ func (b *KafkaBus) produceError(ctx context.Context, r *kgo.Record, err error) *
 		}
 		classified = fmt.Errorf("%w: not acknowledged before the %s, may have been written: %w", ErrUnknownOutcome, why, err)
 	}
-	return &ProduceError{Topic: r.Topic, Partition: r.Partition, Err: classified, Retriable: retriable}
+	pe := &ProduceError{Topic: r.Topic, Partition: r.Partition, Err: classified, Retriable: retriable}
+	if retriable && ctx.Err() == nil && !b.failing.Load() && b.failing.CompareAndSwap(false, true) {
+		b.log.Warn("kafka publish failed; further failures are not logged until a publish succeeds",
+			"brokers", b.opts.Brokers, "err", pe)
+	}
+	return pe
+}
+
+// noteSuccess ends a logged outage if one of errs is a success (nil errs:
+// the one record of produceOne was acknowledged).
+func (b *KafkaBus) noteSuccess(errs []error) {
+	ok := errs == nil
+	for _, err := range errs {
+		if err == nil {
+			ok = true
+			break
+		}
+	}
+	if ok && b.failing.CompareAndSwap(true, false) {
+		b.log.Info("kafka publish succeeded again", "brokers", b.opts.Brokers)
+	}
 }
 
 // checkRecord catches what Kafka would reject for sure, before a round
@@ -368,9 +402,10 @@ func (b *KafkaBus) Ping(ctx context.Context) error {
 
 // Close stops accepting records (later calls fail with ErrBusClosed),
 // waits until Kafka has answered for every record handed over so far or
-// ctx ends, and closes the client. Records still unanswered when ctx ends
-// fail with ErrBusClosed; one that was in flight may have been written.
-// Close is idempotent.
+// ctx ends, and closes the client. It returns nil when every record was
+// answered, also if ctx had ended by then. Otherwise the records still
+// unanswered fail with ErrBusClosed (one that was in flight may have been
+// written) and the error says how many there were. Close is idempotent.
 func (b *KafkaBus) Close(ctx context.Context) error {
 	b.mu.Lock()
 	if b.closed {
@@ -380,29 +415,33 @@ func (b *KafkaBus) Close(ctx context.Context) error {
 	b.closed = true
 	b.mu.Unlock()
 	err := b.client.Flush(ctx)
+	// Flush may report a context that had ended although nothing was left
+	// to wait for: it selects at random between the two.
+	unanswered := b.client.BufferedProduceRecords()
 	b.client.Close()
 	b.deadlines.stop()
-	if err != nil {
-		return fmt.Errorf("kafkabus: close: flush gave up, unanswered records failed: %w", err)
+	if err != nil && unanswered > 0 {
+		return fmt.Errorf("kafkabus: close: %d records still unanswered when the flush gave up were failed with ErrBusClosed: %w", unanswered, err)
 	}
 	return nil
 }
 
-// Client returns the franz-go client, for consumers of the same cluster
-// and for metrics hooks. Producing through it bypasses this bus's
-// guarantees.
+// Client returns the franz-go client, for admin requests (kadm.NewClient)
+// and metrics hooks on the same connections. It is the bus's: Close closes
+// it, after which every use fails with kgo.ErrClientClosed, so nothing
+// that outlives the bus may hold it. It is no consumer: franz-go fixes
+// the topics and group a client consumes when it is created, so a
+// consumer needs a client of its own (kgo.NewClient with the same seed
+// brokers; servicekit's consumers make theirs). Producing through it
+// bypasses this bus's guarantees.
+//
+// The bus does not take a client from its user instead: its guarantees
+// rest on client-wide options (acks, idempotence, delivery and request
+// timeouts) that only the client's creator can set.
 func (b *KafkaBus) Client() *kgo.Client { return b.client }
 
-// defaultMaxRecordBytes is franz-go's default ProducerBatchMaxBytes.
-const defaultMaxRecordBytes = 1_000_012
-
 // MaxRecordBytes is the largest record this bus will try to produce
-// (Options.MaxRecordBytes, or franz-go's default). ResilientBus refuses
-// larger records up front, so one that could never be delivered is not
-// accepted into the fallback queue while Kafka is down.
-func (b *KafkaBus) MaxRecordBytes() int {
-	if b.opts.MaxRecordBytes > 0 {
-		return int(b.opts.MaxRecordBytes)
-	}
-	return defaultMaxRecordBytes
-}
+// (Options.MaxRecordBytes). ResilientBus refuses larger records up front,
+// so one that could never be delivered is not accepted into the fallback
+// queue while Kafka is down.
+func (b *KafkaBus) MaxRecordBytes() int { return int(b.opts.MaxRecordBytes) }

@@ -7,22 +7,18 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// slogLogger adapts slog to franz-go's logger. Its level is the most
-// verbose one the handler enables, so franz-go does not build debug
-// messages nobody reads.
+// slogLogger adapts slog to franz-go's logger. franz-go logs the client's
+// internals: a line per failed dial or request, so an outage becomes a
+// line every few milliseconds. The bus logs what an application needs
+// itself (the first failure of an outage, its end, the breaker's
+// transitions), so franz-go's lines are passed on only when the handler
+// enables debug, and then all of them. The level is also what franz-go
+// checks before building a message, so it builds none nobody reads.
 type slogLogger struct{ l *slog.Logger }
 
 func (s slogLogger) Level() kgo.LogLevel {
-	ctx := context.Background()
-	switch {
-	case s.l.Enabled(ctx, slog.LevelDebug):
+	if s.l.Enabled(context.Background(), slog.LevelDebug) {
 		return kgo.LogLevelDebug
-	case s.l.Enabled(ctx, slog.LevelInfo):
-		return kgo.LogLevelInfo
-	case s.l.Enabled(ctx, slog.LevelWarn):
-		return kgo.LogLevelWarn
-	case s.l.Enabled(ctx, slog.LevelError):
-		return kgo.LogLevelError
 	}
 	return kgo.LogLevelNone
 }

@@ -166,6 +166,7 @@ func TestKafkaBusPermanentFailuresReturnAtOnceAndAreNotRetriable(t *testing.T) {
 		topic   string
 		payload string
 		want    []error
+		says    []string // the message names these
 	}{
 		{
 			name:    "broker message.max.bytes",
@@ -198,6 +199,8 @@ func TestKafkaBusPermanentFailuresReturnAtOnceAndAreNotRetriable(t *testing.T) {
 			cfg:   embeddedkafka.Config{Topics: []string{busTopic}},
 			topic: "no.such.topic",
 			want:  []error{ErrUnknownTopic, kerr.UnknownTopicOrPartition},
+			// How to fix it: the option, its variable and the command.
+			says: []string{"AllowAutoTopicCreation", "KAFKA_AUTO_CREATE_TOPICS", "huleedu topics create", `"no.such.topic"`},
 		},
 		{
 			name:  "illegal topic name",
@@ -229,6 +232,11 @@ func TestKafkaBusPermanentFailuresReturnAtOnceAndAreNotRetriable(t *testing.T) {
 			for _, w := range tc.want {
 				if !errors.Is(err, w) {
 					t.Errorf("err = %v, want errors.Is %v", err, w)
+				}
+			}
+			for _, s := range tc.says {
+				if !strings.Contains(fmt.Sprint(err), s) {
+					t.Errorf("err = %v, want it to name %s", err, s)
 				}
 			}
 			var pe *ProduceError

@@ -1,10 +1,11 @@
 package kafkabus
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -14,22 +15,27 @@ import (
 const (
 	DefaultClientID       = "huleedu"
 	DefaultPublishTimeout = 10 * time.Second
+	// DefaultMaxRecordBytes is Kafka's default message.max.bytes (and
+	// franz-go's default batch limit).
+	DefaultMaxRecordBytes = 1_000_012
 )
 
 // Options configure a KafkaBus. Only Brokers is required; every zero value
-// means the documented default.
+// means the documented default. Config embeds Options and checks them the
+// same way.
 type Options struct {
 	// Brokers are the bootstrap addresses, host:port. Required.
-	Brokers []string
+	Brokers []string `json:"brokers"`
 
 	// ClientID names this client in broker logs, metrics and quotas.
 	// Default DefaultClientID.
-	ClientID string
+	ClientID string `json:"client_id"`
 
 	// PublishTimeout bounds one Publish or Produce call, retries included:
-	// by then every record is acknowledged or failed. Default 10s. When a
-	// broker goes silent mid-connection, franz-go may take up to about a
-	// quarter of it longer to give up (see "Ordering and timeouts").
+	// by then every record is acknowledged or failed. 1ms to 1h; default
+	// 10s. When a broker goes silent mid-connection, franz-go may take up
+	// to about a quarter of it longer to give up (see "Ordering and
+	// timeouts").
 	//
 	// A record that times out fails with ErrUnknownOutcome (retriable): it
 	// may have reached the broker. franz-go is told to give up on the
@@ -37,35 +43,46 @@ type Options struct {
 	// record reported failed is no longer in franz-go's buffers. Shorter
 	// timeouts make a Kafka outage cheaper for callers and make
 	// duplicates more likely.
-	PublishTimeout time.Duration
+	PublishTimeout time.Duration `json:"publish_timeout"`
 
 	// AllowAutoTopicCreation lets the broker create a topic on first
 	// produce, if the broker allows it too. Default false: a typo in a
 	// topic name is ErrUnknownTopic, not a new topic.
-	AllowAutoTopicCreation bool
+	AllowAutoTopicCreation bool `json:"allow_auto_topic_creation"`
 
 	// MaxRecordBytes is the largest record batch the producer builds, and
 	// so the largest record it sends; a larger record fails at once with
 	// ErrMessageTooLarge without reaching Kafka. Keep it at or below the
-	// broker's message.max.bytes. Default 1,000,012 bytes, Kafka's
-	// default message.max.bytes.
-	MaxRecordBytes int32
+	// broker's message.max.bytes. 512 to 1 GiB (franz-go's bounds);
+	// default DefaultMaxRecordBytes, Kafka's default message.max.bytes.
+	MaxRecordBytes int32 `json:"max_record_bytes"`
 
 	// Linger is how long a partition waits for more records before
 	// sending a batch, at most 1m. Default 0: send at once, since every
 	// Publish waits for its acknowledgement; concurrent publishers still
 	// share batches while a request is in flight.
-	Linger time.Duration
+	Linger time.Duration `json:"linger"`
+
+	// MetadataMinAge is the least time between two metadata requests, and
+	// so how soon after an outage the client learns that a leader is
+	// back: a record waiting for a leader is failed or sent only when
+	// metadata is refreshed. 10ms to 10m; default a tenth of
+	// PublishTimeout, between 50ms and 5s (franz-go's own default, 5s,
+	// would hold such a record that long past a shorter publish timeout).
+	MetadataMinAge time.Duration `json:"metadata_min_age"`
 
 	// KgoOpts are extra franz-go options (SASL, TLS, hooks, dialer),
 	// applied after the ones above and so able to override them.
 	// Overriding the acks, idempotency or timeout options voids the
 	// guarantees in the package documentation.
-	KgoOpts []kgo.Opt
+	KgoOpts []kgo.Opt `json:"-"`
 
-	// Logger receives franz-go's logs at the levels it enables. Nil
-	// discards them.
-	Logger *slog.Logger
+	// Logger receives the bus's own log lines (the first failure of an
+	// outage, naming the brokers, and the first success after it) and,
+	// when its handler enables debug, everything franz-go logs (a line
+	// per failed dial or request: too many for any other level). Nil
+	// means slog.Default().
+	Logger *slog.Logger `json:"-"`
 }
 
 // unknownTopicRetries is how many metadata answers saying "unknown topic"
@@ -76,32 +93,50 @@ type Options struct {
 // default stands.
 const unknownTopicRetries = 1
 
-// withDefaults validates o and fills in the defaults.
-func (o Options) withDefaults() (Options, error) {
+// ensureDefaults replaces o's zero values by their defaults; Logger stays
+// nil (see logger).
+func (o *Options) ensureDefaults() {
+	setZero(&o.ClientID, DefaultClientID)
+	setZero(&o.PublishTimeout, DefaultPublishTimeout)
+	setZero(&o.MaxRecordBytes, DefaultMaxRecordBytes)
+	setZero(&o.MetadataMinAge, metadataMinAge(o.PublishTimeout))
+}
+
+// check reports o's problems after ensureDefaults.
+func (o Options) check(ck *checker) {
 	if len(o.Brokers) == 0 {
-		return o, errors.New("kafkabus: Options.Brokers is empty: at least one host:port is required")
+		ck.bad("Brokers", "[]", "must list at least one host:port", "")
 	}
-	for i, b := range o.Brokers {
-		if b == "" {
-			return o, fmt.Errorf("kafkabus: Options.Brokers[%d] is empty", i)
+	for _, b := range o.Brokers {
+		if host, port, ok := strings.Cut(b, ":"); !ok || host == "" || port == "" || strings.TrimSpace(b) != b {
+			ck.bad("Brokers", fmt.Sprintf("%q", o.Brokers), "must be a list of host:port", "")
+			break
 		}
 	}
-	if o.PublishTimeout < 0 {
-		return o, fmt.Errorf("kafkabus: Options.PublishTimeout is %v, want > 0 (0 means the default %v)", o.PublishTimeout, DefaultPublishTimeout)
-	}
-	if o.MaxRecordBytes < 0 {
-		return o, fmt.Errorf("kafkabus: Options.MaxRecordBytes is %d, want > 0 (0 means franz-go's default 1000012)", o.MaxRecordBytes)
+	ck.durRange("PublishTimeout", o.PublishTimeout, time.Millisecond, time.Hour, DefaultPublishTimeout)
+	if o.MaxRecordBytes < 512 || o.MaxRecordBytes > 1<<30 {
+		ck.bad("MaxRecordBytes", strconv.Itoa(int(o.MaxRecordBytes)), "must be between 512 and 1073741824", strconv.Itoa(DefaultMaxRecordBytes))
 	}
 	if o.Linger < 0 || o.Linger > time.Minute {
-		return o, fmt.Errorf("kafkabus: Options.Linger is %v, want 0 to 1m (franz-go's limit)", o.Linger)
+		ck.bad("Linger", o.Linger.String(), "must be between 0s and 1m", "")
 	}
-	if o.ClientID == "" {
-		o.ClientID = DefaultClientID
+	ck.durRange("MetadataMinAge", o.MetadataMinAge, 10*time.Millisecond, 10*time.Minute, 0)
+}
+
+// withDefaults fills o's defaults and validates it, for NewKafkaBus.
+func (o Options) withDefaults() (Options, error) {
+	o.ensureDefaults()
+	ck := checker{in: "Options"}
+	o.check(&ck)
+	return o, ck.err()
+}
+
+// logger is Logger, or slog.Default() when it is nil.
+func (o *Options) logger() *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
 	}
-	if o.PublishTimeout == 0 {
-		o.PublishTimeout = DefaultPublishTimeout
-	}
-	return o, nil
+	return slog.Default()
 }
 
 // kgoOpts translates o into franz-go options. The reasoning behind each
@@ -122,23 +157,19 @@ func (o Options) kgoOpts() []kgo.Opt {
 		kgo.ProducerLinger(o.Linger),
 		kgo.RequestTimeoutOverhead(connTimeout(o.PublishTimeout)),
 		kgo.DialTimeout(connTimeout(o.PublishTimeout)),
-		kgo.MetadataMinAge(metadataMinAge(o.PublishTimeout)),
+		kgo.MetadataMinAge(o.MetadataMinAge),
 		kgo.RetryBackoffFn(retryBackoff(o.PublishTimeout)),
 		// KIP-714 telemetry is one more request stream that can sit in
 		// a broker's request queue ahead of a produce request.
 		kgo.DisableClientMetrics(),
 	}
-	if o.MaxRecordBytes > 0 {
-		opts = append(opts, kgo.ProducerBatchMaxBytes(o.MaxRecordBytes))
-	}
+	opts = append(opts, kgo.ProducerBatchMaxBytes(o.MaxRecordBytes))
 	if o.AllowAutoTopicCreation {
 		opts = append(opts, kgo.AllowAutoTopicCreation())
 	} else {
 		opts = append(opts, kgo.UnknownTopicRetries(unknownTopicRetries))
 	}
-	if o.Logger != nil {
-		opts = append(opts, kgo.WithLogger(slogLogger{o.Logger}))
-	}
+	opts = append(opts, kgo.WithLogger(slogLogger{o.logger()}))
 	return append(opts, o.KgoOpts...)
 }
 

@@ -15,7 +15,11 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// ResilientOptions configure NewResilientBus. Breaker and Queue are required.
+// ResilientOptions configure NewResilientBus. Breaker and Queue are
+// required; every other zero value means the default of the matching
+// Config field (Config.Drain, Config.Latency, Config.Logger,
+// Config.Tracer), where its range is documented too. Open fills them from
+// a Config.
 type ResilientOptions struct {
 	// Breaker guards every produce, direct and replayed. Only
 	// infrastructure failures are reported to it (see IsRetriable); a record
@@ -25,13 +29,12 @@ type ResilientOptions struct {
 	// it from here on and closes it in Close.
 	Queue spool.Queue
 	// DrainBatch is the most records one replay produce carries while the
-	// circuit is closed (default 500). While half-open the drainer probes
-	// with a single record.
+	// circuit is closed (DrainConfig.Batch, default 500). While half-open
+	// the drainer probes with a single record.
 	DrainBatch int
 	// DrainInFlight is how many replay batches may be produced at once
 	// while the circuit is closed, the queue can read ahead and the
-	// producer is an AsyncProducer (default 8, so about 4 MB of 1 KiB
-	// records). 1 replays strictly one batch at a time.
+	// producer is an AsyncProducer (DrainConfig.InFlight, default 8).
 	DrainInFlight int
 	// RetryMin and RetryMax bound the drainer's exponential back-off after a
 	// failed replay that did not open the circuit (defaults 100ms and 5s).
@@ -44,7 +47,9 @@ type ResilientOptions struct {
 	// Latency, when set, observes every Publish call's duration in seconds
 	// (a prometheus.Histogram fits).
 	Latency interface{ Observe(float64) }
-	// Logger receives drain and shutdown events (nil: discard).
+	// Logger receives the breaker's transitions (each once, when it
+	// happens), replay failures and shutdown events. Nil means
+	// slog.Default().
 	Logger *slog.Logger
 	// Tracer makes the kafka.publish and kafka.replay spans (nil: the
 	// global OpenTelemetry provider's, a no-op unless one is installed).
@@ -165,43 +170,51 @@ func NewResilientBus(p Producer, opts ResilientOptions) (*ResilientBus, error) {
 	return b, nil
 }
 
+// fill validates o and fills in the defaults, with Config's ranges.
 func (o *ResilientOptions) fill() error {
-	for _, f := range []struct {
-		name string
-		v    time.Duration
-	}{{"RetryMin", o.RetryMin}, {"RetryMax", o.RetryMax}, {"OpenPoll", o.OpenPoll}} {
-		if f.v < 0 {
-			return fmt.Errorf("kafkabus: ResilientOptions.%s = %v: must be >= 0 (0 means the default)", f.name, f.v)
-		}
+	d := DrainConfig{Batch: o.DrainBatch, InFlight: o.DrainInFlight, RetryMin: o.RetryMin, RetryMax: o.RetryMax, OpenPoll: o.OpenPoll}
+	d.ensureDefaults()
+	ck := checker{in: "ResilientOptions"}
+	d.check(&ck, resilientField)
+	if err := ck.err(); err != nil {
+		return err
 	}
-	if o.DrainBatch < 0 {
-		return fmt.Errorf("kafkabus: ResilientOptions.DrainBatch = %d: must be >= 0 (0 means 500)", o.DrainBatch)
-	}
-	if o.DrainBatch == 0 {
-		o.DrainBatch = 500
-	}
-	if o.DrainInFlight < 0 {
-		return fmt.Errorf("kafkabus: ResilientOptions.DrainInFlight = %d: must be >= 0 (0 means 8)", o.DrainInFlight)
-	}
-	if o.DrainInFlight == 0 {
-		o.DrainInFlight = 8
-	}
-	if o.RetryMin == 0 {
-		o.RetryMin = 100 * time.Millisecond
-	}
-	if o.RetryMax == 0 {
-		o.RetryMax = 5 * time.Second
-	}
-	if o.RetryMax < o.RetryMin {
-		return fmt.Errorf("kafkabus: ResilientOptions.RetryMax = %v: must be >= RetryMin (%v)", o.RetryMax, o.RetryMin)
-	}
-	if o.OpenPoll == 0 {
-		o.OpenPoll = time.Second
-	}
+	o.DrainBatch, o.DrainInFlight, o.RetryMin, o.RetryMax, o.OpenPoll = d.Batch, d.InFlight, d.RetryMin, d.RetryMax, d.OpenPoll
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
+		o.Logger = slog.Default()
 	}
 	return nil
+}
+
+// resilientField names DrainConfig's fields as ResilientOptions has them.
+func resilientField(f string) string {
+	switch f {
+	case "Batch", "InFlight":
+		return "Drain" + f
+	}
+	return f
+}
+
+// breakerMovedTo is the drainer's breaker listener (it runs outside the
+// breaker's lock): it logs the transition, once, and wakes a drainer
+// waiting for the open breaker.
+func (b *ResilientBus) breakerMovedTo(name string, from, to resilience.State) {
+	queued := b.backlog.Load()
+	switch to {
+	case resilience.StateOpen:
+		b.log.Warn("kafka unavailable: circuit breaker open, accepted records go to the fallback queue",
+			"breaker", name, "from", from.String(), "queued", queued, "probe_in", b.cb.Settings().RecoveryTimeout)
+	case resilience.StateHalfOpen:
+		b.log.Info("circuit breaker half-open: probing kafka", "breaker", name, "queued", queued)
+	case resilience.StateClosed:
+		b.log.Info("kafka available: circuit breaker closed", "breaker", name, "from", from.String(), "queued", queued)
+	}
+	if from == resilience.StateOpen {
+		select {
+		case b.breakerMoved <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // Publish implements Bus with the delivery contract described on
@@ -368,11 +381,24 @@ func (b *ResilientBus) Queue() spool.Queue { return b.q }
 
 // Close stops accepting (later Publish calls fail with ErrBusClosed), waits
 // for Publish calls in progress, lets the drainer deliver what it can until
-// ctx ends, then closes the queue and the producer.
+// ctx ends, then closes the queue and the producer. It waits as long as ctx
+// allows: with a context that never ends and Kafka down, until Kafka is
+// back, so give it a deadline (a shutdown timeout).
 //
-// With a durable queue the rest stays on disk and Close returns nil. With
-// the memory queue Close returns an *UndeliveredError carrying exactly the
-// records that were not delivered.
+// Close says exactly what happened:
+//
+//   - nil: every accepted record was delivered, or is durably queued. A
+//     disk spool keeps what is left for the next process, which replays it
+//     before any new record; Close logs how many there are, and Stats
+//     still counts them. An expired ctx does not matter when nothing was
+//     left to wait for.
+//   - an *UndeliveredError (errors.Is ErrUndelivered): the memory queue
+//     still held records, which are gone with it; the error carries
+//     exactly those records, in acceptance order.
+//   - a *QueueCloseError: a durable queue did not close cleanly; it counts
+//     the records left in it.
+//
+// Close is idempotent: later calls return the first call's result.
 func (b *ResilientBus) Close(ctx context.Context) error {
 	b.closeOnce.Do(func() { b.closeErr = b.close(ctx) })
 	return b.closeErr
@@ -402,10 +428,10 @@ func (b *ResilientBus) close(ctx context.Context) error {
 	// Closing the queue fails the appends still waiting for room (they are
 	// not accepted, and say so), so no Publish outlives Close by more than
 	// a direct produce's publish timeout.
-	errs := []error{b.q.Close()}
+	qerr := b.q.Close()
 	<-published
 
-	left := b.q.Stats().Records
+	var errs []error
 	if v, ok := b.q.(volatileQueue); ok {
 		if rest := v.Remaining(); len(rest) > 0 {
 			recs := make([]event.Record, len(rest))
@@ -414,14 +440,41 @@ func (b *ResilientBus) close(ctx context.Context) error {
 			}
 			errs = append(errs, &UndeliveredError{Count: len(recs), Records: recs})
 		}
-	} else if left > 0 {
-		b.log.Info("records left in the disk spool for the next start", "records", left)
+		errs = append(errs, qerr)
+	} else {
+		left := b.q.Stats().Records
+		switch {
+		case qerr != nil:
+			errs = append(errs, &QueueCloseError{Left: left, Err: qerr})
+		case left > 0:
+			b.log.Info("records left in the disk spool for the next start", "records", left)
+		}
 	}
+	// Every record this bus handed the producer has been answered (the
+	// drainer and the publishers waited for their outcomes), so closing it
+	// has nothing left to flush: an error here is the producer's own.
 	if c, ok := b.producer.(interface{ Close(context.Context) error }); ok {
 		errs = append(errs, c.Close(ctx))
 	}
 	return errors.Join(errs...)
 }
+
+// QueueCloseError is what Close returns when a durable fallback queue (the
+// disk spool) did not close cleanly, a failed head update for instance.
+// The Left accepted records it still held stay on disk for the next
+// process; records delivered since the last good head update may be
+// replayed again (duplicates, never loss).
+type QueueCloseError struct {
+	Left int64 // records in the queue at Close
+	Err  error // what closing it reported
+}
+
+func (e *QueueCloseError) Error() string {
+	return fmt.Sprintf("kafkabus: close: fallback queue holding %d records did not close cleanly: %v", e.Left, e.Err)
+}
+
+// Unwrap returns Err.
+func (e *QueueCloseError) Unwrap() error { return e.Err }
 
 // volatileQueue is a queue whose contents do not outlive the process (the
 // memory queue). Remaining returns what it still holds, also after Close.

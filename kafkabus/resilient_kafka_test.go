@@ -99,13 +99,14 @@ func readValues(t *testing.T, c *embeddedkafka.Cluster) []string {
 func TestKafkaOutageWhileProducersKeepWriting(t *testing.T) {
 	h := newKafkaHarness(t, nil, nil)
 	accepted := runPublishers(h.bus, 4, time.Millisecond, func() {
-		time.Sleep(100 * time.Millisecond) // healthy traffic first
+		eventually(t, "healthy traffic first", func() bool { return h.bus.Stats().Published >= 100 })
 		if err := h.cluster.Fault(embeddedkafka.FaultCut); err != nil {
 			t.Error(err)
 			return
 		}
 		eventually(t, "breaker open", func() bool { return h.cb.State() == resilience.StateOpen })
-		time.Sleep(300 * time.Millisecond) // open, producers still writing
+		spooled := h.bus.Stats().Spooled
+		eventually(t, "producers still writing while open", func() bool { return h.bus.Stats().Spooled >= spooled+100 })
 		if err := h.cluster.Heal(); err != nil {
 			t.Error(err)
 		}
@@ -326,14 +327,23 @@ func TestKafkaNonRetriableErrorsAreReturnedNotQueued(t *testing.T) {
 // reordered.
 func TestKafkaFlappingLosesAndReordersNothing(t *testing.T) {
 	h := newKafkaHarness(t, nil, nil)
+	const outages = 4
 	accepted := runPublishers(h.bus, 4, time.Millisecond, func() {
-		for range 4 {
-			time.Sleep(150 * time.Millisecond)
+		for range outages {
+			// Healthy: the breaker closed again, the backlog drained and
+			// new records going straight to Kafka.
+			published := h.bus.Stats().Published
+			eventually(t, "healthy traffic", func() bool {
+				return h.cb.State() == resilience.StateClosed && h.bus.Stats().Published >= published+20
+			})
+			opened := transitionsTo(h.cb, resilience.StateOpen)
 			if err := h.cluster.Fault(embeddedkafka.FaultCut); err != nil {
 				t.Error(err)
 				return
 			}
-			time.Sleep(700 * time.Millisecond)
+			eventually(t, "the cut to open the breaker", func() bool { return transitionsTo(h.cb, resilience.StateOpen) > opened })
+			spooled := h.bus.Stats().Spooled
+			eventually(t, "records spooled during the cut", func() bool { return h.bus.Stats().Spooled >= spooled+20 })
 			if err := h.cluster.Heal(); err != nil {
 				t.Error(err)
 				return
@@ -341,15 +351,8 @@ func TestKafkaFlappingLosesAndReordersNothing(t *testing.T) {
 		}
 		eventually(t, "drained", func() bool { return h.bus.Stats().Queue.Records == 0 })
 	})
-	snap := h.cb.Snapshot()
-	opened := uint64(0)
-	for _, tr := range snap.Transitions {
-		if tr.To == resilience.StateOpen {
-			opened += tr.Count
-		}
-	}
-	if opened < 2 {
-		t.Fatalf("the breaker opened %d times over 4 outages, want it to flap", opened)
+	if opened := transitionsTo(h.cb, resilience.StateOpen); opened < outages {
+		t.Fatalf("the breaker opened %d times over %d outages", opened, outages)
 	}
 	checkDelivery(t, accepted, h.closeAndRead(t))
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -242,10 +243,11 @@ func TestResetBreakerStartsTheDrainAtOnce(t *testing.T) {
 			})
 			h.openBreaker(t, "a")
 			h.prod.setDown(false)
-			// The drainer is asleep for OpenPoll once the breaker has refused it.
-			asked := h.cb.Snapshot().Totals.Rejected
+			// The drainer is asleep once the open breaker has refused it
+			// (nothing else asks it): until the probe time, 30s away on
+			// the breaker's clock, which does not move.
 			eventually(t, "the drainer to ask the open breaker", func() bool {
-				return h.cb.Snapshot().Totals.Rejected > asked
+				return h.cb.Snapshot().Totals.Rejected > 0
 			})
 			move(h.cb)
 			eventually(t, "the drain after "+name, func() bool { return h.bus.Stats().Queue.Records == 0 })
@@ -417,6 +419,12 @@ func TestCloseWaitsForPublishesInFlight(t *testing.T) {
 	<-started
 	closed := make(chan error, 1)
 	go func() { closed <- h.bus.Close(context.Background()) }()
+	eventually(t, "Close to refuse new records", func() bool {
+		h.bus.mu.RLock()
+		defer h.bus.mu.RUnlock()
+		return h.bus.closed
+	})
+	// Close has begun; give it the chance to return too early.
 	select {
 	case err := <-closed:
 		t.Fatalf("Close returned (%v) while a publish was in flight", err)
@@ -440,24 +448,16 @@ func TestCloseWaitsForPublishesInFlight(t *testing.T) {
 func TestFlappingKafkaLosesAndReordersNothing(t *testing.T) {
 	h := newHarness(t, nil, func(_ *ResilientOptions, s *resilience.Settings) {
 		s.RecoveryTimeout = time.Millisecond
-		s.Clock = nil // real time: the flapping below is real too
+		s.Clock = nil // real time: the breaker recovers on its own
 	})
 	const publishers, perPublisher = 4, 300
-	stop := make(chan struct{})
-	var flapper sync.WaitGroup
-	flapper.Add(1)
-	go func() {
-		defer flapper.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				h.prod.setDown(false)
-				return
-			case <-time.After(2 * time.Millisecond):
-				h.prod.setDown(i%2 == 0)
-			}
-		}
-	}()
+	// Kafka flaps by the calls it sees, not by the clock: down for four
+	// produce calls (direct or replayed), up for the next four, so every
+	// run goes through the same number of outages whatever the load.
+	var calls atomic.Int64
+	h.prod.mu.Lock()
+	h.prod.onCall = func(int) { h.prod.setDown(calls.Add(1)/4%2 == 1) }
+	h.prod.mu.Unlock()
 	var wg sync.WaitGroup
 	accepted := make([][]string, publishers)
 	for p := range publishers {
@@ -473,8 +473,13 @@ func TestFlappingKafkaLosesAndReordersNothing(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	close(stop)
-	flapper.Wait()
+	eventually(t, "the drain, with Kafka still flapping", func() bool { return h.bus.Stats().Queue.Records == 0 })
+	h.prod.mu.Lock()
+	h.prod.onCall, h.prod.down = nil, false
+	h.prod.mu.Unlock()
+	if opened := transitionsTo(h.cb, resilience.StateOpen); opened == 0 {
+		t.Fatal("the breaker never opened: Kafka did not flap")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := h.bus.Close(ctx); err != nil {

@@ -26,7 +26,7 @@ func newConsumer(s Settings, subs []Subscription, k *Kafka, store kafkaconsumer.
 		handlers[sub.Topic] = sub.Handler
 	}
 	c, err := kafkaconsumer.New(kafkaconsumer.Options{
-		Brokers:         s.BootstrapServers,
+		Brokers:         s.Kafka.Brokers,
 		Group:           s.ConsumerGroup,
 		Handlers:        handlers,
 		DeadLetters:     k.DeadLetterPublisher(),
@@ -39,7 +39,7 @@ func newConsumer(s Settings, subs []Subscription, k *Kafka, store kafkaconsumer.
 		Logger:          log.With("component", "kafka_consumer"),
 		Metrics:         metrics,
 		TracerProvider:  tp,
-		KgoOpts:         []kgo.Opt{kgo.MetadataMinAge(time.Duration(s.MetadataMinAge))},
+		KgoOpts:         []kgo.Opt{kgo.MetadataMinAge(s.Kafka.MetadataMinAge)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("servicekit: %s: %w", s.Service, err)

@@ -8,11 +8,14 @@
 // # Settings
 //
 // LoadSettings reads the variables of DESIGN.md §6 (CIRCUIT_BREAKER_ENABLED,
-// KAFKA_BOOTSTRAP_SERVERS, KAFKA_CIRCUIT_BREAKER_*, KAFKA_FALLBACK_*) and the
-// service basics (HTTP_ADDR, ADMIN_ADDR, LOG_LEVEL, SHUTDOWN_TIMEOUT,
-// KAFKA_CONSUMER_*, HTTP_CIRCUIT_BREAKER_*; deploy/env.example lists them
-// all). Each may carry the service's prefix, which wins over the plain
-// name: FILE_SERVICE_KAFKA_CIRCUIT_BREAKER_FAILURE_THRESHOLD configures
+// KAFKA_BOOTSTRAP_SERVERS, KAFKA_CIRCUIT_BREAKER_*, KAFKA_FALLBACK_*,
+// KAFKA_DRAIN_*) into Settings.Kafka, a kafkabus.Config that NewKafka
+// opens, and the service basics (HTTP_ADDR, ADMIN_ADDR, LOG_LEVEL,
+// SHUTDOWN_TIMEOUT, KAFKA_CONSUMER_*, HTTP_CIRCUIT_BREAKER_*,
+// CONTENT_CIRCUIT_BREAKER_*; deploy/env.example lists them all). The Kafka
+// defaults and ranges are kafkabus's own. Each variable may carry the
+// service's prefix, which wins over the plain name:
+// FILE_SERVICE_KAFKA_CIRCUIT_BREAKER_FAILURE_THRESHOLD configures
 // file_service only. Every bad value stops start-up with a message naming
 // the variable as it was set, the value and the accepted range:
 //

@@ -22,13 +22,26 @@ import (
 // return for a variable with a bad value.
 var ErrInvalidSettings = errors.New("servicekit: invalid settings")
 
+// SettingError names the variable whose value is invalid and the range it
+// accepts.
+type SettingError struct {
+	Var   string // e.g. FILE_SERVICE_KAFKA_CIRCUIT_BREAKER_FAILURE_THRESHOLD
+	Value string // as set
+	Want  string // e.g. "must be between 1 and 1000000"
+}
+
+// Error returns VAR="value": want.
+func (e *SettingError) Error() string {
+	return fmt.Sprintf("%s=%q: %s", e.Var, e.Value, e.Want)
+}
+
 // SettingsError lists every invalid variable of one service's environment.
 // Each problem names the variable that was actually set (prefixed or not),
 // the value and the accepted range. errors.Is(err, ErrInvalidSettings)
-// holds, and errors.As finds each *kafkabus.SettingError.
+// holds, and errors.As finds each *SettingError.
 type SettingsError struct {
 	Service  string
-	Problems []*kafkabus.SettingError
+	Problems []*SettingError
 }
 
 // Error returns "servicekit: <service>: invalid settings: VAR="v": want; ...".
@@ -184,7 +197,7 @@ func (e Env) Parse(v any) error {
 		return fmt.Errorf("servicekit: %s: reading the environment: %w", e.service, err)
 	}
 	fields := envFields(reflect.TypeOf(v))
-	problems := make([]*kafkabus.SettingError, 0, len(agg.Errors))
+	problems := make([]*SettingError, 0, len(agg.Errors))
 	for _, one := range agg.Errors {
 		var pe env.ParseError
 		var unset env.VarIsNotSetError
@@ -194,13 +207,13 @@ func (e Env) Parse(v any) error {
 			if key == "" {
 				key = pe.Name
 			}
-			problems = append(problems, &kafkabus.SettingError{
+			problems = append(problems, &SettingError{
 				Var:   varName(key, source),
 				Value: vars[key],
 				Want:  wantFor(pe.Type, pe.Err),
 			})
 		case errors.As(one, &unset):
-			problems = append(problems, &kafkabus.SettingError{
+			problems = append(problems, &SettingError{
 				Var: unset.Key, Want: "must be set (or " + e.prefix + unset.Key + ")",
 			})
 		default:
@@ -282,7 +295,7 @@ func wantFor(t reflect.Type, cause error) string {
 }
 
 // sortedProblems orders problems by variable name, so messages are stable.
-func sortedProblems(ps []*kafkabus.SettingError) []*kafkabus.SettingError {
-	slices.SortStableFunc(ps, func(a, b *kafkabus.SettingError) int { return strings.Compare(a.Var, b.Var) })
+func sortedProblems(ps []*SettingError) []*SettingError {
+	slices.SortStableFunc(ps, func(a, b *SettingError) int { return strings.Compare(a.Var, b.Var) })
 	return ps
 }

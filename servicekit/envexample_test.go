@@ -9,10 +9,15 @@ import (
 	"testing"
 )
 
-// settingDefaults maps every variable of Settings to its envDefault ("" for
-// none).
+// settingDefaults maps every variable of Settings to its default ("" for
+// none): the envDefault of a tagged field, kafkabus's default (as the
+// variable spells it) of a KAFKA_* publishing variable.
 func settingDefaults() map[string]string {
 	defaults := map[string]string{}
+	k := defaultKafka("any_service")
+	for _, v := range kafkaVars(&k) {
+		defaults[v.name] = v.text()
+	}
 	var walk func(reflect.Type)
 	walk = func(typ reflect.Type) {
 		for i := range typ.NumField() {

@@ -23,7 +23,7 @@ func ExampleLoadSettingsFrom() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(s.FailureThreshold, s.KafkaBreakerSettings().Name, s.ConsumerGroup)
+	fmt.Println(s.Kafka.Breaker.FailureThreshold, s.Kafka.Breaker.Name, s.ConsumerGroup)
 
 	_, err = servicekit.LoadSettingsFrom(env.With(map[string]string{"FILE_SERVICE_KAFKA_CIRCUIT_BREAKER_FAILURE_THRESHOLD": "-1"}))
 	fmt.Println(err)

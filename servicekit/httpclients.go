@@ -23,7 +23,8 @@ const HeaderCorrelationID = "X-Correlation-ID"
 // HTTPClients hands out one *http.Client per dependency a service calls,
 // each behind its own circuit breaker registered as
 // "<service>.<dependency>" (the breaker settings come from the HTTP_CIRCUIT_BREAKER_*
-// variables). A breaker's rejection surfaces from Client.Do as an error
+// variables, or CONTENT_CIRCUIT_BREAKER_* for content clients: see
+// Settings.HTTPBreakerSettingsFor). A breaker's rejection surfaces from Client.Do as an error
 // wrapping resilience.ErrCircuitOpen; 5xx and 429 responses count as
 // failures but are returned intact.
 //
@@ -41,6 +42,7 @@ type HTTPClients struct {
 	service  string
 	enabled  bool
 	breakers *resilience.Registry
+	settings func(dependency string) resilience.Settings // Settings.HTTPBreakerSettingsFor
 	timeout  time.Duration
 	base     *http.Transport
 	tracer   trace.Tracer // set before the first For
@@ -58,6 +60,7 @@ func NewHTTPClients(s Settings, breakers *resilience.Registry) *HTTPClients {
 		service:  s.Service,
 		enabled:  s.CircuitBreakerEnabled,
 		breakers: breakers,
+		settings: s.HTTPBreakerSettingsFor,
 		timeout:  time.Duration(s.HTTPClientTimeout),
 		base:     base,
 		tracer:   otel.Tracer(tracerName),
@@ -82,7 +85,7 @@ func (h *HTTPClients) For(dependency string) *http.Client {
 	case dependency == "":
 		rt = failing{err: errors.New("servicekit: HTTPClients.For: empty dependency name")}
 	case h.enabled:
-		cb, err := h.breakers.GetOrCreate(h.service + "." + dependency)
+		cb, err := breakerFor(h.breakers, h.settings(dependency))
 		if err != nil {
 			rt = failing{err: fmt.Errorf("servicekit: HTTP client for %s: breaker: %w", dependency, err)}
 			break

@@ -2,13 +2,11 @@ package servicekit
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"time"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/huleedu/huleedu/kafkabus"
@@ -28,16 +26,21 @@ type Kafka struct {
 	// Resilient is the breaker-guarded bus with its fallback queue, nil
 	// when CIRCUIT_BREAKER_ENABLED=false.
 	Resilient *kafkabus.ResilientBus
+
+	pub *kafkabus.Publisher // what kafkabus.Open built; closed by Close
 }
 
-// NewKafka builds the bus s describes. With CircuitBreakerEnabled it opens
-// the fallback queue (memory, or the disk spool in s.FallbackDir), creates
-// the breaker "<service>.kafka_producer" in breakers with the configured
-// thresholds and returns a ResilientBus around the plain bus; its drainer
+// NewKafka opens the publishing side s.Kafka describes with kafkabus.Open:
+// with breakers enabled the fallback queue (memory, or the disk spool in
+// KAFKA_FALLBACK_DIR), the breaker "<service>.kafka_producer", registered
+// in breakers, and a ResilientBus around the plain bus, whose drainer
 // starts at once, so records a previous process left in the disk spool
-// are replayed before any new one. Without, the plain bus is returned as
-// before breakers existed. When metrics is not nil, the bus collector and
-// the publish latency histogram are registered on it.
+// are replayed before any new one; without, the plain bus, as before
+// breakers existed. With KAFKA_STARTUP_CHECK_TIMEOUT set the brokers must
+// answer a ping within it. When metrics is not nil, the bus collector and
+// the publish latency histogram are registered on it, before the bus
+// starts: a registration that fails leaves nothing to undo. Logs go to
+// logger (nil: slog.Default()).
 //
 // The bus's kafka.publish and kafka.replay spans come from OpenTelemetry's
 // global tracer provider. The caller owns the result and must Close it.
@@ -53,59 +56,60 @@ const kafkabusTracerName = "github.com/huleedu/huleedu/kafkabus"
 // (nil: the global provider's).
 func newKafkaTraced(s Settings, breakers *resilience.Registry, metrics *prometheus.Registry, logger *slog.Logger, tracer trace.Tracer) (*Kafka, error) {
 	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+		logger = slog.Default()
 	}
-	plain, err := kafkabus.NewKafkaBus(kafkabus.Options{
-		Brokers:                s.BootstrapServers,
-		ClientID:               s.Service,
-		PublishTimeout:         time.Duration(s.PublishTimeout),
-		AllowAutoTopicCreation: s.AutoCreateTopics,
-		Logger:                 logger.With("component", "kafka_producer"),
-		KgoOpts:                []kgo.Opt{kgo.MetadataMinAge(time.Duration(s.MetadataMinAge))},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("servicekit: %s: kafka bus: %w", s.Service, err)
-	}
-	if !s.CircuitBreakerEnabled {
-		return &Kafka{Bus: plain, Plain: plain}, nil
-	}
-	abandon := func(err error) (*Kafka, error) {
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel() // nothing was published: close without waiting
-		return nil, errors.Join(err, plain.Close(ctx))
-	}
-	cb, err := breakers.Create(s.KafkaBreakerSettings())
-	if err != nil {
-		return abandon(fmt.Errorf("servicekit: %s: kafka producer breaker: %w", s.Service, err))
-	}
-	q, err := s.OpenQueue(logger.With("component", "kafka_fallback_queue"))
-	if err != nil {
-		return abandon(fmt.Errorf("servicekit: %s: kafka fallback queue (%s): %w", s.Service, s.FallbackMode, err))
-	}
-	var latency prometheus.Histogram
-	if metrics != nil {
-		latency = observability.NewPublishLatency(s.Service)
-	}
-	opts := kafkabus.ResilientOptions{Breaker: cb, Queue: q, Logger: logger.With("component", "kafka_bus"), Tracer: tracer}
-	if latency != nil {
-		opts.Latency = latency
-	}
-	rb, err := kafkabus.NewResilientBus(plain, opts)
-	if err != nil {
-		return abandon(errors.Join(fmt.Errorf("servicekit: %s: resilient bus: %w", s.Service, err), q.Close()))
-	}
-	if metrics != nil {
-		if err := metrics.Register(latency); err != nil {
-			return abandon(errors.Join(err, rb.Close(context.Background())))
-		}
-		if err := metrics.Register(observability.NewBusCollector(s.Service, rb)); err != nil {
-			return abandon(errors.Join(err, rb.Close(context.Background())))
+	cfg := s.Kafka
+	cfg.Logger, cfg.Registry, cfg.Tracer = logger, breakers, tracer
+	source := &busStats{}
+	var collectors []prometheus.Collector
+	if metrics != nil && !cfg.Breaker.Disabled {
+		latency := observability.NewPublishLatency(s.Service)
+		cfg.Latency = latency
+		for _, c := range []prometheus.Collector{latency, observability.NewBusCollector(s.Service, source)} {
+			if err := metrics.Register(c); err != nil {
+				unregister(metrics, collectors)
+				return nil, fmt.Errorf("servicekit: %s: registering the kafka bus metrics: %w", s.Service, err)
+			}
+			collectors = append(collectors, c)
 		}
 	}
-	return &Kafka{Bus: rb, Plain: plain, Resilient: rb}, nil
+	p, err := kafkabus.Open(cfg)
+	if err != nil {
+		unregister(metrics, collectors)
+		return nil, fmt.Errorf("servicekit: %s: kafka: %w", s.Service, err)
+	}
+	source.rb.Store(p.Resilient)
+	return &Kafka{Bus: p.Bus, Plain: p.Kafka, Resilient: p.Resilient, pub: p}, nil
+}
+
+func unregister(metrics *prometheus.Registry, collectors []prometheus.Collector) {
+	for _, c := range collectors {
+		metrics.Unregister(c)
+	}
+}
+
+// busStats is the bus collector's source. It is registered before the bus
+// exists, so that a failed registration comes before anything starts, and
+// reads nothing until NewKafka sets the bus.
+type busStats struct {
+	rb atomic.Pointer[kafkabus.ResilientBus]
+}
+
+func (b *busStats) Stats() kafkabus.Stats {
+	if rb := b.rb.Load(); rb != nil {
+		return rb.Stats()
+	}
+	return kafkabus.Stats{}
 }
 
 // Close closes the bus: with breakers enabled the drainer delivers what it
 // can until ctx ends; the disk spool keeps the rest for the next start,
-// the memory queue's rest is reported in a *kafkabus.UndeliveredError.
-func (k *Kafka) Close(ctx context.Context) error { return k.Bus.Close(ctx) }
+// the memory queue's rest is reported in a *kafkabus.UndeliveredError (see
+// kafkabus.ResilientBus.Close).
+func (k *Kafka) Close(ctx context.Context) error {
+	if k.pub != nil {
+		return k.pub.Close(ctx)
+	}
+	return k.Bus.Close(ctx)
+}
+

@@ -155,7 +155,7 @@ func (r *Runner) start() error {
 	}
 	ep := r.Endpoints()
 	r.log.Info("service started", "api", ep.API, "admin", ep.Admin,
-		"circuit_breaker_enabled", r.s.CircuitBreakerEnabled, "fallback_mode", r.s.FallbackMode)
+		"circuit_breaker_enabled", r.s.CircuitBreakerEnabled, "fallback_mode", r.s.Kafka.Fallback.Mode)
 	return nil
 }
 

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -13,8 +13,8 @@ import (
 	"github.com/huleedu/huleedu/resilience"
 )
 
-// Settings are one service's settings: the Kafka publishing settings of
-// DESIGN.md §6 (embedded kafkabus.Settings) and the service basics. Every
+// Settings are one service's settings: the Kafka publishing side of
+// DESIGN.md §6 (Kafka, a kafkabus.Config) and the service basics. Every
 // variable may carry the service's prefix (see Env); deploy/env.example
 // lists them all with their defaults.
 type Settings struct {
@@ -23,7 +23,19 @@ type Settings struct {
 	// the default consumer group. Not read from the environment.
 	Service string `env:"-"`
 
-	kafkabus.Settings
+	// CircuitBreakerEnabled selects breakers for the whole service: the
+	// ResilientBus in front of Kafka (Kafka.Breaker.Disabled is its
+	// negation) and a breaker per HTTP dependency. false: the plain
+	// KafkaBus and plain HTTP clients, as before breakers existed.
+	CircuitBreakerEnabled bool `env:"CIRCUIT_BREAKER_ENABLED" envDefault:"true"`
+
+	// Kafka is the publishing side NewKafka opens, read from the KAFKA_*
+	// variables listed in kafkaenv.go on top of kafkabus's defaults:
+	// ClientID is the service name, the breaker "<service>.kafka_producer",
+	// and in disk mode the spool defaults to
+	// <DATA_DIR>/<service>/kafka-spool. KAFKA_BOOTSTRAP_SERVERS and
+	// KAFKA_METADATA_MIN_AGE serve the service's consumers too.
+	Kafka kafkabus.Config `env:"-"`
 
 	// HTTPAddr is where the service's API listens (host:port; port 0
 	// picks a free one, reported once started).
@@ -41,16 +53,6 @@ type Settings struct {
 	// DataDir holds the service's local state; with KAFKA_FALLBACK_MODE=disk
 	// and no KAFKA_FALLBACK_DIR the spool is <DataDir>/<service>/kafka-spool.
 	DataDir string `env:"DATA_DIR" envDefault:"data"`
-	// AutoCreateTopics lets the producer create missing topics, if the
-	// brokers allow it. Off by default, as in production: topics
-	// (including the <topic>.dlq dead-letter topics) are created up front.
-	AutoCreateTopics bool `env:"KAFKA_AUTO_CREATE_TOPICS" envDefault:"false"`
-
-	// MetadataMinAge is the least time between two metadata requests of
-	// one Kafka client, and so how soon after an outage a client learns
-	// that the brokers are back (franz-go's default is 5s).
-	MetadataMinAge kafkabus.Duration `env:"KAFKA_METADATA_MIN_AGE" envDefault:"1s"`
-
 	// ConsumerGroup is the Kafka consumer group of the service's
 	// consumers. Default: the service name.
 	ConsumerGroup string `env:"KAFKA_CONSUMER_GROUP"`
@@ -76,6 +78,20 @@ type Settings struct {
 	HTTPFailureThreshold int               `env:"HTTP_CIRCUIT_BREAKER_FAILURE_THRESHOLD" envDefault:"5"`
 	HTTPRecoveryTimeout  kafkabus.Duration `env:"HTTP_CIRCUIT_BREAKER_RECOVERY_TIMEOUT" envDefault:"30"`
 	HTTPSuccessThreshold int               `env:"HTTP_CIRCUIT_BREAKER_SUCCESS_THRESHOLD" envDefault:"2"`
+
+	// Content client breakers: the breakers of the HTTP clients that fetch
+	// essay content (the spellchecker's and CJ assessment's clients of
+	// file_service, see ContentDependencies), with the original platform's
+	// CONTENT_CIRCUIT_BREAKER_* names and defaults. The HTTP_CIRCUIT_BREAKER_*
+	// variables are aliases for them: the most specific name that is set
+	// wins, in the order <PREFIX>CONTENT_..., CONTENT_...,
+	// <PREFIX>HTTP_..., HTTP_..., then the default here.
+	ContentFailureThreshold int               `env:"CONTENT_CIRCUIT_BREAKER_FAILURE_THRESHOLD" envDefault:"3"`
+	ContentRecoveryTimeout  kafkabus.Duration `env:"CONTENT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT" envDefault:"30"`
+	ContentSuccessThreshold int               `env:"CONTENT_CIRCUIT_BREAKER_SUCCESS_THRESHOLD" envDefault:"2"`
+	// contentAliased names the content settings taken from their HTTP_
+	// alias: their problems are the alias's, reported once under its name.
+	contentAliased map[string]bool
 	// HTTPClientTimeout bounds one outgoing HTTP request, body included.
 	HTTPClientTimeout kafkabus.Duration `env:"HTTP_CLIENT_TIMEOUT" envDefault:"10s"`
 }
@@ -87,7 +103,8 @@ func LoadSettings(service string) (Settings, error) {
 }
 
 // LoadSettingsFrom reads the settings of e's service from e and validates
-// them. Defaults fill what is unset; KAFKA_FALLBACK_DIR defaults to
+// them. Defaults fill what is unset (the Kafka ones are kafkabus's: see
+// Settings.Kafka); KAFKA_FALLBACK_DIR defaults to
 // <DATA_DIR>/<service>/kafka-spool in disk mode; KAFKA_CONSUMER_GROUP to the
 // service name.
 //
@@ -101,32 +118,34 @@ func LoadSettingsFrom(e Env) (Settings, error) {
 		return Settings{}, errors.New("servicekit: LoadSettings: the service name is empty")
 	}
 	s := Settings{Service: e.service}
-	parseErr := e.Parse(&s)
-	var parsed *SettingsError
-	if parseErr != nil && !errors.As(parseErr, &parsed) {
-		return Settings{}, parseErr
+	var unparsed []*SettingError
+	if err := e.Parse(&s); err != nil {
+		var parsed *SettingsError
+		if !errors.As(err, &parsed) {
+			return Settings{}, err
+		}
+		unparsed = parsed.Problems
 	}
 	s.Service = e.service
-	s.applyDefaults()
+	s.Kafka = defaultKafka(e.service)
+	unparsed = append(unparsed, e.setKafka(&s.Kafka)...)
+	s.applyDefaults(e)
 	validErr := s.Validate()
-	if parseErr == nil && validErr == nil {
+	if len(unparsed) == 0 && validErr == nil {
 		return s, nil
 	}
-	// Report every problem at once: the parse errors, and the range
-	// problems of the variables that did parse.
-	all := &SettingsError{Service: e.service}
-	unparsed := map[string]bool{}
-	if parsed != nil {
-		all.Problems = parsed.Problems
-		for _, p := range parsed.Problems {
-			unparsed[p.Var] = true
-		}
+	// Report every problem at once: the values that did not parse, and
+	// the range problems of the variables that did.
+	all := &SettingsError{Service: e.service, Problems: unparsed}
+	skip := map[string]bool{}
+	for _, p := range unparsed {
+		skip[p.Var] = true
 	}
 	if validErr != nil {
 		var invalid *SettingsError
 		errors.As(e.attribute(validErr), &invalid)
 		for _, p := range invalid.Problems {
-			if !unparsed[p.Var] {
+			if !skip[p.Var] {
 				all.Problems = append(all.Problems, p)
 			}
 		}
@@ -136,22 +155,37 @@ func LoadSettingsFrom(e Env) (Settings, error) {
 }
 
 // applyDefaults fills the defaults that depend on other settings.
-func (s *Settings) applyDefaults() {
+func (s *Settings) applyDefaults(e Env) {
 	if s.ConsumerGroup == "" {
 		s.ConsumerGroup = s.Service
 	}
-	if s.FallbackMode == kafkabus.FallbackDisk && s.FallbackDir == "" && s.DataDir != "" {
-		s.FallbackDir = filepath.Join(s.DataDir, s.Service, "kafka-spool")
+	s.kafkaDefaults()
+	s.contentAliased = map[string]bool{}
+	for _, a := range []struct {
+		content, http string
+		set           func()
+	}{
+		{"CONTENT_CIRCUIT_BREAKER_FAILURE_THRESHOLD", "HTTP_CIRCUIT_BREAKER_FAILURE_THRESHOLD", func() { s.ContentFailureThreshold = s.HTTPFailureThreshold }},
+		{"CONTENT_CIRCUIT_BREAKER_RECOVERY_TIMEOUT", "HTTP_CIRCUIT_BREAKER_RECOVERY_TIMEOUT", func() { s.ContentRecoveryTimeout = s.HTTPRecoveryTimeout }},
+		{"CONTENT_CIRCUIT_BREAKER_SUCCESS_THRESHOLD", "HTTP_CIRCUIT_BREAKER_SUCCESS_THRESHOLD", func() { s.ContentSuccessThreshold = s.HTTPSuccessThreshold }},
+	} {
+		_, _, contentSet := e.Lookup(a.content)
+		_, _, httpSet := e.Lookup(a.http)
+		if !contentSet && httpSet {
+			a.set()
+			s.contentAliased[a.content] = true
+		}
 	}
 }
 
 // Validate checks every setting and returns all problems as one error
-// whose parts are *kafkabus.SettingError values naming the unprefixed
-// variables (LoadSettingsFrom renames them to what was set).
+// whose parts are *SettingError values naming the unprefixed variables
+// (LoadSettingsFrom renames them to what was set). The Kafka settings are
+// checked by kafkabus.Config.Validate, whose ranges they report.
 func (s Settings) Validate() error {
-	errs := []error{s.Settings.Validate()}
+	errs := kafkaProblems(s.Kafka)
 	bad := func(v, val, want string) {
-		errs = append(errs, &kafkabus.SettingError{Var: v, Value: val, Want: want})
+		errs = append(errs, &SettingError{Var: v, Value: val, Want: want})
 	}
 	intRange := func(v string, n, lo, hi int) {
 		if n < lo || n > hi {
@@ -160,7 +194,8 @@ func (s Settings) Validate() error {
 	}
 	durRange := func(v string, d kafkabus.Duration, lo, hi time.Duration) {
 		if time.Duration(d) < lo || time.Duration(d) > hi {
-			bad(v, d.String(), fmt.Sprintf("must be between %v and %v (seconds, or a Go duration such as 500ms)", lo, hi))
+			bad(v, d.String(), fmt.Sprintf("must be between %s and %s (seconds, or a Go duration such as 500ms)",
+				kafkabus.ShortDuration(lo), kafkabus.ShortDuration(hi)))
 		}
 	}
 	addr := func(v, a string) {
@@ -176,7 +211,6 @@ func (s Settings) Validate() error {
 		bad("LOG_LEVEL", s.LogLevel.String(), "must be debug, info, warn or error")
 	}
 	durRange("SHUTDOWN_TIMEOUT", s.ShutdownTimeout, 100*time.Millisecond, time.Hour)
-	durRange("KAFKA_METADATA_MIN_AGE", s.MetadataMinAge, 10*time.Millisecond, 10*time.Minute)
 	intRange("KAFKA_CONSUMER_MAX_ATTEMPTS", s.ConsumerMaxAttempts, 1, 1000)
 	durRange("KAFKA_CONSUMER_RETRY_BACKOFF", s.ConsumerRetryBackoff, time.Millisecond, 10*time.Minute)
 	durRange("KAFKA_CONSUMER_RETRY_MAX_BACKOFF", s.ConsumerRetryMaxBackoff, time.Millisecond, 10*time.Minute)
@@ -187,9 +221,19 @@ func (s Settings) Validate() error {
 	durRange("KAFKA_CONSUMER_SESSION_TIMEOUT", s.ConsumerSessionTimeout, 100*time.Millisecond, 30*time.Minute)
 	durRange("KAFKA_CONSUMER_IDEMPOTENCY_TTL", s.IdempotencyTTL, time.Second, 365*24*time.Hour)
 	intRange("KAFKA_CONSUMER_IDEMPOTENCY_MAX_ENTRIES", s.IdempotencyMaxEntries, 1, 100_000_000)
-	intRange("HTTP_CIRCUIT_BREAKER_FAILURE_THRESHOLD", s.HTTPFailureThreshold, 1, 1_000_000)
-	intRange("HTTP_CIRCUIT_BREAKER_SUCCESS_THRESHOLD", s.HTTPSuccessThreshold, 1, 1_000_000)
-	durRange("HTTP_CIRCUIT_BREAKER_RECOVERY_TIMEOUT", s.HTTPRecoveryTimeout, 10*time.Millisecond, 24*time.Hour)
+	breaker := func(prefix string, failures int, recovery kafkabus.Duration, successes int) {
+		if !s.contentAliased[prefix+"_CIRCUIT_BREAKER_FAILURE_THRESHOLD"] {
+			intRange(prefix+"_CIRCUIT_BREAKER_FAILURE_THRESHOLD", failures, 1, 1_000_000)
+		}
+		if !s.contentAliased[prefix+"_CIRCUIT_BREAKER_SUCCESS_THRESHOLD"] {
+			intRange(prefix+"_CIRCUIT_BREAKER_SUCCESS_THRESHOLD", successes, 1, 1_000_000)
+		}
+		if !s.contentAliased[prefix+"_CIRCUIT_BREAKER_RECOVERY_TIMEOUT"] {
+			durRange(prefix+"_CIRCUIT_BREAKER_RECOVERY_TIMEOUT", recovery, 10*time.Millisecond, 24*time.Hour)
+		}
+	}
+	breaker("HTTP", s.HTTPFailureThreshold, s.HTTPRecoveryTimeout, s.HTTPSuccessThreshold)
+	breaker("CONTENT", s.ContentFailureThreshold, s.ContentRecoveryTimeout, s.ContentSuccessThreshold)
 	durRange("HTTP_CLIENT_TIMEOUT", s.HTTPClientTimeout, time.Millisecond, time.Hour)
 	return errors.Join(errs...)
 }
@@ -198,7 +242,7 @@ func (s Settings) Validate() error {
 // variables are the ones actually set and whose values are as typed.
 func (e Env) attribute(err error) error {
 	vars, source := e.resolved()
-	var problems []*kafkabus.SettingError
+	var problems []*SettingError
 	var collect func(error)
 	collect = func(err error) {
 		if j, ok := err.(interface{ Unwrap() []error }); ok {
@@ -207,10 +251,10 @@ func (e Env) attribute(err error) error {
 			}
 			return
 		}
-		var se *kafkabus.SettingError
-		if !errors.As(err, &se) {
+		se, ok := errors.AsType[*SettingError](err)
+		if !ok {
 			// Validate reports nothing else; keep whatever it is visible.
-			problems = append(problems, &kafkabus.SettingError{Var: e.prefix + "*", Want: err.Error()})
+			problems = append(problems, &SettingError{Var: e.prefix + "*", Want: err.Error()})
 			return
 		}
 		p := *se
@@ -225,19 +269,64 @@ func (e Env) attribute(err error) error {
 }
 
 // KafkaBreakerSettings are the settings of the Kafka producer breaker,
-// registered as "<service>.kafka_producer".
+// registered as "<service>.kafka_producer" (Kafka.Breaker).
 func (s Settings) KafkaBreakerSettings() resilience.Settings {
-	return s.BreakerSettings(s.Service + "." + KafkaProducerBreaker)
+	b := s.Kafka.Breaker
+	return resilience.Settings{
+		Name:             b.Name,
+		FailureThreshold: b.FailureThreshold,
+		RecoveryTimeout:  b.RecoveryTimeout,
+		SuccessThreshold: b.SuccessThreshold,
+	}
 }
 
-// HTTPBreakerSettings are the settings of the breakers HTTPClients
-// creates (their Name is left empty).
+// HTTPBreakerSettings are the settings of the HTTP dependency breakers
+// (HTTP_CIRCUIT_BREAKER_*; their Name is left empty): the breaker
+// registry's defaults.
 func (s Settings) HTTPBreakerSettings() resilience.Settings {
 	return resilience.Settings{
 		FailureThreshold: s.HTTPFailureThreshold,
 		RecoveryTimeout:  time.Duration(s.HTTPRecoveryTimeout),
 		SuccessThreshold: s.HTTPSuccessThreshold,
 	}
+}
+
+// ContentDependencies are the dependencies whose HTTP clients are content
+// clients: file_service serves the essay texts the spellchecker and CJ
+// assessment fetch. Their breakers take the CONTENT_CIRCUIT_BREAKER_*
+// settings.
+var ContentDependencies = []string{"file_service"}
+
+// HTTPBreakerSettingsFor are the settings of dependency's breaker, named
+// "<service>.<dependency>": the content settings for a content client
+// (ContentDependencies), the HTTP ones for any other.
+func (s Settings) HTTPBreakerSettingsFor(dependency string) resilience.Settings {
+	bs := s.HTTPBreakerSettings()
+	if slices.Contains(ContentDependencies, dependency) {
+		bs = resilience.Settings{
+			FailureThreshold: s.ContentFailureThreshold,
+			RecoveryTimeout:  time.Duration(s.ContentRecoveryTimeout),
+			SuccessThreshold: s.ContentSuccessThreshold,
+		}
+	}
+	bs.Name = s.Service + "." + dependency
+	return bs
+}
+
+// breakerFor returns the breaker named s.Name from r, creating it with s
+// when r has none.
+func breakerFor(r *resilience.Registry, s resilience.Settings) (*resilience.CircuitBreaker, error) {
+	if cb, ok := r.Get(s.Name); ok {
+		return cb, nil
+	}
+	cb, err := r.Create(s)
+	if errors.Is(err, resilience.ErrDuplicateName) {
+		// Created meanwhile by another caller: that one is the breaker.
+		if cb, ok := r.Get(s.Name); ok {
+			return cb, nil
+		}
+	}
+	return cb, err
 }
 
 // KafkaProducerBreaker is the name suffix of the Kafka producer breaker:

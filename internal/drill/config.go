@@ -1,6 +1,7 @@
 package drill
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,7 +13,6 @@ import (
 
 	"github.com/huleedu/huleedu/embeddedkafka"
 	"github.com/huleedu/huleedu/kafkabus"
-	"github.com/huleedu/huleedu/spool"
 )
 
 // ErrInvalidConfig is wrapped by every error Validate returns, so a command
@@ -20,19 +20,29 @@ import (
 // failed.
 var ErrInvalidConfig = errors.New("drill: invalid configuration")
 
-// Fallback queue kinds accepted in Config.Fallback.
-const (
-	FallbackDisk   = "disk"
-	FallbackMemory = "memory"
-)
-
-// Config describes one drill. The zero value of every field means its
-// default (DefaultConfig lists them); the field names match the command
-// line's flags, and Validate's messages name the flags.
+// Config describes one drill: the publishing side under test, a
+// kafkabus.Config (embedded, so its fields are the drill's), and the
+// workload, faults and timeouts around it. The zero value of every field
+// means its default (DefaultConfig lists them); the field names match the
+// command line's flags, and Validate's messages name the flags.
 type Config struct {
-	// Brokers selects an existing cluster. Empty: start an embedded
-	// EmbeddedBrokers-broker kfake cluster with its data dir in a temp folder.
-	Brokers []string
+	// Config is the publishing side the drill runs, exactly as a service
+	// would from its KAFKA_* variables: kafkabus.Open builds it. Its
+	// Brokers select an existing cluster; empty, the drill starts an
+	// embedded EmbeddedBrokers-broker kfake cluster with its data dir in a
+	// temp folder and publishes to it. Fallback.Dir empty means a temp
+	// folder for the disk spool (kept when records are left in it).
+	//
+	// The drill's defaults differ from a service's where it measures
+	// recovery: PublishTimeout 1s, Breaker.FailureThreshold 5,
+	// RecoveryTimeout 2s, SuccessThreshold 2, the disk spool (a memory
+	// queue of 100,000 records with Fallback.Mode memory), and a drainer
+	// that retries after 50ms to 1s and polls an open breaker every 250ms;
+	// ClientID "huleedu-drill", breaker "drill.kafka_producer". The rest
+	// are kafkabus's. Logger receives the drill's and the bus's lines (nil:
+	// discard, unlike kafkabus: the drill shows its own progress).
+	kafkabus.Config
+
 	// EmbeddedBrokers is the embedded cluster's size (default 3).
 	EmbeddedBrokers int
 	// Topic is the topic the workload writes (default "drill"); it is
@@ -54,40 +64,23 @@ type Config struct {
 	Workers int
 
 	// Fault is the fault injected during each outage: one of the
-	// embeddedkafka fault kinds. Default "cut" on the embedded cluster and
-	// "none" with Brokers (every fault but none needs the embedded cluster).
+	// embeddedkafka fault kinds. Empty means "cut" on the embedded cluster
+	// and "none" with Brokers (every fault but none needs the embedded
+	// cluster).
 	Fault string
-	// Outages are the fault windows. Default: one outage a third of
+	// Outages are the fault windows. Nil means one outage a third of
 	// Duration long starting at 8/30 of it (10s@8s for 30s). Must be empty
 	// when Fault is none.
 	Outages []Outage
 
-	// Fallback is "disk" (default) or "memory". SpoolDir is the disk
-	// spool's directory (default a temp folder, removed afterwards);
-	// SpoolMaxBytes its limit (default 1 GiB). QueueSize is the memory
-	// queue's limit in records (default 100000). Overflow applies to both.
-	Fallback      string
-	SpoolDir      string
-	SpoolMaxBytes int64
-	QueueSize     int
-	Overflow      spool.Overflow
-
 	// CrashAt, when set, SIGKILLs the publishing process at that time and
 	// restarts it on the same spool (disk only). The publisher then runs
-	// as a child process built by ChildCommand.
+	// as a child process built by ChildCommand. 0: no crash.
 	CrashAt time.Duration
 	// ChildCommand builds the command that runs ServeChild in a new
 	// process (for example the same binary with a hidden subcommand).
 	// Required with CrashAt.
 	ChildCommand func(ctx context.Context) *exec.Cmd
-
-	// Breaker and producer settings, tuned so the default drill opens the
-	// circuit within about a second of a fault (defaults: PublishTimeout
-	// 1s, FailureThreshold 5, RecoveryTimeout 2s, SuccessThreshold 2).
-	PublishTimeout   time.Duration
-	FailureThreshold int
-	RecoveryTimeout  time.Duration
-	SuccessThreshold int
 
 	// DrainTimeout bounds the bus's Close after the workload (default
 	// 60s); VerifyTimeout bounds reading the topic back (default 60s).
@@ -99,19 +92,12 @@ type Config struct {
 	// must return quickly, since the sampler waits for it.
 	Progress         func(Progress)
 	ProgressInterval time.Duration
-
-	// Logger receives the drill's and the bus's log lines (nil: discard).
-	Logger *slog.Logger
-
-	// wrapProducer lets tests plant misbehaviour (a dropped or swapped
-	// record) between the bus and Kafka, to prove the verifier sees it.
-	wrapProducer func(kafkabus.Producer) kafkabus.Producer
 }
 
 // DefaultConfig returns the configuration of a drill run with no flags.
 func DefaultConfig() Config {
 	var c Config
-	c.fill()
+	c.EnsureDefaults()
 	return c
 }
 
@@ -146,61 +132,70 @@ func ParseOutage(s string) (Outage, error) {
 	return Outage{Start: st, Length: l}, nil
 }
 
-// fill replaces zero values by defaults.
-func (c *Config) fill() {
-	setInt := func(p *int, v int) {
-		if *p == 0 {
-			*p = v
-		}
-	}
-	setDur := func(p *time.Duration, v time.Duration) {
-		if *p == 0 {
-			*p = v
-		}
-	}
-	setInt(&c.EmbeddedBrokers, 3)
-	if c.Topic == "" {
-		c.Topic = "drill"
-	}
-	setInt(&c.Partitions, 6)
-	setDur(&c.Duration, 30*time.Second)
-	setInt(&c.Rate, 2000)
-	setInt(&c.Size, 1024)
-	setInt(&c.Keys, 100)
-	setInt(&c.Workers, 32)
-	if c.Fault == "" {
-		c.Fault = string(embeddedkafka.FaultCut)
-		if len(c.Brokers) > 0 {
-			c.Fault = string(embeddedkafka.FaultNone)
-		}
-	}
-	if c.Outages == nil && c.Fault != string(embeddedkafka.FaultNone) {
-		c.Outages = []Outage{{Start: c.Duration * 8 / 30, Length: c.Duration / 3}}
-	}
-	if c.Fallback == "" {
-		c.Fallback = FallbackDisk
-	}
-	if c.SpoolMaxBytes == 0 {
-		c.SpoolMaxBytes = 1 << 30
-	}
-	setInt(&c.QueueSize, 100_000)
-	setDur(&c.PublishTimeout, time.Second)
-	setInt(&c.FailureThreshold, 5)
-	setDur(&c.RecoveryTimeout, 2*time.Second)
-	setInt(&c.SuccessThreshold, 2)
-	setDur(&c.DrainTimeout, time.Minute)
-	setDur(&c.VerifyTimeout, time.Minute)
-	setDur(&c.ProgressInterval, time.Second)
+// EnsureDefaults replaces zero values by the drill's defaults, those of
+// the bus included (then kafkabus's, see kafkabus.Config.EnsureDefaults).
+// Run calls it.
+func (c *Config) EnsureDefaults() {
+	setZero(&c.EmbeddedBrokers, 3)
+	setZero(&c.Topic, "drill")
+	setZero(&c.Partitions, 6)
+	setZero(&c.Duration, 30*time.Second)
+	setZero(&c.Rate, 2000)
+	setZero(&c.Size, 1024)
+	setZero(&c.Keys, 100)
+	setZero(&c.Workers, 32)
+	c.Fault, c.Outages = c.faults()
+	setZero(&c.DrainTimeout, time.Minute)
+	setZero(&c.VerifyTimeout, time.Minute)
+	setZero(&c.ProgressInterval, time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+
+	b := &c.Config
+	setZero(&b.ClientID, "huleedu-drill")
+	setZero(&b.Breaker.Name, "drill.kafka_producer")
+	setZero(&b.PublishTimeout, time.Second)
+	setZero(&b.Breaker.FailureThreshold, 5)
+	setZero(&b.Breaker.RecoveryTimeout, 2*time.Second)
+	setZero(&b.Breaker.SuccessThreshold, 2)
+	setZero(&b.Fallback.Mode, kafkabus.FallbackDisk)
+	setZero(&b.Fallback.QueueSize, 100_000)
+	// Short back-off and poll: the drill measures how fast the bus
+	// recovers, so it should not sleep long past a healed fault.
+	setZero(&b.Drain.RetryMin, 50*time.Millisecond)
+	setZero(&b.Drain.RetryMax, time.Second)
+	setZero(&b.Drain.OpenPoll, 250*time.Millisecond)
+	b.EnsureDefaults()
 }
 
-// Validate fills defaults and checks every field. It returns all problems
-// at once, each naming the flag, the value and what is accepted, wrapped
-// with ErrInvalidConfig.
-func (c *Config) Validate() error {
-	c.fill()
+// faults returns Fault and Outages, or their defaults when they are empty:
+// they depend on Brokers and Duration.
+func (c *Config) faults() (string, []Outage) {
+	fault, outages := c.Fault, c.Outages
+	if fault == "" {
+		fault = string(embeddedkafka.FaultCut)
+		if len(c.Brokers) > 0 {
+			fault = string(embeddedkafka.FaultNone)
+		}
+	}
+	if outages == nil && fault != string(embeddedkafka.FaultNone) {
+		d := cmp.Or(c.Duration, 30*time.Second)
+		outages = []Outage{{Start: d * 8 / 30, Length: d / 3}}
+	}
+	return fault, outages
+}
+
+// Validate checks every field as the drill will run it, after
+// EnsureDefaults: a zero that EnsureDefaults would replace is out of range
+// (so a command line that starts from DefaultConfig refuses --rate 0 as it
+// refuses --rate -1), except where the zero has a meaning of its own: an
+// empty Fault, nil Outages, empty Brokers and Fallback.Dir, and CrashAt 0.
+// The bus's fields are checked by kafkabus.Config.Validate, its ranges
+// named by the drill's flags. Validate returns all problems at once, each
+// naming the flag, the value and what is accepted, wrapped with
+// ErrInvalidConfig; it changes nothing.
+func (c Config) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...))
@@ -212,12 +207,7 @@ func (c *Config) Validate() error {
 	}
 	durRange := func(flag string, v, lo, hi time.Duration) {
 		if v < lo || v > hi {
-			bad("%s %v: must be between %v and %v", flag, v, lo, hi)
-		}
-	}
-	for _, b := range c.Brokers {
-		if _, _, ok := strings.Cut(b, ":"); !ok || strings.TrimSpace(b) != b {
-			bad("--brokers %q: want host:port", b)
+			bad("%s %v: must be between %s and %s", flag, v, kafkabus.ShortDuration(lo), kafkabus.ShortDuration(hi))
 		}
 	}
 	intRange("--embedded-brokers", c.EmbeddedBrokers, 1, 9)
@@ -231,51 +221,40 @@ func (c *Config) Validate() error {
 	intRange("--keys", c.Keys, 1, 1_000_000)
 	intRange("--workers", c.Workers, 1, 4096)
 
-	kind, err := embeddedkafka.ParseFaultKind(c.Fault)
+	fault, outages := c.faults()
+	kind, err := embeddedkafka.ParseFaultKind(fault)
 	if err != nil {
-		bad("--fault %q: want one of %s", c.Fault, strings.Join(FaultKinds(), ", "))
-	} else {
-		c.Fault = string(kind)
+		bad("--fault %q: want one of %s", fault, strings.Join(FaultKinds(), ", "))
 	}
 	if err == nil && len(c.Brokers) > 0 && kind != embeddedkafka.FaultNone {
-		bad("--fault %s needs the embedded cluster: with --brokers only --fault none is possible (the drill cannot break a cluster it does not run)", c.Fault)
+		bad("--fault %s needs the embedded cluster: with --brokers only --fault none is possible (the drill cannot break a cluster it does not run)", fault)
 	}
-	if err == nil && kind == embeddedkafka.FaultNone && len(c.Outages) > 0 {
+	if err == nil && kind == embeddedkafka.FaultNone && len(outages) > 0 {
 		bad("--outage given with --fault none: there is nothing to inject")
 	}
-	c.Outages = slices.Clone(c.Outages)
-	slices.SortFunc(c.Outages, func(a, b Outage) int { return int(a.Start - b.Start) })
-	for i, o := range c.Outages {
+	outages = slices.Clone(outages)
+	slices.SortFunc(outages, func(a, b Outage) int { return int(a.Start - b.Start) })
+	for i, o := range outages {
 		if o.Length <= 0 || o.Start < 0 {
 			bad("--outage %v: length must be > 0 and start >= 0", o)
 		}
 		if o.End() > c.Duration {
 			bad("--outage %v: ends at %v, after --duration %v", o, o.End(), c.Duration)
 		}
-		if i > 0 && o.Start < c.Outages[i-1].End() {
-			bad("--outage %v overlaps --outage %v", o, c.Outages[i-1])
+		if i > 0 && o.Start < outages[i-1].End() {
+			bad("--outage %v overlaps --outage %v", o, outages[i-1])
 		}
 	}
 
-	switch c.Fallback {
-	case FallbackDisk:
-		if c.SpoolMaxBytes < 1<<20 {
-			bad("--spool-max-bytes %d: must be at least 1048576 (1 MiB)", c.SpoolMaxBytes)
-		}
-	case FallbackMemory:
-		intRange("--queue-size", c.QueueSize, 1, 100_000_000)
-		if c.SpoolDir != "" {
-			bad("--spool-dir needs --fallback disk")
-		}
-	default:
-		bad("--fallback %q: want disk or memory", c.Fallback)
+	if c.Breaker.Disabled {
+		bad("the breaker is disabled: the drill tests the ResilientBus, which needs it")
 	}
-	if c.Overflow != spool.OverflowBlock && c.Overflow != spool.OverflowReject {
-		bad("--overflow %v: want block or reject", c.Overflow)
+	if c.Fallback.Mode == kafkabus.FallbackMemory && c.Fallback.Dir != "" {
+		bad("--spool-dir needs --fallback disk")
 	}
 	if c.CrashAt != 0 {
 		switch {
-		case c.Fallback != FallbackDisk:
+		case c.Fallback.Mode != kafkabus.FallbackDisk:
 			bad("--crash-at needs --fallback disk: a memory queue does not survive the crash it would test")
 		case c.CrashAt < 0 || c.CrashAt >= c.Duration:
 			bad("--crash-at %v: must be after the start and before --duration %v", c.CrashAt, c.Duration)
@@ -283,15 +262,79 @@ func (c *Config) Validate() error {
 			bad("--crash-at needs a child publisher command (Config.ChildCommand)")
 		}
 	}
+	errs = append(errs, c.busProblems()...)
 
-	durRange("--publish-timeout", c.PublishTimeout, 100*time.Millisecond, time.Hour)
-	intRange("--failure-threshold", c.FailureThreshold, 1, 1_000_000)
-	durRange("--recovery-timeout", c.RecoveryTimeout, 10*time.Millisecond, time.Hour)
-	intRange("--success-threshold", c.SuccessThreshold, 1, 1_000_000)
 	durRange("--drain-timeout", c.DrainTimeout, time.Millisecond, 24*time.Hour)
 	durRange("--verify-timeout", c.VerifyTimeout, time.Millisecond, 24*time.Hour)
 	durRange("--progress-interval", c.ProgressInterval, 10*time.Millisecond, time.Hour)
 	return errors.Join(errs...)
+}
+
+// busFlags names the flag of each kafkabus.Config field the drill's
+// command line sets; the fields it does not set keep kafkabus's names.
+var busFlags = map[string]string{
+	"Brokers":                  "--brokers",
+	"PublishTimeout":           "--publish-timeout",
+	"MetadataMinAge":           "--metadata-min-age",
+	"MaxRecordBytes":           "--max-record-bytes",
+	"Linger":                   "--linger",
+	"StartupCheck":             "--startup-check",
+	"Breaker.FailureThreshold": "--failure-threshold",
+	"Breaker.RecoveryTimeout":  "--recovery-timeout",
+	"Breaker.SuccessThreshold": "--success-threshold",
+	"Fallback.Mode":            "--fallback",
+	"Fallback.QueueSize":       "--queue-size",
+	"Fallback.Dir":             "--spool-dir",
+	"Fallback.MaxBytes":        "--spool-max-bytes",
+	"Fallback.Overflow":        "--overflow",
+	"Drain.Batch":              "--drain-batch",
+	"Drain.InFlight":           "--drain-in-flight",
+	"Drain.RetryMin":           "--retry-min",
+	"Drain.RetryMax":           "--retry-max",
+	"Drain.OpenPoll":           "--open-poll",
+}
+
+// busProblems are kafkabus's problems with the bus configuration, worded
+// with the drill's flags. Empty Brokers (the embedded cluster) and an
+// empty disk spool directory (a temp folder) are the drill's to fill.
+func (c Config) busProblems() []error {
+	bus := c.Config
+	if len(bus.Brokers) == 0 {
+		bus.Brokers = []string{"embedded:0"}
+	}
+	if bus.Fallback.Dir == "" {
+		bus.Fallback.Dir = "temp"
+	}
+	err := bus.Validate()
+	if err == nil {
+		return nil
+	}
+	var problems []error
+	for _, one := range err.(interface{ Unwrap() []error }).Unwrap() {
+		ce, ok := errors.AsType[*kafkabus.ConfigError](one)
+		if !ok {
+			problems = append(problems, fmt.Errorf("%w: %w", ErrInvalidConfig, one))
+			continue
+		}
+		want := ce.Want
+		for field, flag := range busFlags {
+			want = strings.ReplaceAll(want, field+" ", flag+" ")
+		}
+		name, ok := busFlags[ce.Field]
+		if !ok {
+			name = "Config." + ce.Field
+		}
+		problems = append(problems, fmt.Errorf("%w: %s %s: %s", ErrInvalidConfig, name, ce.Value, want))
+	}
+	return problems
+}
+
+// setZero sets *p to def if it is the zero value.
+func setZero[T comparable](p *T, def T) {
+	var zero T
+	if *p == zero {
+		*p = def
+	}
 }
 
 // FaultKinds lists the accepted values of Config.Fault.

@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/huleedu/huleedu/spool"
 )
 
 // ensureTopic creates topic with partitions partitions unless it exists,
@@ -119,4 +122,40 @@ func readBack(ctx context.Context, brokers []string, topic, run string, from map
 		}
 	}
 	return out, nil
+}
+
+// readSpool returns the seqs of drill run still in the disk spool in dir,
+// which no process holds any more: the records the bus accepted and left
+// there when Close gave up on the drain. Reading changes nothing in it.
+func readSpool(ctx context.Context, dir, run string) ([]int64, error) {
+	q, err := spool.OpenDisk(dir, spool.DiskOptions{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return nil, fmt.Errorf("drill: reading what is left in the spool: %w", err)
+	}
+	defer q.Close()
+	var seqs []int64
+	var after uint64
+	for {
+		var entries []spool.Entry
+		if after == 0 {
+			entries, err = q.Peek(ctx, 1000)
+		} else {
+			entries, err = q.PeekAfter(ctx, after, 1000)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("drill: reading what is left in the spool %s: %w", dir, err)
+		}
+		if len(entries) == 0 {
+			return seqs, nil
+		}
+		for _, e := range entries {
+			var v struct {
+				Data recordData `json:"data"`
+			}
+			if err := json.Unmarshal(e.Value, &v); err == nil && v.Data.Run == run {
+				seqs = append(seqs, v.Data.Seq)
+			}
+		}
+		after = entries[len(entries)-1].Seq
+	}
 }

@@ -8,8 +8,10 @@
 //  1. Starts an embedded kfake cluster (package embeddedkafka; three brokers,
 //     data dir in a temp folder) unless Config.Brokers names a cluster,
 //     and creates the topic.
-//  2. Publishes Rate records per second for Duration through a
-//     ResilientBus with a disk spool or a memory queue. Seqs 1..sent are
+//  2. Publishes Rate records per second for Duration through the bus
+//     Config.Config describes, opened with kafkabus.Open exactly as a
+//     service opens the configuration its KAFKA_* variables set (a
+//     ResilientBus with a disk spool or a memory queue). Seqs 1..sent are
 //     assigned in scheduling order; seq n has key "key-<n % Keys>" and an
 //     event.Envelope value whose data holds "run", "seq", "key" and
 //     padding up to Size bytes. Each key belongs to one of Workers
@@ -22,7 +24,8 @@
 //     replays what the first accepted before anything new.
 //  5. Closes the bus (it drains, bounded by DrainTimeout), then reads the
 //     topic back from the offsets it had before the workload up to the
-//     high watermarks, keeping this run's records.
+//     high watermarks, keeping this run's records, and reads the disk
+//     spool for this run's records still in it.
 //  6. Verifies and returns a Report.
 //
 // # Definitions (the report's contract)
@@ -32,14 +35,23 @@
 //     before the call returned (unknown outcome counts as not accepted; if
 //     such a record shows up in Kafka it is counted in
 //     delivered_unaccepted, not as a problem).
-//   - lost: accepted seqs absent from the topic.
+//   - lost: accepted seqs neither in the topic nor in the disk spool:
+//     gone. A memory queue's leftovers at Close are lost (and counted in
+//     undelivered_at_close).
+//   - left_in_spool: accepted seqs not in the topic but durably in the
+//     disk spool when the drill ended (a drain timeout shorter than the
+//     outage). They are not lost: the next publisher to open the spool
+//     delivers them before anything new. The report names the spool
+//     (spool_dir), which the drill keeps even when it is a temp folder.
 //   - duplicates: copies of any seq beyond the first.
 //   - reordered: per partition and key, in offset order, the first copy of
 //     an accepted seq read after a larger accepted seq. A second copy of an
 //     earlier seq (a replayed duplicate) is a duplicate, not a reorder: the
 //     consumer has already seen that seq in its place. Unaccepted seqs are
 //     not order-checked, since the contract promises them nothing.
-//   - passed: lost == 0 and reordered == 0.
+//   - passed: lost == 0 and reordered == 0. A drill that leaves records
+//     in the spool but loses none passes (exit status 0); its summary and
+//     HTML page carry a note saying how many and where.
 //   - time_to_open_ms: from the first outage's fault being applied to the
 //     breaker's first transition to open after it (null if it never opened).
 //   - time_to_drain_ms: from the first outage's fault being healed to the

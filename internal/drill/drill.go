@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/huleedu/huleedu/embeddedkafka"
+	"github.com/huleedu/huleedu/kafkabus"
 )
 
 // Phases reported in Progress.Phase.
@@ -28,12 +30,14 @@ const (
 const sampleEvery = 100 * time.Millisecond
 
 // Run runs one drill: it starts the embedded cluster (unless cfg.Brokers
-// is set), publishes the workload through a ResilientBus while the
-// outages break Kafka, closes the bus, reads the topic back and returns
-// the report. A report is returned whenever the drill ran, passed or not;
+// is set), publishes the workload through the bus cfg.Config describes
+// (kafkabus.Open, as a service builds it) while the outages break Kafka,
+// closes the bus, reads the topic back, and the disk spool for what is
+// left in it, and returns the report. A report is returned whenever the drill ran, passed or not;
 // an error means it could not run (a bad configuration wraps
 // ErrInvalidConfig) or could not be verified.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
+	cfg.EnsureDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -49,7 +53,8 @@ type drillRun struct {
 	log      *slog.Logger
 	cluster  *embeddedkafka.Cluster
 	brokers  []string
-	tempDirs []string
+	tempDirs []string // removed by cleanup
+	spoolDir string   // the disk spool's directory, "" for the memory queue
 	start    time.Time
 	rec      *recorder
 	pub      publisher
@@ -90,21 +95,20 @@ func (d *drillRun) run(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	spoolDir := cfg.SpoolDir
-	if cfg.Fallback == FallbackDisk && spoolDir == "" {
-		if spoolDir, err = d.tempDir("huleedu-drill-spool-"); err != nil {
+	d.spoolDir = cfg.Fallback.Dir
+	if cfg.Fallback.Mode == kafkabus.FallbackDisk && d.spoolDir == "" {
+		if d.spoolDir, err = d.tempDir("huleedu-drill-spool-"); err != nil {
 			return nil, err
 		}
 	}
 
 	d.start = time.Now()
+	bus := cfg.Config
+	bus.Brokers, bus.Fallback.Dir = d.brokers, d.spoolDir
+	bus.Logger, bus.WrapProducer = nil, nil // the publisher sets its own
 	pcfg := publisherConfig{
-		Brokers: d.brokers, Topic: cfg.Topic, Run: uuid.NewString(), Start: d.start,
+		Bus: bus, Topic: cfg.Topic, Run: uuid.NewString(), Start: d.start,
 		Size: cfg.Size, Keys: cfg.Keys, Workers: cfg.Workers,
-		Fallback: cfg.Fallback, SpoolDir: spoolDir, SpoolMaxBytes: cfg.SpoolMaxBytes,
-		QueueSize: cfg.QueueSize, Overflow: cfg.Overflow.String(),
-		PublishTimeout: cfg.PublishTimeout, FailureThreshold: cfg.FailureThreshold,
-		RecoveryTimeout: cfg.RecoveryTimeout, SuccessThreshold: cfg.SuccessThreshold,
 	}
 	d.rec = newRecorder(int(cfg.Duration.Seconds()*float64(cfg.Rate)) + 1)
 	d.phase.Store(PhasePublishing)
@@ -115,7 +119,7 @@ func (d *drillRun) run(ctx context.Context) (*Report, error) {
 	if cfg.CrashAt > 0 {
 		d.pub, err = startChild(runCtx, pcfg, d.rec, cfg.ChildCommand, cfg.Logger, cfg.DrainTimeout)
 	} else {
-		d.pub, err = startLocal(runCtx, pcfg, d.rec, cfg.Logger, cfg.wrapProducer)
+		d.pub, err = startLocal(runCtx, pcfg, d.rec, cfg.Logger, cfg.WrapProducer)
 	}
 	if err != nil {
 		return nil, err
@@ -188,13 +192,24 @@ func (d *drillRun) run(ctx context.Context) (*Report, error) {
 	d.progress()
 	verifyCtx, cancelVerify := context.WithTimeout(ctx, cfg.VerifyTimeout)
 	deliveries, err := readBack(verifyCtx, d.brokers, cfg.Topic, pcfg.Run, from)
+	var spooled []int64
+	if err == nil && d.spoolDir != "" {
+		spooled, err = readSpool(verifyCtx, d.spoolDir, pcfg.Run)
+	}
 	cancelVerify()
 	if err != nil {
 		return nil, err
 	}
 	verifyEnd := time.Since(d.start)
 
-	return d.report(final, deliveries, workloadEnd, drainEnd, verifyEnd), nil
+	rep := d.report(pcfg.Bus, final, deliveries, spooled, workloadEnd, drainEnd, verifyEnd)
+	if rep.LeftInSpool > 0 {
+		// Those records are durable only as long as their spool is: a
+		// temp spool that holds some is kept, and the report names it.
+		rep.SpoolDir = d.spoolDir
+		d.tempDirs = slices.DeleteFunc(d.tempDirs, func(dir string) bool { return dir == d.spoolDir })
+	}
+	return rep, nil
 }
 
 // startCluster starts the embedded cluster unless brokers were given.
@@ -361,12 +376,12 @@ func (d *drillRun) activeFault() string {
 	return ""
 }
 
-// report assembles the report from the recorder, the final status and the
-// verdict.
-func (d *drillRun) report(final pubStatus, deliveries []Delivery, workloadEnd, drainEnd, verifyEnd time.Duration) *Report {
+// report assembles the report from the recorder, the final status, the
+// verdict and the configuration bus the publisher ran.
+func (d *drillRun) report(bus kafkabus.Config, final pubStatus, deliveries []Delivery, spooled []int64, workloadEnd, drainEnd, verifyEnd time.Duration) *Report {
 	cfg := d.cfg
 	res := d.rec.results()
-	v := Verify(res.accepted, deliveries)
+	v := VerifyWithSpool(res.accepted, deliveries, spooled)
 	sent := int64(len(res.accepted) - 1)
 	accepted := sent - int64(len(res.rejected))
 	publishPhase := max(res.lastDone, time.Millisecond)
@@ -392,6 +407,8 @@ func (d *drillRun) report(final pubStatus, deliveries []Delivery, workloadEnd, d
 		Replayed:            final.Replayed,
 		DeadLettered:        final.DeadLettered,
 		UndeliveredAtClose:  final.Undelivered,
+		LeftInSpool:         v.LeftInSpool,
+		LeftInSpoolSeqs:     nonNil(v.LeftInSpoolSeqs),
 		CloseError:          final.CloseErr,
 		Outages:             []OutageResult{},
 		Crashes:             append([]CrashResult{}, d.crashes...),
@@ -401,9 +418,6 @@ func (d *drillRun) report(final pubStatus, deliveries []Delivery, workloadEnd, d
 		StartedAt:           d.start.UTC(),
 		Timeline:            res.samples,
 		LatencySeries:       latencyBuckets(res.latencies, res.doneAt, bucketWidth(cfg.Duration), max(drainEnd, cfg.Duration)),
-	}
-	if cfg.Fallback == FallbackDisk {
-		r.LeftInSpool = final.Depth
 	}
 	for _, s := range res.samples {
 		r.MaxSpoolDepth = max(r.MaxSpoolDepth, s.Depth)
@@ -421,10 +435,8 @@ func (d *drillRun) report(final pubStatus, deliveries []Delivery, workloadEnd, d
 	r.Settings = ReportSettings{
 		Brokers: strings.Join(d.brokers, ","), Topic: cfg.Topic, Partitions: cfg.Partitions,
 		DurationMs: cfg.Duration.Milliseconds(), Rate: cfg.Rate, Size: cfg.Size, Keys: cfg.Keys,
-		Workers: cfg.Workers, Fault: cfg.Fault, Outages: []string{}, Fallback: cfg.Fallback,
-		Overflow: cfg.Overflow.String(), CrashAtMs: cfg.CrashAt.Milliseconds(),
-		PublishTimeoutMs: cfg.PublishTimeout.Milliseconds(), FailureThreshold: cfg.FailureThreshold,
-		RecoveryTimeout: cfg.RecoveryTimeout.Milliseconds(), SuccessThreshold: cfg.SuccessThreshold,
+		Workers: cfg.Workers, Fault: cfg.Fault, Outages: []string{}, CrashAtMs: cfg.CrashAt.Milliseconds(),
+		DrainTimeoutMs: cfg.DrainTimeout.Milliseconds(), Bus: bus,
 	}
 	if len(cfg.Brokers) == 0 {
 		r.Settings.Brokers = fmt.Sprintf("embedded (%d brokers)", cfg.EmbeddedBrokers)

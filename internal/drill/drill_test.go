@@ -17,22 +17,21 @@ import (
 // workload of 300 records/s, with timeouts scaled down to match.
 func shortConfig(t *testing.T, fault string) Config {
 	t.Helper()
-	return Config{
-		Duration:         4 * time.Second,
-		Rate:             300,
-		Size:             256,
-		Keys:             20,
-		Workers:          8,
-		Fault:            fault,
-		Outages:          []Outage{{Start: time.Second, Length: 2 * time.Second}},
-		PublishTimeout:   time.Second,
-		FailureThreshold: 3,
-		RecoveryTimeout:  300 * time.Millisecond,
-		SuccessThreshold: 1,
-		DrainTimeout:     20 * time.Second,
-		VerifyTimeout:    20 * time.Second,
-		SpoolDir:         t.TempDir(),
+	c := Config{
+		Duration:      4 * time.Second,
+		Rate:          300,
+		Size:          256,
+		Keys:          20,
+		Workers:       8,
+		Fault:         fault,
+		Outages:       []Outage{{Start: time.Second, Length: 2 * time.Second}},
+		DrainTimeout:  20 * time.Second,
+		VerifyTimeout: 20 * time.Second,
 	}
+	c.PublishTimeout = time.Second
+	c.Breaker = kafkabus.BreakerConfig{FailureThreshold: 3, RecoveryTimeout: 300 * time.Millisecond, SuccessThreshold: 1}
+	c.Fallback.Dir = t.TempDir()
+	return c
 }
 
 func runDrill(t *testing.T, cfg Config) *Report {
@@ -52,13 +51,13 @@ func runDrill(t *testing.T, cfg Config) *Report {
 
 func TestDrillPassesUnderEveryFault(t *testing.T) {
 	for _, fault := range FaultKinds() {
-		for _, fallback := range []string{FallbackDisk, FallbackMemory} {
-			t.Run(fault+"/"+fallback, func(t *testing.T) {
+		for _, fallback := range []kafkabus.FallbackMode{kafkabus.FallbackDisk, kafkabus.FallbackMemory} {
+			t.Run(fault+"/"+string(fallback), func(t *testing.T) {
 				t.Parallel()
 				cfg := shortConfig(t, fault)
-				cfg.Fallback = fallback
-				if fallback == FallbackMemory {
-					cfg.SpoolDir = ""
+				cfg.Fallback.Mode = fallback
+				if fallback == kafkabus.FallbackMemory {
+					cfg.Fallback.Dir = ""
 				}
 				if fault == "none" {
 					cfg.Outages = nil
@@ -154,7 +153,7 @@ func TestVerifierCatchesPlantedMisbehaviour(t *testing.T) {
 			cfg := shortConfig(t, "none")
 			cfg.Outages = nil
 			cfg.Duration = 2 * time.Second
-			cfg.wrapProducer = func(p kafkabus.Producer) kafkabus.Producer {
+			cfg.WrapProducer = func(p kafkabus.Producer) kafkabus.Producer {
 				return &plantedProducer{Producer: p, mode: tt.mode, target: target}
 			}
 			rep := runDrill(t, cfg)
@@ -238,29 +237,62 @@ func seqOf(r event.Record) int64 {
 	return v.Data.Seq
 }
 
-func TestDrainCutShortIsAFailedDrillNotAnError(t *testing.T) {
-	for _, fallback := range []string{FallbackDisk, FallbackMemory} {
-		t.Run(fallback, func(t *testing.T) {
+// The drain is cut short with the breaker still open: on disk, the
+// records left are durable, so the drill passes, counting them as left in
+// the spool (exactly those, read from the spool) and none as lost; from a
+// memory queue, the records left are gone, so the drill fails, and every
+// one it lost was undelivered at close.
+func TestDrainCutShortLeavesRecordsInTheSpoolOrLosesThemFromMemory(t *testing.T) {
+	for _, fallback := range []kafkabus.FallbackMode{kafkabus.FallbackDisk, kafkabus.FallbackMemory} {
+		t.Run(string(fallback), func(t *testing.T) {
 			t.Parallel()
 			cfg := shortConfig(t, "blackhole")
-			cfg.Fallback = fallback
-			if fallback == FallbackMemory {
-				cfg.SpoolDir = ""
+			cfg.Fallback.Mode = fallback
+			if fallback == kafkabus.FallbackMemory {
+				cfg.Fallback.Dir = ""
 			}
 			// The fault lasts to the end of the workload and the breaker
 			// stays open past it, so nothing drains in the 1 ms allowed.
 			cfg.Outages = []Outage{{Start: time.Second, Length: 3 * time.Second}}
-			cfg.RecoveryTimeout = 5 * time.Second
+			cfg.Breaker.RecoveryTimeout = 5 * time.Second
 			cfg.DrainTimeout = time.Millisecond
 			rep := runDrill(t, cfg)
-			left := rep.LeftInSpool + rep.UndeliveredAtClose
-			if rep.Passed || rep.Lost == 0 || left == 0 {
-				t.Fatalf("passed %v, lost %d, left at close %d: want a failed drill with records left behind", rep.Passed, rep.Lost, left)
+			if fallback == kafkabus.FallbackDisk {
+				if !rep.Passed || rep.ExitCode() != 0 || rep.Lost != 0 || rep.LeftInSpool == 0 {
+					t.Fatalf("passed %v (exit %d), lost %d, left in spool %d: want a passing drill with records left in the spool",
+						rep.Passed, rep.ExitCode(), rep.Lost, rep.LeftInSpool)
+				}
+				if rep.Delivered+rep.LeftInSpool != rep.Accepted || rep.SpoolDir != cfg.Fallback.Dir || rep.CloseError != "" {
+					t.Fatalf("delivered %d + left in spool %d != accepted %d, or spool dir %q, close error %q",
+						rep.Delivered, rep.LeftInSpool, rep.Accepted, rep.SpoolDir, rep.CloseError)
+				}
+				return
 			}
-			if rep.Lost > left {
-				t.Fatalf("lost %d, but only %d were left at close", rep.Lost, left)
+			if rep.Passed || rep.Lost == 0 || rep.UndeliveredAtClose == 0 || rep.LeftInSpool != 0 {
+				t.Fatalf("passed %v, lost %d, undelivered at close %d, left in spool %d: want a failed drill with the memory queue's records lost",
+					rep.Passed, rep.Lost, rep.UndeliveredAtClose, rep.LeftInSpool)
+			}
+			if rep.Lost > rep.UndeliveredAtClose {
+				t.Fatalf("lost %d, but only %d were left at close", rep.Lost, rep.UndeliveredAtClose)
 			}
 		})
+	}
+}
+
+// The report prints the configuration the publisher ran: the
+// kafkabus.Config, with the drill's own defaults where they differ from a
+// service's.
+func TestReportCarriesTheBusConfiguration(t *testing.T) {
+	cfg := shortConfig(t, "none")
+	cfg.Outages = nil
+	cfg.Duration = time.Second
+	cfg.Drain.RetryMin, cfg.Drain.OpenPoll = 20*time.Millisecond, 30*time.Millisecond
+	rep := runDrill(t, cfg)
+	bus := rep.Settings.Bus
+	if bus.Drain.RetryMin != 20*time.Millisecond || bus.Drain.OpenPoll != 30*time.Millisecond || bus.Drain.RetryMax != time.Second ||
+		bus.Breaker.FailureThreshold != 3 || bus.Breaker.Name != "drill.kafka_producer" || bus.Fallback.Dir != cfg.Fallback.Dir ||
+		bus.Drain.Batch != 500 || len(bus.Brokers) != 3 {
+		t.Fatalf("report's bus configuration %+v is not the one the drill ran", bus)
 	}
 }
 

@@ -6,22 +6,24 @@ import (
 	"time"
 
 	"github.com/huleedu/huleedu/internal/drill"
+	"github.com/huleedu/huleedu/kafkabus"
 )
 
 // A two-second drill on the embedded cluster with a one-second connection
 // cut in the middle, spooling to a memory queue.
 func ExampleRun() {
-	rep, err := drill.Run(context.Background(), drill.Config{
-		Duration:         2 * time.Second,
-		Rate:             100,
-		Keys:             10,
-		Workers:          4,
-		Fault:            "cut",
-		Outages:          []drill.Outage{{Start: 500 * time.Millisecond, Length: time.Second}},
-		Fallback:         drill.FallbackMemory,
-		FailureThreshold: 2,
-		RecoveryTimeout:  200 * time.Millisecond,
-	})
+	cfg := drill.Config{
+		Duration: 2 * time.Second,
+		Rate:     100,
+		Keys:     10,
+		Workers:  4,
+		Fault:    "cut",
+		Outages:  []drill.Outage{{Start: 500 * time.Millisecond, Length: time.Second}},
+	}
+	// The bus under test: the kafkabus.Config a service would run.
+	cfg.Fallback.Mode = kafkabus.FallbackMemory
+	cfg.Breaker = kafkabus.BreakerConfig{FailureThreshold: 2, RecoveryTimeout: 200 * time.Millisecond}
+	rep, err := drill.Run(context.Background(), cfg)
 	if err != nil {
 		fmt.Println("could not run:", err)
 		return

@@ -89,11 +89,14 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		R       *Report
 		Verdict string
 		Desc    string
+		Note    string
 		Charts  []template.HTML
 		Rows    [][2]string
+		Bus     [][2]string
 		Trans   []Transition
 		More    int
-	}{R: r, Verdict: map[bool]string{true: "PASSED", false: "FAILED"}[r.Passed], Desc: r.Settings.describe()}
+	}{R: r, Verdict: map[bool]string{true: "PASSED", false: "FAILED"}[r.Passed], Desc: r.Settings.describe(),
+		Note: r.spoolNote(), Bus: busRows(r.Settings.Bus)}
 	for _, c := range []*chart{&rates, &breaker, &queue, &latency} {
 		// The SVG is built from numbers and html.EscapeString'd labels.
 		data.Charts = append(data.Charts, template.HTML(c.svg()))
@@ -101,7 +104,9 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	l := r.PublishLatencyMs
 	data.Rows = [][2]string{
 		{"sent", itoa(r.Sent)}, {"accepted", itoa(r.Accepted)}, {"rejected", itoa(r.Rejected)},
-		{"delivered", itoa(r.Delivered)}, {"lost", itoa(r.Lost)}, {"reordered", itoa(r.Reordered)},
+		{"delivered", itoa(r.Delivered)}, {"lost (gone)", itoa(r.Lost)},
+		{"left in the disk spool (durable, not lost)", itoa(r.LeftInSpool)},
+		{"undelivered at close (memory queue, gone)", itoa(r.UndeliveredAtClose)}, {"reordered", itoa(r.Reordered)},
 		{"duplicates", itoa(r.Duplicates)}, {"delivered but not accepted", itoa(r.DeliveredUnaccepted)},
 		{"spooled", itoa(r.Spooled)}, {"max spool depth", itoa(r.MaxSpoolDepth)},
 		{"time to open", msOrDash(r.TimeToOpenMs)}, {"time to drain", msOrDash(r.TimeToDrainMs)},
@@ -178,6 +183,7 @@ h1 { font-size: 22px; margin: 0 0 4px; }
 .verdict { display: inline-block; padding: 2px 10px; border-radius: 4px; color: #fff; font-weight: 600; }
 .PASSED { background: #2e7d32; } .FAILED { background: #c62828; }
 .desc { color: #616161; margin: 0 0 16px; }
+.note { background: #fff8e1; border-left: 4px solid #ffb300; padding: 6px 10px; }
 table { border-collapse: collapse; margin: 8px 0 20px; }
 td, th { padding: 3px 12px 3px 0; text-align: left; vertical-align: top; }
 td.num { font-variant-numeric: tabular-nums; }
@@ -196,7 +202,8 @@ footer { color: #9e9e9e; font-size: 12px; margin-top: 24px; }
 <body>
 <h1>HuleEdu outage drill <span class="verdict {{.Verdict}}">{{.Verdict}}</span></h1>
 <p class="desc">{{.Desc}}; started {{.R.StartedAt.Format "2006-01-02 15:04:05 UTC"}}</p>
-<table>
+{{if .Note}}<p class="note">{{.Note}}</p>
+{{end}}<table>
 {{range .Rows}}<tr><td>{{index . 0}}</td><td class="num">{{index . 1}}</td></tr>
 {{end}}</table>
 {{range .Charts}}{{.}}
@@ -208,7 +215,12 @@ footer { color: #9e9e9e; font-size: 12px; margin-top: 24px; }
 {{else}}<tr><td colspan="3">none</td></tr>
 {{end}}{{if .More}}<tr><td colspan="3">… and {{.More}} more (see the JSON report)</td></tr>{{end}}
 </table>
-<footer>Written by <code>huleedu drill</code>. Passed means nothing accepted was lost or reordered: lost = accepted seqs absent from the topic; reordered = per key, an accepted seq read after a larger one.</footer>
+<h2>Configuration</h2>
+<p class="desc">The kafkabus.Config the publisher ran, as a service's KAFKA_* variables set it.</p>
+<table>
+{{range .Bus}}<tr><td><code>{{index . 0}}</code></td><td class="num">{{index . 1}}</td></tr>
+{{end}}</table>
+<footer>Written by <code>huleedu drill</code>. Passed means nothing accepted was lost or reordered: lost = accepted seqs neither in the topic nor left in the disk spool (records left in the spool are durable and delivered when it is next opened); reordered = per key, an accepted seq read after a larger one.</footer>
 </body>
 </html>
 `))

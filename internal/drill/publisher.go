@@ -13,7 +13,6 @@ import (
 	"github.com/huleedu/huleedu/event"
 	"github.com/huleedu/huleedu/kafkabus"
 	"github.com/huleedu/huleedu/resilience"
-	"github.com/huleedu/huleedu/spool"
 )
 
 // Drill records are envelopes of this type from this source.
@@ -61,24 +60,16 @@ type pubStatus struct {
 }
 
 // publisherConfig is what a publisher needs to build its bus. It crosses
-// the process boundary as JSON when the publisher is a child.
+// the process boundary as JSON when the publisher is a child: Bus is the
+// kafkabus.Config the drill runs, without its live objects.
 type publisherConfig struct {
-	Brokers          []string      `json:"brokers"`
-	Topic            string        `json:"topic"`
-	Run              string        `json:"run"`
-	Start            time.Time     `json:"start"`
-	Size             int           `json:"size"`
-	Keys             int           `json:"keys"`
-	Workers          int           `json:"workers"`
-	Fallback         string        `json:"fallback"`
-	SpoolDir         string        `json:"spool_dir"`
-	SpoolMaxBytes    int64         `json:"spool_max_bytes"`
-	QueueSize        int           `json:"queue_size"`
-	Overflow         string        `json:"overflow"`
-	PublishTimeout   time.Duration `json:"publish_timeout"`
-	FailureThreshold int           `json:"failure_threshold"`
-	RecoveryTimeout  time.Duration `json:"recovery_timeout"`
-	SuccessThreshold int           `json:"success_threshold"`
+	Bus     kafkabus.Config `json:"bus"`
+	Topic   string          `json:"topic"`
+	Run     string          `json:"run"`
+	Start   time.Time       `json:"start"`
+	Size    int             `json:"size"`
+	Keys    int             `json:"keys"`
+	Workers int             `json:"workers"`
 }
 
 // keyOf returns the partition key of seq and its index.
@@ -107,14 +98,15 @@ func padding(cfg publisherConfig) (string, error) {
 // records one at a time.
 type localPublisher struct {
 	cfg   publisherConfig
+	pub   *kafkabus.Publisher // what kafkabus.Open built from cfg.Bus
 	bus   *kafkabus.ResilientBus
-	kb    *kafkabus.KafkaBus // closed by bus.Close, and again (idempotent) in case a wrapper hid it
-	cb    *resilience.CircuitBreaker
 	sink  sink
 	log   *slog.Logger
 	pad   string
 	queue []chan int64
 	wg    sync.WaitGroup
+	// unsubscribe stops the breaker's transitions reaching sink.
+	unsubscribe func()
 	// ctx ends the workers' Publish calls early (interrupt); it is the
 	// context the publisher was started with.
 	ctx context.Context
@@ -127,73 +119,29 @@ type localPublisher struct {
 // blocks.
 const workerBacklog = 512
 
-// startLocal builds the bus and starts the workers. wrap, when set, sits
-// between the bus and Kafka (tests plant misbehaviour there).
+// startLocal opens the bus cfg.Bus describes, exactly as a service would
+// (kafkabus.Open), and starts the workers. wrap, when set, sits between
+// the bus and Kafka (tests plant misbehaviour there).
 func startLocal(ctx context.Context, cfg publisherConfig, s sink, log *slog.Logger, wrap func(kafkabus.Producer) kafkabus.Producer) (*localPublisher, error) {
 	pad, err := padding(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("drill: building the record template: %w", err)
 	}
-	kb, err := kafkabus.NewKafkaBus(kafkabus.Options{
-		Brokers:        cfg.Brokers,
-		ClientID:       "huleedu-drill",
-		PublishTimeout: cfg.PublishTimeout,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("drill: kafka producer: %w", err)
-	}
-	var producer kafkabus.Producer = kb
-	if wrap != nil {
-		producer = wrap(kb)
-	}
-	closeProducer := func() { _ = kb.Close(context.Background()) }
-
+	// The breaker is registered in a registry of the drill's own, whose
+	// listeners hear every transition from the breaker's first.
+	breakers := resilience.NewRegistry(resilience.Settings{})
 	start := cfg.Start
-	cb, err := resilience.NewCircuitBreaker(resilience.Settings{
-		Name:             "drill.kafka_producer",
-		FailureThreshold: cfg.FailureThreshold,
-		RecoveryTimeout:  cfg.RecoveryTimeout,
-		SuccessThreshold: cfg.SuccessThreshold,
-		OnStateChange: func(_ string, from, to resilience.State) {
-			s.transition(time.Since(start), from.String(), to.String())
-		},
+	unsubscribe := breakers.Subscribe(func(_ string, from, to resilience.State) {
+		s.transition(time.Since(start), from.String(), to.String())
 	})
+	bus := cfg.Bus
+	bus.Logger, bus.Registry, bus.WrapProducer = log, breakers, wrap
+	pub, err := kafkabus.Open(bus)
 	if err != nil {
-		closeProducer()
-		return nil, fmt.Errorf("drill: circuit breaker: %w", err)
+		unsubscribe()
+		return nil, fmt.Errorf("drill: opening the bus: %w", err)
 	}
-	overflow, err := spool.ParseOverflow(cfg.Overflow)
-	if err != nil {
-		closeProducer()
-		return nil, err
-	}
-	var q spool.Queue
-	switch cfg.Fallback {
-	case FallbackMemory:
-		q, err = spool.NewMemory(spool.MemoryOptions{MaxRecords: cfg.QueueSize, Overflow: overflow})
-	default:
-		q, err = spool.OpenDisk(cfg.SpoolDir, spool.DiskOptions{MaxBytes: cfg.SpoolMaxBytes, Overflow: overflow, Logger: log})
-	}
-	if err != nil {
-		closeProducer()
-		return nil, fmt.Errorf("drill: fallback queue: %w", err)
-	}
-	bus, err := kafkabus.NewResilientBus(producer, kafkabus.ResilientOptions{
-		Breaker: cb,
-		Queue:   q,
-		// Short back-off and poll: the drill measures how fast the bus
-		// recovers, so it should not sleep long past a healed fault.
-		RetryMin: 50 * time.Millisecond,
-		RetryMax: time.Second,
-		OpenPoll: 250 * time.Millisecond,
-		Logger:   log,
-	})
-	if err != nil {
-		_ = q.Close()
-		closeProducer()
-		return nil, fmt.Errorf("drill: resilient bus: %w", err)
-	}
-	p := &localPublisher{cfg: cfg, bus: bus, kb: kb, cb: cb, sink: s, log: log, pad: pad, ctx: ctx}
+	p := &localPublisher{cfg: cfg, pub: pub, bus: pub.Resilient, sink: s, log: log, pad: pad, ctx: ctx, unsubscribe: unsubscribe}
 	p.queue = make([]chan int64, cfg.Workers)
 	for i := range p.queue {
 		p.queue[i] = make(chan int64, workerBacklog)
@@ -245,7 +193,7 @@ func (p *localPublisher) status() pubStatus {
 	st := p.bus.Stats()
 	return pubStatus{
 		Up:           true,
-		State:        p.cb.State().String(),
+		State:        p.bus.Breaker().State().String(),
 		Depth:        st.Queue.Records,
 		Bytes:        st.Queue.Bytes,
 		Published:    int64(st.Published),
@@ -259,17 +207,18 @@ func (p *localPublisher) status() pubStatus {
 // then closes the bus within ctx. What Close could not do is not an error
 // of the drill but part of its result: leftovers of a memory queue are
 // counted in Undelivered, anything else Close reports is kept in CloseErr,
-// and the verifier judges what reached Kafka.
+// and the verifier judges what reached Kafka and what is left in the
+// disk spool.
 func (p *localPublisher) finish(ctx context.Context) (pubStatus, error) {
 	for _, q := range p.queue {
 		close(q)
 	}
 	p.wg.Wait()
-	err := errors.Join(p.bus.Close(ctx), p.kb.Close(ctx))
+	err := p.pub.Close(ctx)
+	p.unsubscribe()
 	st := p.status()
 	st.Up = false
-	var ue *kafkabus.UndeliveredError
-	if errors.As(err, &ue) {
+	if ue, ok := errors.AsType[*kafkabus.UndeliveredError](err); ok {
 		st.Undelivered = int64(ue.Count)
 	}
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"io"
 	"time"
+
+	"github.com/huleedu/huleedu/kafkabus"
 )
 
 // Report is the drill's result. The JSON names of the fields marked
@@ -15,7 +17,7 @@ type Report struct {
 	Rejected     int64   `json:"rejected"`      // contract: sent - accepted
 	RejectedSeqs []int64 `json:"rejected_seqs"` // contract: every seq not accepted, ascending
 	Delivered    int64   `json:"delivered"`     // contract: distinct accepted seqs found in Kafka
-	Lost         int64   `json:"lost"`          // contract: accepted seqs absent from Kafka
+	Lost         int64   `json:"lost"`          // contract: accepted seqs neither in Kafka nor left in the disk spool
 	Duplicates   int64   `json:"duplicates"`    // contract: extra copies of any seq in Kafka
 	Reordered    int64   `json:"reordered"`     // contract: see Verdict.Reordered
 	Spooled      int64   `json:"spooled"`       // contract: records accepted into the fallback queue
@@ -36,7 +38,7 @@ type Report struct {
 	// phase (from the workload's start until the last Publish returned).
 	// Contract.
 	ThroughputPerS float64 `json:"throughput_per_s"`
-	Passed         bool    `json:"passed"` // contract: lost == 0 && reordered == 0
+	Passed         bool    `json:"passed"` // contract: lost == 0 && reordered == 0 (records left in the spool are not lost)
 
 	// Additions.
 
@@ -54,12 +56,17 @@ type Report struct {
 	Replayed     int64 `json:"replayed"`
 	DeadLettered int64 `json:"dead_lettered"`
 	// UndeliveredAtClose counts records a memory queue still held when
-	// Close gave up (they also show up as lost).
+	// Close gave up: gone with it, so those not in Kafka count as lost.
 	UndeliveredAtClose int64 `json:"undelivered_at_close"`
-	// LeftInSpool counts records a disk spool still held when Close gave
-	// up: durable, delivered by the next process on that spool, but not
-	// within this drill, so they also show up as lost.
-	LeftInSpool int64 `json:"left_in_spool"`
+	// LeftInSpool counts accepted records not in Kafka that the disk spool
+	// still held when Close gave up on the drain (a drain timeout shorter
+	// than the outage): durable, and delivered by the next process that
+	// opens the spool, so not lost. LeftInSpoolSeqs lists them (at most
+	// 1000) and SpoolDir names the spool, which the drill keeps even when
+	// it is a temp folder.
+	LeftInSpool     int64   `json:"left_in_spool"`
+	LeftInSpoolSeqs []int64 `json:"left_in_spool_seqs"`
+	SpoolDir        string  `json:"spool_dir,omitempty"`
 	// CloseError is what the bus's Close reported when it did not finish
 	// cleanly (a drain cut short by the drain timeout, for example).
 	CloseError    string          `json:"close_error,omitempty"`
@@ -112,26 +119,26 @@ type CrashResult struct {
 	RestartedAtMs int64 `json:"restarted_at_ms"`
 }
 
-// ReportSettings echo the configuration the drill ran with, under the
-// names of the drill's flags. Durations are in milliseconds.
+// ReportSettings echo the configuration the drill ran with: the workload
+// and faults under the names of the drill's flags (durations in
+// milliseconds), and Bus, the kafkabus.Config the publisher opened, as a
+// service would from its KAFKA_* variables (the brokers it used and its
+// spool's directory included; durations in nanoseconds, as encoding/json
+// writes them, so the JSON decodes back into a kafkabus.Config).
 type ReportSettings struct {
-	Brokers          string   `json:"brokers"` // the addresses, or "embedded (N brokers)"
-	Topic            string   `json:"topic"`
-	Partitions       int      `json:"partitions"`
-	DurationMs       int64    `json:"duration_ms"`
-	Rate             int      `json:"rate"`
-	Size             int      `json:"size"`
-	Keys             int      `json:"keys"`
-	Workers          int      `json:"workers"`
-	Fault            string   `json:"fault"`
-	Outages          []string `json:"outage"` // LENGTH@START, as the flag takes them
-	Fallback         string   `json:"fallback"`
-	Overflow         string   `json:"overflow"`
-	CrashAtMs        int64    `json:"crash_at_ms,omitempty"`
-	PublishTimeoutMs int64    `json:"publish_timeout_ms"`
-	FailureThreshold int      `json:"failure_threshold"`
-	RecoveryTimeout  int64    `json:"recovery_timeout_ms"`
-	SuccessThreshold int      `json:"success_threshold"`
+	Brokers        string          `json:"brokers"` // the addresses, or "embedded (N brokers)"
+	Topic          string          `json:"topic"`
+	Partitions     int             `json:"partitions"`
+	DurationMs     int64           `json:"duration_ms"`
+	Rate           int             `json:"rate"`
+	Size           int             `json:"size"`
+	Keys           int             `json:"keys"`
+	Workers        int             `json:"workers"`
+	Fault          string          `json:"fault"`
+	Outages        []string        `json:"outage"` // LENGTH@START, as the flag takes them
+	CrashAtMs      int64           `json:"crash_at_ms,omitempty"`
+	DrainTimeoutMs int64           `json:"drain_timeout_ms"`
+	Bus            kafkabus.Config `json:"bus"`
 }
 
 // Sample is the state of the drill at one 100 ms tick: cumulative counts
@@ -164,7 +171,10 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
-// ExitCode is 0 when the drill passed and 1 when it ran and failed.
+// ExitCode is 0 when the drill passed and 1 when it ran and failed. A
+// drill that ends with records left in the disk spool but none lost
+// passed: the spool is durable and delivers them when it is next opened;
+// the summary and the HTML page say how many and where.
 func (r *Report) ExitCode() int {
 	if r.Passed {
 		return 0

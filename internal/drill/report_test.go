@@ -3,12 +3,16 @@ package drill
 import (
 	"bytes"
 	"encoding/json"
+	"html/template"
 	"math"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/huleedu/huleedu/kafkabus"
 )
 
 // sampleReport is a report as a drill with one outage and one crash would
@@ -28,7 +32,8 @@ func sampleReport() *Report {
 		Outages: []OutageResult{{Fault: "cut", FaultAtMs: 1000, HealedAtMs: 2000, TimeToOpenMs: ptr(250), TimeToDrainMs: ptr(300), MaxSpoolDepth: 1100}},
 		Crashes: []CrashResult{{AtMs: 2500, InFlight: 2, RestartedAtMs: 2600}},
 		Settings: ReportSettings{Brokers: "embedded (3 brokers)", Topic: "drill", Partitions: 6, DurationMs: 3000,
-			Rate: 2000, Size: 1024, Keys: 100, Workers: 32, Fault: "cut", Outages: []string{"1s@1s"}, Fallback: "disk", CrashAtMs: 2500},
+			Rate: 2000, Size: 1024, Keys: 100, Workers: 32, Fault: "cut", Outages: []string{"1s@1s"}, CrashAtMs: 2500,
+			DrainTimeoutMs: 60000, Bus: sampleBus()},
 		WorkloadMs: 3000, DrainMs: 400, VerifyMs: 200, StartedAt: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC),
 	}
 	for i := int64(0); i <= 34; i++ {
@@ -41,6 +46,13 @@ func sampleReport() *Report {
 	r.LatencySeries = latencyBuckets([]time.Duration{time.Millisecond, 2 * time.Millisecond, time.Second},
 		[]time.Duration{500 * time.Millisecond, 1500 * time.Millisecond, 2500 * time.Millisecond}, time.Second, 4*time.Second)
 	return r
+}
+
+// sampleBus is the bus configuration of a default drill.
+func sampleBus() kafkabus.Config {
+	c := DefaultConfig()
+	c.Brokers, c.Fallback.Dir, c.Logger = []string{"127.0.0.1:9092"}, "/tmp/huleedu-drill-spool-1", nil
+	return c.Config
 }
 
 func TestReportJSONHasEveryContractField(t *testing.T) {
@@ -172,5 +184,97 @@ func TestNiceStep(t *testing.T) {
 		if got := niceStep(tt.span, 10); math.Abs(got-tt.want) > 1e-9 {
 			t.Errorf("niceStep(%v, 10) = %v, want %v", tt.span, got, tt.want)
 		}
+	}
+}
+
+// A drill that leaves records in the spool and loses none passes, and
+// says so in the summary, the HTML page and the JSON.
+func TestRecordsLeftInTheSpoolAreNotedNotLost(t *testing.T) {
+	r := sampleReport()
+	r.LeftInSpool, r.LeftInSpoolSeqs, r.SpoolDir = 40, []int64{5961}, "/var/spool/drill"
+	if r.ExitCode() != 0 {
+		t.Fatalf("exit code %d for a drill that lost nothing", r.ExitCode())
+	}
+	var sum, page, js bytes.Buffer
+	if err := r.WriteSummary(&sum); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WriteHTML(&page); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"summary": sum.String(), "HTML": page.String()} {
+		if !strings.Contains(out, "PASSED") || !strings.Contains(out, "40 accepted records are not in Kafka but left in the disk spool /var/spool/drill") {
+			t.Errorf("%s lacks the verdict or the note:\n%s", name, out)
+		}
+	}
+	if !strings.Contains(page.String(), "left in the disk spool (durable, not lost)") {
+		t.Error("the HTML table does not count the records left in the spool apart from the lost ones")
+	}
+	for _, want := range []string{`"left_in_spool": 40`, `"spool_dir": "/var/spool/drill"`, `"lost": 0`, `"passed": true`} {
+		if !strings.Contains(js.String(), want) {
+			t.Errorf("JSON lacks %s", want)
+		}
+	}
+}
+
+// The summary and the HTML page print the bus configuration the drill
+// ran; the JSON carries it whole, decodable back into a kafkabus.Config.
+func TestReportPrintsTheBusConfiguration(t *testing.T) {
+	r := sampleReport()
+	var sum, page, js bytes.Buffer
+	if err := r.WriteSummary(&sum); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"configuration (kafkabus.Config", "publish timeout 1s", "drill.kafka_producer: opens after 5 failures, probes after 2s",
+		"disk spool /tmp/huleedu-drill-spool-1", "retry 50ms to 1s, open poll 250ms"} {
+		if !strings.Contains(sum.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, sum.String())
+		}
+	}
+	if err := r.WriteHTML(&page); err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range busRows(r.Settings.Bus) {
+		if !strings.Contains(page.String(), "<code>"+row[0]+"</code></td><td class=\"num\">"+template.HTMLEscapeString(row[1])) {
+			t.Errorf("HTML page lacks the configuration row %s = %s", row[0], row[1])
+		}
+	}
+	if err := r.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var back struct {
+		Settings struct {
+			Bus kafkabus.Config `json:"bus"`
+		} `json:"settings"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back.Settings.Bus, r.Settings.Bus) {
+		t.Fatalf("JSON bus configuration\n  %+v\nwant\n  %+v", back.Settings.Bus, r.Settings.Bus)
+	}
+}
+
+// Every field of kafkabus.Config (but its live objects) is a row of the
+// HTML configuration table.
+func TestBusRowsCoverEveryConfigField(t *testing.T) {
+	rows := busRows(sampleBus())
+	var names []string
+	for _, r := range rows {
+		names = append(names, r[0])
+	}
+	for _, want := range []string{"brokers", "client_id", "publish_timeout", "allow_auto_topic_creation", "max_record_bytes", "linger",
+		"metadata_min_age", "breaker.disabled", "breaker.name", "breaker.failure_threshold", "breaker.recovery_timeout",
+		"breaker.success_threshold", "fallback.mode", "fallback.queue_size", "fallback.dir", "fallback.max_bytes", "fallback.overflow",
+		"drain.batch", "drain.in_flight", "drain.retry_min", "drain.retry_max", "drain.open_poll", "startup_check"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("no row for %s (rows %v)", want, names)
+		}
+	}
+	if len(names) != 23 {
+		t.Errorf("%d rows, want the 23 settings: %v", len(names), names)
 	}
 }

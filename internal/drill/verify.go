@@ -15,10 +15,13 @@ type Delivery struct {
 
 // Verdict is what the verifier concluded from the deliveries.
 type Verdict struct {
-	// Delivered counts distinct accepted seqs found; Lost the accepted
-	// seqs not found (Delivered + Lost = accepted).
-	Delivered int64
-	Lost      int64
+	// Delivered counts distinct accepted seqs found in Kafka; LeftInSpool
+	// the accepted seqs not found there but durably in the disk spool
+	// (delivered when it is next opened); Lost the accepted seqs in
+	// neither: gone. Delivered + LeftInSpool + Lost = accepted.
+	Delivered   int64
+	LeftInSpool int64
+	Lost        int64
 	// DeliveredUnaccepted counts distinct seqs found whose Publish was not
 	// accepted. They are neither a loss nor order-checked: the caller was
 	// told (or, after a crash, could not be told) they were not accepted.
@@ -33,14 +36,16 @@ type Verdict struct {
 	Reordered int64
 	// Foreign counts deliveries whose seq is outside 1..sent.
 	Foreign int64
-	// LostSeqs and ReorderedSeqs list the offenders, ascending, at most
-	// maxListed each.
-	LostSeqs      []int64
-	ReorderedSeqs []int64
+	// LostSeqs, ReorderedSeqs and LeftInSpoolSeqs list the seqs counted,
+	// ascending, at most maxListed each.
+	LostSeqs        []int64
+	ReorderedSeqs   []int64
+	LeftInSpoolSeqs []int64
 }
 
 // Passed reports whether the delivery contract held: nothing accepted was
-// lost or reordered.
+// lost or reordered. Records left in the spool are not lost: the spool
+// delivers them when it is next opened.
 func (v Verdict) Passed() bool { return v.Lost == 0 && v.Reordered == 0 }
 
 // maxListed caps the seq lists in a verdict so a badly failing drill still
@@ -50,8 +55,17 @@ const maxListed = 1000
 // Verify checks deliveries against the publish outcomes. accepted[seq]
 // says whether Publish returned nil for seq (index 0 is unused), so
 // len(accepted)-1 seqs were sent. deliveries may come in any order; Verify
-// sorts a copy by partition and offset.
+// sorts a copy by partition and offset. Every accepted seq not delivered
+// is lost: see VerifyWithSpool for a drill that ends with records in a
+// disk spool.
 func Verify(accepted []bool, deliveries []Delivery) Verdict {
+	return VerifyWithSpool(accepted, deliveries, nil)
+}
+
+// VerifyWithSpool is Verify for a drill whose disk spool still holds the
+// seqs spooled when the bus closed: an accepted seq not delivered but
+// among them is left in the spool, durable, not lost.
+func VerifyWithSpool(accepted []bool, deliveries []Delivery, spooled []int64) Verdict {
 	var v Verdict
 	sent := int64(len(accepted) - 1)
 	ds := slices.Clone(deliveries)
@@ -90,8 +104,19 @@ func Verify(accepted []bool, deliveries []Delivery) Verdict {
 		}
 		highest[pk] = d.Seq
 	}
+	inSpool := make(map[int64]bool, len(spooled))
+	for _, seq := range spooled {
+		inSpool[seq] = true
+	}
 	for seq := int64(1); seq <= sent; seq++ {
-		if accepted[seq] && !seen[seq] {
+		switch {
+		case !accepted[seq] || seen[seq]:
+		case inSpool[seq]:
+			v.LeftInSpool++
+			if len(v.LeftInSpoolSeqs) < maxListed {
+				v.LeftInSpoolSeqs = append(v.LeftInSpoolSeqs, seq)
+			}
+		default:
 			v.Lost++
 			if len(v.LostSeqs) < maxListed {
 				v.LostSeqs = append(v.LostSeqs, seq)

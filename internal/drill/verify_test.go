@@ -127,3 +127,18 @@ func TestVerifyCapsListedSeqs(t *testing.T) {
 		t.Fatalf("Lost = %d with %d listed, want %d with %d listed", v.Lost, len(v.LostSeqs), maxListed+10, maxListed)
 	}
 }
+
+// Accepted seqs missing from Kafka but still in the disk spool are left
+// in the spool, not lost; those in neither are lost; a seq both delivered
+// and still spooled (delivered, not yet acknowledged) is delivered.
+func TestVerifyWithSpoolTellsLeftInTheSpoolFromLost(t *testing.T) {
+	v := VerifyWithSpool(acceptedUpTo(6, 6), deliveries(1, 2, 3), []int64{3, 4, 6})
+	if v.Delivered != 3 || v.LeftInSpool != 1 || v.Lost != 1 || !slices.Equal(v.LeftInSpoolSeqs, []int64{4}) ||
+		!slices.Equal(v.LostSeqs, []int64{5}) || v.Passed() {
+		t.Fatalf("verdict %+v, want 1..3 delivered, 4 left in the spool, 5 lost (6 was never accepted)", v)
+	}
+	v = VerifyWithSpool(acceptedUpTo(4), deliveries(1, 2), []int64{3, 4})
+	if v.Lost != 0 || v.LeftInSpool != 2 || !v.Passed() {
+		t.Fatalf("verdict %+v, want a pass with 2 left in the spool", v)
+	}
+}
