@@ -159,7 +159,7 @@ func assertFailedOnSpool(t *testing.T, r result, cause string) {
 		t.Errorf("exit status %d, want %d (failed, not interrupted); stderr %q", r.code, exitFailed, r.stderr)
 	}
 	first, _, _ := strings.Cut(r.stderr, "\n")
-	if !strings.HasPrefix(first, "huleedu: ") || !strings.Contains(first, "kafka fallback queue (disk)") || !strings.Contains(first, cause) {
+	if !strings.HasPrefix(first, "huleedu: ") || !strings.Contains(first, "fallback queue (disk)") || !strings.Contains(first, cause) {
 		t.Errorf("first line of stderr %q, want the spool's error containing %q", first, cause)
 	}
 	if strings.Count(first, "servicekit: file_service: ") != 1 {
