@@ -170,8 +170,8 @@ func TestSchemaKeepsServicesApartInOneDatabase(t *testing.T) {
 
 func TestRedactHidesPasswords(t *testing.T) {
 	for in, want := range map[string]string{
-		"postgres://u:pw@h:5432/db":         "postgres://u:xxxxx@h:5432/db",
-		"postgres://h/db?password=pw&x=1":   "postgres://h/db?password=xxxxx&x=1",
+		"postgres://u:pw@h:5432/db":        "postgres://u:xxxxx@h:5432/db",
+		"postgres://h/db?password=pw&x=1":  "postgres://h/db?password=xxxxx&x=1",
 		"/var/lib/huleedu/file_service.db": "/var/lib/huleedu/file_service.db",
 	} {
 		if got := sqldb.Redact(in); got != want {
