@@ -92,16 +92,26 @@ type payload struct {
 
 const testTopic = "outbox-test"
 
-// message returns event n (1-based) of key: a deterministic event id.
+// message returns event n (1-based), number seq of key, with a
+// deterministic event id.
 func message(t testing.TB, key string, seq, n int) outbox.Message {
 	t.Helper()
-	env, err := event.NewEnvelope("huleedu.test.outbox.v1", "outbox-test", payload{Key: key, Seq: seq, N: n},
-		event.WithEventID(event.DeterministicID(event.Namespace, "outbox-test", strconv.Itoa(n))))
+	m, err := newMessage(key, seq, n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return outbox.Message{Topic: testTopic, Key: key, Envelope: env, AggregateType: "test", AggregateID: key}
+	return m
 }
+
+func newMessage(key string, seq, n int) (outbox.Message, error) {
+	env, err := event.NewEnvelope("huleedu.test.outbox.v1", "outbox-test", payload{Key: key, Seq: seq, N: n},
+		event.WithEventID(event.DeterministicID(event.Namespace, "outbox-test", strconv.Itoa(n))))
+	return outbox.Message{Topic: testTopic, Key: key, Envelope: env, AggregateType: "test", AggregateID: key}, err
+}
+
+// keyOf is the key of event n among keys keys, as the enqueuer spreads
+// them.
+func keyOf(n, keys int) string { return fmt.Sprintf("k%02d", n%keys) }
 
 // enqueuer commits events: n events spread round-robin over keys, each in
 // a transaction of its own together with a state change.
@@ -110,6 +120,10 @@ type enqueuer struct {
 	db   *sqldb.DB
 	ob   *outbox.Outbox
 	keys int
+
+	// retry makes commit retry a failed transaction for up to 30s, as a
+	// service's caller would; the retried event keeps its number.
+	retry bool
 
 	mu   sync.Mutex // guards seqs and n
 	seqs map[string]int
@@ -129,18 +143,25 @@ func (e *enqueuer) commit(count int) int {
 		e.mu.Lock()
 		e.n++
 		n := e.n
-		key := fmt.Sprintf("k%02d", n%e.keys)
+		key := keyOf(n, e.keys)
 		e.seqs[key]++
 		seq := e.seqs[key]
 		e.mu.Unlock()
-		err := e.db.InTx(ctx, func(tx *sql.Tx) error {
-			if err := changeState(ctx, tx, key, seq); err != nil {
-				return err
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			err := e.db.InTx(ctx, func(tx *sql.Tx) error {
+				if err := changeState(ctx, tx, key, seq); err != nil {
+					return err
+				}
+				return e.ob.Enqueue(ctx, tx, message(e.t, key, seq, n))
+			})
+			if err == nil {
+				break
 			}
-			return e.ob.Enqueue(ctx, tx, message(e.t, key, seq, n))
-		})
-		if err != nil {
-			e.t.Fatal(err)
+			if !e.retry || time.Now().After(deadline) {
+				e.t.Fatal(err)
+			}
+			time.Sleep(10 * time.Millisecond) // a caller's retry back-off, not a wait for a condition
 		}
 	}
 	e.mu.Lock()
@@ -204,10 +225,14 @@ func newBreaker(t testing.TB) *resilience.CircuitBreaker {
 
 // testRelayOptions are fast relays: short leases and back-offs.
 func testRelayOptions(t testing.TB, id string) outbox.RelayOptions {
+	var log *slog.Logger
+	if t != nil {
+		log = testLogger(t)
+	}
 	return outbox.RelayOptions{
 		ID: id, BatchSize: 100, PollInterval: 100 * time.Millisecond, ProduceTimeout: relayProduceTimeout,
 		LeaseTTL: 3 * time.Second, RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond,
-		OpenPoll: 100 * time.Millisecond, Logger: testLogger(t),
+		OpenPoll: 100 * time.Millisecond, Logger: log,
 	}
 }
 

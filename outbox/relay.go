@@ -144,7 +144,13 @@ func (r *Relay) Run(ctx context.Context) error {
 		if !time.Now().Before(s.nextTick) {
 			r.tick(ctx, s)
 		}
+		if r.opts.Retention > 0 && s.flight == nil && !time.Now().Before(s.nextPrune) {
+			r.prune(ctx, s)
+		}
 		wait, onWake := time.Until(s.nextTick), false
+		if r.opts.Retention > 0 {
+			wait = min(wait, time.Until(s.nextPrune))
+		}
 		if s.flight == nil {
 			var w time.Duration
 			w, onWake = r.start(ctx, s)
@@ -365,9 +371,6 @@ func (r *Relay) settle(ctx context.Context, s *state) {
 			break
 		}
 	}
-	if r.opts.Retention > 0 && !now.Before(s.nextPrune) {
-		r.prune(ctx, s, now)
-	}
 }
 
 func findRow(rows []Row, id int64) *Row {
@@ -381,16 +384,16 @@ func findRow(rows []Row, id int64) *Row {
 
 // prune deletes published rows older than Retention from the relay's
 // partitions, a bounded chunk at a time.
-func (r *Relay) prune(ctx context.Context, s *state, now time.Time) {
-	s.nextPrune = now.Add(min(max(r.opts.Retention/10, time.Second), time.Minute))
-	n, err := r.store.Prune(ctx, sortedKeys(s.held), now.Add(-r.opts.Retention), 10_000)
+func (r *Relay) prune(ctx context.Context, s *state) {
+	s.nextPrune = time.Now().Add(min(max(r.opts.Retention/10, 100*time.Millisecond), time.Minute))
+	n, err := r.store.Prune(ctx, sortedKeys(s.held), r.opts.Now().Add(-r.opts.Retention), 10_000)
 	if err != nil && ctx.Err() == nil {
 		r.errors.Add(1)
 		r.log.Error("outbox relay could not prune published rows; retrying later", "err", err)
 		return
 	}
 	if n == 10_000 {
-		s.nextPrune = now // more to do: again after the next batch
+		s.nextPrune = time.Now() // more to do: again after the next batch
 	}
 }
 
