@@ -148,7 +148,7 @@ func checkTopic(topic string) error {
 		return errors.New("topic is empty")
 	}
 	if len(topic) > 249 || topic == "." || topic == ".." {
-		return fmt.Errorf("topic %q: want 1 to 249 characters, not . or ..", topic)
+		return fmt.Errorf("topic %q: want 1 to 249 characters, and not \".\" or \"..\"", topic)
 	}
 	for _, c := range topic {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
