@@ -53,7 +53,8 @@ func ExampleOutbox_Enqueue() {
 		return
 	}
 	st, _ := ob.Stats(ctx)
-	fmt.Println("pending:", st.Pending)
 	// A Relay (NewRelay, Run) publishes it once Kafka acknowledges.
+	fmt.Println("pending:", st.Pending)
+
 	// Output: pending: 1
 }
