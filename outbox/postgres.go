@@ -84,6 +84,38 @@ func (s *PostgresStore) Insert(ctx context.Context, tx *sql.Tx, rows []Row) erro
 const rowColumns = `id, aggregate_type, aggregate_id, event_id::text, event_type, topic, event_key, lease_partition,
 	envelope, headers, created_at, attempts, coalesce(last_error, ''), next_attempt_at, published_at, dead_at`
 
+// pendingColumns are what the relay needs of a row, for Pending: fewer
+// columns to send and scan per row than rowColumns.
+const pendingColumns = `id, event_id::text, topic, event_key, lease_partition, envelope, headers, created_at, attempts`
+
+func collectPgPending(rows pgx.Rows, err error) ([]Row, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Row
+	for rows.Next() {
+		var (
+			r              Row
+			eid            string
+			part           int16
+			envelope, hdrs []byte
+		)
+		if err := rows.Scan(&r.ID, &eid, &r.Topic, &r.Key, &part, &envelope, &hdrs, &r.CreatedAt, &r.Attempts); err != nil {
+			return nil, err
+		}
+		if r.EventID, err = uuid.Parse(eid); err != nil {
+			return nil, fmt.Errorf("row %d: event_id: %w", r.ID, err)
+		}
+		if r.Headers, err = decodeHeaders(hdrs); err != nil {
+			return nil, fmt.Errorf("row %d: %w", r.ID, err)
+		}
+		r.Partition, r.Envelope = int(part), envelope
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
 func scanPgRow(rows pgx.Rows) (Row, error) {
 	var (
 		r               Row
@@ -135,7 +167,7 @@ func collectPg(rows pgx.Rows, err error) ([]Row, error) {
 // and skips those held back by an earlier row of their topic and key that
 // waits for a retry (a probe of the small outbox_retrying index).
 const pgPending = `
-SELECT ` + rowColumns + `
+SELECT ` + pendingColumns + `
 FROM outbox o
 WHERE o.published_at IS NULL AND o.dead_at IS NULL
   AND o.lease_partition = ANY($1::smallint[])
@@ -153,7 +185,7 @@ func (s *PostgresStore) Pending(ctx context.Context, partitions []int, now time.
 	if len(partitions) == 0 || limit <= 0 {
 		return nil, nil
 	}
-	return collectPg(s.pool.Query(ctx, pgPending, int16s(partitions), now, limit))
+	return collectPgPending(s.pool.Query(ctx, pgPending, int16s(partitions), now, limit))
 }
 
 func int16s(ps []int) []int16 {

@@ -82,6 +82,36 @@ func (s *SQLiteStore) Insert(ctx context.Context, tx *sql.Tx, rows []Row) error 
 const sqliteRowColumns = `id, aggregate_type, aggregate_id, event_id, event_type, topic, event_key, lease_partition,
 	envelope, headers, created_at, attempts, coalesce(last_error, ''), next_attempt_at, published_at, dead_at`
 
+// sqlitePendingColumns mirror PostgresStore's pendingColumns.
+const sqlitePendingColumns = `id, event_id, topic, event_key, lease_partition, envelope, headers, created_at, attempts`
+
+func collectSQLitePending(rows *sql.Rows, err error) ([]Row, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Row
+	for rows.Next() {
+		var (
+			r              Row
+			eid, env, hdrs string
+			created        int64
+		)
+		if err := rows.Scan(&r.ID, &eid, &r.Topic, &r.Key, &r.Partition, &env, &hdrs, &created, &r.Attempts); err != nil {
+			return nil, err
+		}
+		if r.EventID, err = uuid.Parse(eid); err != nil {
+			return nil, fmt.Errorf("row %d: event_id: %w", r.ID, err)
+		}
+		if r.Headers, err = decodeHeaders([]byte(hdrs)); err != nil {
+			return nil, fmt.Errorf("row %d: %w", r.ID, err)
+		}
+		r.Envelope, r.CreatedAt = []byte(env), time.UnixMicro(created)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
 func collectSQLite(rows *sql.Rows, err error) ([]Row, error) {
 	if err != nil {
 		return nil, err
@@ -123,8 +153,8 @@ func (s *SQLiteStore) Pending(ctx context.Context, partitions []int, now time.Ti
 	if len(partitions) == 0 || limit <= 0 {
 		return nil, nil
 	}
-	return collectSQLite(s.db.QueryContext(ctx, `
-		SELECT `+sqliteRowColumns+` FROM outbox o
+	return collectSQLitePending(s.db.QueryContext(ctx, `
+		SELECT `+sqlitePendingColumns+` FROM outbox o
 		WHERE o.published_at IS NULL AND o.dead_at IS NULL
 		  AND o.lease_partition IN (SELECT value FROM json_each($1))
 		  AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= $2)

@@ -32,7 +32,8 @@ type Store interface {
 	// (NextAttemptAt after now), and with no earlier row of the same topic
 	// and key waiting for one. Oldest (lowest id) first. It reads every
 	// committed row: there is no cursor that a late commit could fall
-	// behind.
+	// behind. The rows carry what publishing needs: ID, EventID, Topic,
+	// Key, Partition, Envelope, Headers, CreatedAt and Attempts.
 	Pending(ctx context.Context, partitions []int, now time.Time, limit int) ([]Row, error)
 
 	// Settle records the outcome of one publish attempt in one
