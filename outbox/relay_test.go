@@ -273,10 +273,10 @@ func TestSeveralRelaysKeepPerKeyOrderAndHandOver(t *testing.T) {
 					}
 					r, stop := startRelay(t, o, bus, newBreaker(t), testRelayOptions(t, fmt.Sprintf("r%d", i)))
 					rs, stops = append(rs, r), append(stops, stop)
-					e.commit(100)
+					e.commit(50)
 				}
 				var wg sync.WaitGroup
-				wg.Go(func() { e.commit(300) })
+				wg.Go(func() { e.commit(200) })
 				testwait.For(t, 30*time.Second, "the relays to share the leases", func() bool {
 					held := 0
 					for _, r := range rs {
@@ -292,7 +292,7 @@ func TestSeveralRelaysKeepPerKeyOrderAndHandOver(t *testing.T) {
 				stops[0]()
 				stops[1]()
 				wg.Wait()
-				n := e.commit(100)
+				n := e.commit(50)
 				if relays == 2 {
 					startRelay(t, ob, bus, newBreaker(t), testRelayOptions(t, "late"))
 				}
