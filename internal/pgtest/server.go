@@ -107,7 +107,13 @@ func StartServer() (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgtest: %w", err)
 	}
-	dir, err := os.MkdirTemp("", "huleedu-pgtest-")
+	base := os.TempDir()
+	if cred != nil && !traversable(base) {
+		// The server's user must reach its directory: a TMPDIR under
+		// root's home would refuse it.
+		base = "/tmp"
+	}
+	dir, err := os.MkdirTemp(base, "huleedu-pgtest-")
 	if err != nil {
 		return nil, fmt.Errorf("pgtest: %w", err)
 	}
@@ -282,4 +288,18 @@ func (s *Server) Close() error {
 		err = rerr
 	}
 	return err
+}
+
+// traversable reports whether every directory from / down to dir lets
+// other users through (o+x).
+func traversable(dir string) bool {
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil || fi.Mode().Perm()&0o001 == 0 {
+			return false
+		}
+		if d == filepath.Dir(d) {
+			return true
+		}
+	}
 }
