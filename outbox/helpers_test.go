@@ -263,16 +263,10 @@ func startRelay(t testing.TB, ob *outbox.Outbox, p kafkabus.Producer, cb *resili
 // waitDrained waits until the outbox has no pending rows.
 func waitDrained(t testing.TB, ob *outbox.Outbox, timeout time.Duration) {
 	t.Helper()
-	var last outbox.TableStats
 	testwait.For(t, timeout, "the outbox to drain", func() bool {
 		st, err := ob.Stats(context.Background())
-		if err != nil {
-			return false
-		}
-		last = st
-		return st.Pending == 0
+		return err == nil && st.Pending == 0
 	})
-	_ = last
 }
 
 // delivery is one test event read back from Kafka.
