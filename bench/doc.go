@@ -1,7 +1,8 @@
 // Package bench holds the comparison benchmarks of the huleedu module: the
-// circuit breaker against sony/gobreaker v2 and failsafe-go, and the
-// resilient Kafka bus and the disk spool against raw franz-go and a raw
-// write+fsync loop. It is its own Go module, so the main module does not
+// circuit breaker against sony/gobreaker v2 and failsafe-go, the resilient
+// Kafka bus and the disk spool against raw franz-go and a raw write+fsync
+// loop, and the transactional outbox on PostgreSQL against the same
+// transaction without it, raw franz-go and watermill-sql's forwarder. It is its own Go module, so the main module does not
 // depend on the libraries it is compared with. The package has no API; it
 // is only benchmarks (and the child-process half of the RSS benchmark).
 //

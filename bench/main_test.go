@@ -3,11 +3,13 @@ package bench
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/huleedu/huleedu/internal/pgtest"
 )
 
 // TestMain checks that the benchmarks leave no goroutine behind: every
-// cluster, client, bus and spool they start must be closed.
+// cluster, client, bus and spool they start must be closed (pgtest.Main
+// runs goleak). It also stops the PostgreSQL server the outbox benchmarks
+// started.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	pgtest.Main(m)
 }

@@ -1,8 +1,9 @@
 // Package observability exports the resilience layer to operators:
-// Prometheus collectors for circuit breakers and the resilient Kafka bus, a
-// publish latency histogram, OpenTelemetry tracing set up from the standard
-// OTEL_* variables, a span per breaker call, and JSON logging that carries
-// the service, correlation id and trace ids.
+// Prometheus collectors for circuit breakers, the resilient Kafka bus and
+// the transactional outbox, publish latency histograms, OpenTelemetry
+// tracing set up from the standard OTEL_* variables, a span per breaker
+// call, and JSON logging that carries the service, correlation id and
+// trace ids.
 //
 // Guarantees:
 //
@@ -15,9 +16,12 @@
 //     dashboards and alerts keep working; they are listed below.
 //   - With no OTEL_* configuration SetupTracing installs nothing: spans do
 //     not record and Traced costs a no-op span per call.
-//   - This package uses kafkabus only for its Stats type, and kafkabus never
-//     imports this package (it takes the latency histogram as any
+//   - This package uses kafkabus and outbox only for their Stats types, and
+//     neither imports this package (they take the latency histograms as any
 //     interface{ Observe(float64) }), so there is no import cycle.
+//   - The outbox collector is the exception to "no work per scrape": its
+//     table series are a few small queries on the outbox's partial indexes,
+//     bounded by a timeout (WithOutboxStatsTimeout).
 //
 // # Metrics
 //
@@ -43,6 +47,18 @@
 //	kafka_fallback_dead_lettered_total   counter                                        queued records Kafka rejected for good in replay
 //	kafka_publish_rejected_total         counter                                        Publish calls that returned an error (not accepted)
 //	kafka_publish_duration_seconds       histogram                                      Publish call duration, buckets 50 µs to 10 s
+//	outbox_queue_depth                   gauge                                          outbox rows waiting to be published (5)
+//	outbox_queue_retrying                gauge                                          of them, rows waiting for a retry (5)
+//	outbox_oldest_event_age_seconds      gauge                                          age of the oldest waiting outbox row; 0 when none (5)
+//	outbox_dead_letters                  gauge                                          outbox rows Kafka rejected for good, now in the table (5)
+//	outbox_relays_alive                  gauge                                          relays with an unexpired heartbeat (5)
+//	outbox_relay_running                 gauge                                          1 while this process's relay runs
+//	outbox_leases_held                   gauge                                          lease partitions this process's relay holds, of 64
+//	outbox_published_total               counter                                        outbox rows Kafka acknowledged, this process's relay
+//	outbox_publish_failures_total        counter                                        publish attempts that failed retriably (row retried)
+//	outbox_dead_lettered_total           counter                                        outbox rows moved to the dead letters
+//	outbox_relay_errors_total            counter                                        the relay's database failures (each retried)
+//	outbox_publish_latency_seconds       histogram                                      outbox row commit to Kafka ack, buckets 1 ms to 1 h
 //	service_info                         gauge                                          always 1 (NewRegistry)
 //
 // (1) States are closed, open and half_open. The usual transitions
@@ -62,6 +78,11 @@
 // that finds the same damage or gap again reports it again from its
 // first scrape, which increase() would miss. A failed spool is back at 0
 // once a probe finds its storage working (spool.StorageFailure).
+//
+// (5) Read from the database at scrape time (OutboxCollector), so every
+// replica of a service reports the same table; when the database does not
+// answer these are left out of the scrape and the relay's series are still
+// served.
 //
 // Accepted records = kafka_published_total + kafka_fallback_spooled_total.
 // Because absent limits leave no series, an alert such as
@@ -91,5 +112,8 @@
 //	reg := observability.NewRegistry("file_service")
 //	reg.MustRegister(observability.NewBreakerCollector("file_service", breakers),
 //		observability.NewBusCollector("file_service", bus))
+//	// a service with a database, publishing through its outbox:
+//	latency := observability.NewOutboxPublishLatency("file_service")
+//	reg.MustRegister(observability.NewOutboxCollector("file_service", ob, relay), latency)
 //	http.Handle("/metrics", observability.Handler(reg))
 package observability

@@ -5,7 +5,7 @@
 # FAIL; then the medians of every benchmark. The raw `go test` output goes
 # to stderr as it runs.
 #
-#   scripts/bench.sh                  # ~5-6 minutes on 2 cores
+#   scripts/bench.sh                  # ~10-12 minutes on 2 cores
 #   BENCH_LARGE=1 scripts/bench.sh    # + RSS while 1 GiB is spooled (writes 1 GiB, ~30 s more)
 #   BENCH_QUICK=1 scripts/bench.sh    # one short run of each, to check that everything works
 #   BENCH_OUT=raw.txt scripts/bench.sh  # keep the raw go test output
@@ -31,9 +31,11 @@ fi
 if [ "${BENCH_QUICK:-}" = 1 ]; then
   breaker_count=1 breaker_time=100ms kafka_count=1
   healthy=20000x latency=5000x spool=20000x fsync=200x drain=25000x
+  outbox_enqueue=2000x outbox_relay=20000x outbox_ack=500x outbox_watermill=5000x
 else
   breaker_count=5 breaker_time=1s kafka_count=3
   healthy=200000x latency=50000x spool=200000x fsync=2000x drain=200000x
+  outbox_enqueue=20000x outbox_relay=200000x outbox_ack=5000x outbox_watermill=50000x
 fi
 
 run() {
@@ -53,6 +55,13 @@ run -bench '^BenchmarkOpenCircuitLatency$/^disk$' -count "$kafka_count" -benchti
 run -bench '^BenchmarkFsyncLatency$' -count "$kafka_count" -benchtime "$fsync"
 run -bench '^BenchmarkSpoolAppend$' -count "$kafka_count" -benchtime "$spool"
 run -bench '^BenchmarkDrain$' -count "$kafka_count" -benchtime "$drain"
+# Outbox group, on PostgreSQL (a private server that internal/pgtest starts,
+# or DATABASE_URL's; scripts/postgres.sh installs the binaries when missing).
+bash ../scripts/postgres.sh >&2
+run -bench '^BenchmarkOutboxEnqueue$' -count "$kafka_count" -benchtime "$outbox_enqueue"
+run -bench '^BenchmarkOutboxRelay$' -count "$kafka_count" -benchtime "$outbox_relay"
+run -bench '^BenchmarkOutboxCommitToAck$' -count "$kafka_count" -benchtime "$outbox_ack"
+run -bench '^BenchmarkOutboxWatermill$' -count "$kafka_count" -benchtime "$outbox_watermill"
 if [ "${BENCH_LARGE:-}" = 1 ]; then
   run -bench '^BenchmarkSpoolRSS$' -count 1 -benchtime 1x
 fi

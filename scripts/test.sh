@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, vet, staticcheck, race-enabled tests of the
-# main module, the bench module's tests and one run of each benchmark, the
-# Prometheus rules, and short fuzz runs. It installs what
+# main module (against a private PostgreSQL server, or DATABASE_URL's), the
+# bench module's tests and one run of each benchmark, the Prometheus rules,
+# and short fuzz runs. It installs what
 # it needs when missing, so it works on a fresh machine and in CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,9 @@ go vet ./...
 
 step "staticcheck"
 staticcheck ./...
+
+step "PostgreSQL for the database tests (installs Debian's postgresql package when missing)"
+bash scripts/postgres.sh
 
 if [ -f bench/go.mod ]; then
   # Each benchmark runs once, so a broken one fails here rather than in

@@ -119,6 +119,7 @@ durable fallback spool, and the platform's services (serve).`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return err })
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(c.drillCommand(), c.spoolCommand(), newServeCmd(), c.kafkaCommand(), c.childCommandCmd())
+	root.AddCommand(c.outboxCommand())
 	return root
 }
 

@@ -1,6 +1,7 @@
 package promtest_test
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/huleedu/huleedu/kafkabus"
 	"github.com/huleedu/huleedu/observability"
+	"github.com/huleedu/huleedu/outbox"
 	"github.com/huleedu/huleedu/resilience"
 	"github.com/huleedu/huleedu/spool"
 )
@@ -21,6 +23,16 @@ func (s snapshots) Snapshots() []resilience.Snapshot { return s }
 type fixedStats kafkabus.Stats
 
 func (f fixedStats) Stats() kafkabus.Stats { return kafkabus.Stats(f) }
+
+type fixedOutbox outbox.TableStats
+
+func (f fixedOutbox) Stats(context.Context) (outbox.TableStats, error) {
+	return outbox.TableStats(f), nil
+}
+
+type fixedRelay outbox.RelayStats
+
+func (f fixedRelay) Stats() outbox.RelayStats { return outbox.RelayStats(f) }
 
 // TestKnownMetricsMatchObservability gathers what observability's
 // collectors export, with every optional series present, and compares the
@@ -34,6 +46,8 @@ func TestKnownMetricsMatchObservability(t *testing.T) {
 			Records: 1, Bytes: 10, OldestAt: time.Now(), MaxRecords: 100, MaxBytes: 1 << 20,
 		}}),
 		observability.NewPublishLatency("svc"),
+		observability.NewOutboxCollector("svc", fixedOutbox{Pending: 1, OldestPendingAt: time.Now()}, fixedRelay{Running: true}),
+		observability.NewOutboxPublishLatency("svc"),
 	)
 	families, err := reg.Gather()
 	if err != nil {

@@ -29,11 +29,23 @@ var knownMetrics = []string{
 	"kafka_fallback_dead_lettered_total",
 	"kafka_publish_rejected_total",
 	"kafka_publish_duration_seconds", // histogram
+	"outbox_queue_depth",
+	"outbox_queue_retrying",
+	"outbox_oldest_event_age_seconds",
+	"outbox_dead_letters",
+	"outbox_relays_alive",
+	"outbox_relay_running",
+	"outbox_leases_held",
+	"outbox_published_total",
+	"outbox_publish_failures_total",
+	"outbox_dead_lettered_total",
+	"outbox_relay_errors_total",
+	"outbox_publish_latency_seconds", // histogram
 	"service_info",
 }
 
 // histograms among knownMetrics: their series are NAME_bucket, _sum, _count.
-var histograms = []string{"kafka_publish_duration_seconds"}
+var histograms = []string{"kafka_publish_duration_seconds", "outbox_publish_latency_seconds"}
 
 // isKnownSeriesName reports whether name is a series of a known metric.
 func isKnownSeriesName(name string) bool {

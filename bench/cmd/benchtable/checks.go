@@ -39,9 +39,9 @@ type check struct {
 	TargetProcs int
 }
 
-// checks are the project's performance targets (issues 2, 3 and 15), each
-// ours against a baseline measured in the same run where there is one.
-// The breaker targets apply on 2 CPUs.
+// checks are the project's performance targets (issues 2, 3, 15 and 16),
+// each ours against a baseline measured in the same run where there is
+// one. The breaker targets apply on 2 CPUs.
 var checks = []check{
 	{Label: "breaker default, serial", Ours: "Breaker/default/ours", Baseline: "Breaker/default/gobreaker", BaseName: "gobreaker", Unit: "ns/op", Kind: ratioAtMost, Limit: 0.1, TargetProcs: 2},
 	{Label: "breaker default, serial", Ours: "Breaker/default/ours", Baseline: "Breaker/default/failsafe", BaseName: "failsafe-go", Unit: "ns/op", Kind: ratioInfo},
@@ -73,4 +73,13 @@ var checks = []check{
 	{Label: "drain rate after recovery", Ours: "Drain", Unit: "resilient-records/s", BaseUnit: "raw-records/s", BaseName: "raw franz-go", RatioUnit: "ratio", Kind: ratioAtLeast, Limit: 0.95},
 	{Label: "RSS while appending 1 GiB", Ours: "SpoolRSS", Unit: "append-peak-MiB", Kind: valueAtMost, Limit: 100},
 	{Label: "RSS while draining 1 GiB", Ours: "SpoolRSS", Unit: "drain-peak-MiB", Kind: valueAtMost, Limit: 100},
+
+	// Issue 16: the transactional outbox on PostgreSQL. The relay's
+	// target of 20,000 records/s is checked as its time per record.
+	{Label: "outbox: a transaction with Enqueue vs without", Ours: "OutboxEnqueue", Unit: "outbox-records/s", BaseUnit: "plain-records/s", BaseName: "the same transaction alone", RatioUnit: "ratio", Kind: ratioInfo},
+	{Label: "outbox relay, time per record (>= 20,000 records/s)", Ours: "OutboxRelay", Unit: "outbox-µs/record", Kind: valueAtMost, Limit: 50},
+	{Label: "outbox relay throughput", Ours: "OutboxRelay", Unit: "outbox-records/s", BaseUnit: "raw-records/s", BaseName: "raw franz-go", RatioUnit: "ratio", Kind: ratioInfo},
+	{Label: "outbox commit-to-ack with NOTIFY, p50", Ours: "OutboxCommitToAck", Unit: "p50-µs", Kind: valueInfo},
+	{Label: "outbox commit-to-ack with NOTIFY, p99", Ours: "OutboxCommitToAck", Unit: "p99-µs", Kind: valueAtMost, Limit: 50_000},
+	{Label: "outbox relay vs watermill-sql forwarder", Ours: "OutboxWatermill", Unit: "outbox-records/s", BaseUnit: "watermill-records/s", BaseName: "watermill-sql forwarder", RatioUnit: "ratio", Kind: ratioInfo},
 }
