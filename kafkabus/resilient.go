@@ -76,7 +76,7 @@ func (e *UndeliveredError) Error() string {
 // Unwrap makes errors.Is(err, ErrUndelivered) hold.
 func (e *UndeliveredError) Unwrap() error { return ErrUndelivered }
 
-// ResilientBus is a Bus that keeps the delivery contract of DESIGN.md §2:
+// ResilientBus is a Bus that keeps the delivery contract of docs/design.md §2:
 //
 //   - Publish returning nil means accepted: Kafka acknowledged the record
 //     (acks=all), or the queue stored it (the disk spool: fsynced).

@@ -7,7 +7,7 @@
 //
 // # Settings
 //
-// LoadSettings reads the variables of DESIGN.md §6 (CIRCUIT_BREAKER_ENABLED,
+// LoadSettings reads the variables of docs/design.md §6 (CIRCUIT_BREAKER_ENABLED,
 // KAFKA_BOOTSTRAP_SERVERS, KAFKA_CIRCUIT_BREAKER_*, KAFKA_FALLBACK_*,
 // KAFKA_DRAIN_*) into Settings.Kafka, a kafkabus.Config that NewKafka
 // opens, and the service basics (HTTP_ADDR, ADMIN_ADDR, LOG_LEVEL,
@@ -31,7 +31,7 @@
 // *kafkabus.KafkaBus, as before breakers existed. HTTPClients.For(dep)
 // gives a client whose transport is a resilience.Transport with the breaker
 // "<service>.<dep>". The Prometheus registry carries the breaker, bus,
-// publish-latency and consumer collectors (DESIGN.md §7).
+// publish-latency and consumer collectors (docs/design.md §7).
 //
 // A service module registers its API with AsRoutes and its event handlers
 // with AsSubscriptions (AsService does both for a service with Routes and

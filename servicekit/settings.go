@@ -14,7 +14,7 @@ import (
 )
 
 // Settings are one service's settings: the Kafka publishing side of
-// DESIGN.md §6 (Kafka, a kafkabus.Config) and the service basics. Every
+// docs/design.md §6 (Kafka, a kafkabus.Config) and the service basics. Every
 // variable may carry the service's prefix (see Env); deploy/env.example
 // lists them all with their defaults.
 type Settings struct {

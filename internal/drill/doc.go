@@ -1,5 +1,5 @@
 // Package drill is the outage drill: it proves the delivery contract of
-// kafkabus.ResilientBus (DESIGN.md §2) against a real Kafka-protocol
+// kafkabus.ResilientBus (docs/design.md §2) against a real Kafka-protocol
 // cluster by breaking Kafka while a workload publishes, and then reading
 // the topic back with an independent consumer.
 //

@@ -10,7 +10,7 @@ import (
 )
 
 // serviceSeries are selectors every service must export with its service
-// label (DESIGN.md §7, the original platform's names); memory mode, so the
+// label (docs/design.md §7, the original platform's names); memory mode, so the
 // queue's limit is in records.
 var serviceSeries = []string{
 	`circuit_breaker_state{circuit_name=~".+[.]kafka_producer"}`,
