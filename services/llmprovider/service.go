@@ -17,11 +17,12 @@ import (
 	"github.com/huleedu/huleedu/kafkabus"
 	"github.com/huleedu/huleedu/services/contracts"
 	"github.com/huleedu/huleedu/services/contracts/httpjson"
+	"github.com/huleedu/huleedu/services/llmprovider/llmclient"
 )
 
 // ServiceName is the LLM Provider Service's name: the source_service of
 // its events and the prefix of its settings.
-const ServiceName = "llm_provider_service"
+const ServiceName = llmclient.ServiceName
 
 // Request limits of POST /v1/comparison.
 const (

@@ -34,6 +34,10 @@ import (
 	"github.com/huleedu/huleedu/services/contracts"
 )
 
+// ServiceName is the LLM Provider Service's name (llmprovider.ServiceName),
+// for callers that name it as a dependency without linking the service.
+const ServiceName = "llm_provider_service"
+
 // ErrRejected is wrapped by Submit errors for a request the service
 // refused as invalid (400, 413, 415): sending it again will not help.
 var ErrRejected = errors.New("llmclient: request rejected")
