@@ -2,6 +2,8 @@ package llmprovider_test
 
 import (
 	"errors"
+	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -103,4 +105,31 @@ func TestModuleWiring(t *testing.T) {
 		Breakers: []string{"llm_local"},
 		API:      true,
 	})
+}
+
+// TestEnvExampleListsEverySettingWithItsDefault keeps deploy/env.example
+// true for the service's own variables.
+func TestEnvExampleListsEverySettingWithItsDefault(t *testing.T) {
+	raw, err := os.ReadFile("../../deploy/env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]string{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok && !strings.HasPrefix(line, "#") {
+			documented[k] = v
+		}
+	}
+	typ := reflect.TypeFor[llmprovider.Settings]()
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		key, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+		got, ok := documented[key]
+		switch {
+		case !ok:
+			t.Errorf("deploy/env.example does not list %s", key)
+		case got != f.Tag.Get("envDefault"):
+			t.Errorf("deploy/env.example: %s=%s, but the default is %q", key, got, f.Tag.Get("envDefault"))
+		}
+	}
 }
