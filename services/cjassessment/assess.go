@@ -65,7 +65,8 @@ func (s *Service) HandleBatchCJAssessmentRequested(ctx context.Context, env *eve
 			ids[i], refs[i] = e.ID, contracts.EssayProcessingInputRefV1{EssayID: e.ID, ContentID: e.contentID, SpellcheckErrorCount: e.SpellingErrors}
 		}
 		b, err = s.repo.SaveBatch(ctx, Batch{BatchID: req.BatchID, CorrelationID: env.CorrelationID, CourseCode: req.CourseCode,
-			Language: req.Language, Essays: refs, FailedEssayIDs: failed, Pairs: Pairs(req.BatchID, ids, s.cfg.ComparisonsPerEssay)})
+			Language: req.Language, Essays: refs, FailedEssayIDs: failed, Pairs: Pairs(req.BatchID, ids, s.cfg.ComparisonsPerEssay),
+			ProgressAt: s.now()})
 		if err != nil {
 			return fmt.Errorf("cjassessment: batch %s: save: %w", req.BatchID, err)
 		}
@@ -74,32 +75,42 @@ func (s *Service) HandleBatchCJAssessmentRequested(ctx context.Context, env *eve
 	if err != nil {
 		return err
 	}
+	sent, err := s.sendUndecided(ctx, b, outcomes)
+	if err != nil {
+		return err
+	}
+	s.log.InfoContext(ctx, "batch comparisons sent to the LLM Provider", "batch_id", b.BatchID, "pairs", len(b.Pairs),
+		"sent", sent, "decided", len(outcomes))
+	return s.finishIfDecided(ctx, b)
+}
+
+// sendUndecided sends every pair of b without an outcome at its current
+// attempt, and returns how many it sent.
+func (s *Service) sendUndecided(ctx context.Context, b Batch, outcomes map[Pair]Outcome) (int, error) {
 	var pending []Pair
 	for _, p := range b.Pairs {
 		if _, done := outcomes[p]; !done {
 			pending = append(pending, p)
 		}
 	}
-	if len(pending) > 0 {
-		texts, err := s.texts(ctx, b)
+	if len(pending) == 0 {
+		return 0, nil
+	}
+	texts, err := s.texts(ctx, b)
+	if err != nil {
+		return 0, err
+	}
+	for i, p := range pending {
+		attempt, err := s.repo.Attempt(ctx, b.BatchID, p)
 		if err != nil {
-			return err
+			return i, err
 		}
-		for i, p := range pending {
-			attempt, err := s.repo.Attempt(ctx, b.BatchID, p)
-			if err != nil {
-				return err
-			}
-			if err := s.submit(ctx, b, p, attempt, texts); err != nil {
-				return fmt.Errorf("cjassessment: batch %s: compare %s vs %s (%d of %d pending pairs sent): %w",
-					b.BatchID, p.A, p.B, i, len(pending), err)
-			}
+		if err := s.submit(ctx, b, p, attempt, texts); err != nil {
+			return i, fmt.Errorf("cjassessment: batch %s: compare %s vs %s (%d of %d pending pairs sent): %w",
+				b.BatchID, p.A, p.B, i, len(pending), err)
 		}
 	}
-	sent := len(pending)
-	s.log.InfoContext(ctx, "batch comparisons sent to the LLM Provider", "batch_id", b.BatchID, "pairs", len(b.Pairs),
-		"sent", sent, "decided", len(outcomes))
-	return s.finishIfDecided(ctx, b)
+	return len(pending), s.repo.Progress(ctx, b.BatchID, s.now())
 }
 
 // essayText is an essay with its text, as the judge sees it.

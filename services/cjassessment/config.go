@@ -3,6 +3,7 @@ package cjassessment
 import (
 	"fmt"
 	"slices"
+	"time"
 )
 
 // DefaultComparisonsPerEssay is Config.ComparisonsPerEssay's default.
@@ -10,6 +11,9 @@ const DefaultComparisonsPerEssay = 6
 
 // DefaultComparisonMaxAttempts is Config.ComparisonMaxAttempts's default.
 const DefaultComparisonMaxAttempts = 3
+
+// DefaultComparisonResendAfter is Config.ComparisonResendAfter's default.
+const DefaultComparisonResendAfter = 10 * time.Minute
 
 // comparisonProviders are the providers a comparison may prefer (the LLM
 // Provider Service's names).
@@ -31,6 +35,12 @@ type Config struct {
 	// an unusable verdict, is sent again before the pair is given up and
 	// the batch ranked without it. Default 3.
 	ComparisonMaxAttempts int `env:"COMPARISON_MAX_ATTEMPTS"`
+	// ComparisonResendAfter is how long a batch may go without a
+	// comparison sent or decided before its undecided pairs are sent again
+	// (with the same request ids: the LLM Provider queues a request it
+	// still holds once, and queues again one it lost in a restart).
+	// Default 10m.
+	ComparisonResendAfter time.Duration `env:"COMPARISON_RESEND_AFTER"`
 	// BTPrior, BTTolerance and BTMaxIterations tune the Bradley–Terry fit
 	// (see BTOptions). Zero takes the defaults.
 	BTPrior         float64 `env:"BT_PRIOR"`
@@ -45,6 +55,9 @@ func (c Config) withDefaults() Config {
 	if c.ComparisonMaxAttempts == 0 {
 		c.ComparisonMaxAttempts = DefaultComparisonMaxAttempts
 	}
+	if c.ComparisonResendAfter == 0 {
+		c.ComparisonResendAfter = DefaultComparisonResendAfter
+	}
 	return c
 }
 
@@ -57,6 +70,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("cjassessment: ComparisonProvider = %q: must be empty or one of %v", c.ComparisonProvider, comparisonProviders)
 	case c.ComparisonMaxAttempts < 0 || c.ComparisonMaxAttempts > 100:
 		return fmt.Errorf("cjassessment: ComparisonMaxAttempts = %d: must be in [1, 100] (0 means default %d)", c.ComparisonMaxAttempts, DefaultComparisonMaxAttempts)
+	case c.ComparisonResendAfter < 0 || (c.ComparisonResendAfter > 0 && c.ComparisonResendAfter < 10*time.Millisecond) || c.ComparisonResendAfter > 24*time.Hour:
+		return fmt.Errorf("cjassessment: ComparisonResendAfter = %v: must be between 10ms and 24h (0 means default %v)", c.ComparisonResendAfter, DefaultComparisonResendAfter)
 	case c.BTPrior < 0:
 		return fmt.Errorf("cjassessment: BTPrior = %g: must be > 0 (0 means default %g)", c.BTPrior, DefaultPrior)
 	case c.BTTolerance < 0 || c.BTTolerance >= 1:

@@ -28,7 +28,11 @@
 // naming neither essay, is sent again as its next attempt, up to
 // COMPARISON_MAX_ATTEMPTS; a comparison the provider rejected is given up
 // at once. Given-up pairs are left out of the fit and listed in the
-// stored assessment. An essay whose text will never be available is
+// stored assessment. A batch that made no progress for
+// COMPARISON_RESEND_AFTER has its undecided pairs sent again under the
+// same request ids (ResendStalled, run in the background), so a verdict
+// the LLM Provider lost in a restart of its in-memory queue is asked for
+// again. An essay whose text will never be available is
 // reported in FailedEssayIDs. The result carries the deterministic event
 // id of the batch; a redelivered request republishes the stored result.
 //

@@ -26,16 +26,19 @@ const LLMProviderURLVar = "LLM_PROVIDER_SERVICE_URL"
 
 // Module wires CJ Assessment into servicekit: a Service configured from
 // the environment (COMPARISONS_PER_ESSAY, COMPARISON_PROVIDER,
-// COMPARISON_MAX_ATTEMPTS, BT_PRIOR, BT_TOLERANCE, BT_MAX_ITERATIONS),
+// COMPARISON_MAX_ATTEMPTS, COMPARISON_RESEND_AFTER, BT_PRIOR, BT_TOLERANCE,
+// BT_MAX_ITERATIONS),
 // fetching essay texts through an HTTP client behind the breaker
 // "cj_assessment_service.file_service", sending comparisons to the LLM
 // Provider Service through one behind "cj_assessment_service.llm_provider_service",
 // with its handlers (the assessment requests and the comparison outcomes)
-// registered with the service's consumer.
+// registered with the service's consumer, and the resending of stalled
+// batches' comparisons running while the app runs.
 func Module() fx.Option {
 	return fx.Module(ServiceName,
 		fx.Provide(newFromEnv),
 		servicekit.AsService[*Service, contracts.HandlerFunc](),
+		fx.Invoke(func(lc fx.Lifecycle, s *Service) { lc.Append(fx.Hook{OnStart: s.Start, OnStop: s.Stop}) }),
 	)
 }
 

@@ -82,6 +82,9 @@ func (s *Service) HandleComparisonOutcome(ctx context.Context, env *event.Envelo
 	if err != nil || !saved {
 		return err
 	}
+	if err := s.repo.Progress(ctx, batch.BatchID, s.now()); err != nil {
+		return err
+	}
 	return s.finishIfDecided(ctx, batch)
 }
 

@@ -47,6 +47,10 @@ type Batch struct {
 	FailedEssayIDs []string
 	// Pairs are the comparisons to make (Pairs).
 	Pairs []Pair
+	// ProgressAt is when a comparison of the batch was last sent or
+	// decided: a batch whose progress stalls has its undecided pairs sent
+	// again (Service.ResendStalled).
+	ProgressAt time.Time
 }
 
 // Outcome is how one pair of a batch ended.
@@ -69,6 +73,11 @@ type Repository interface {
 	SaveBatch(ctx context.Context, b Batch) (Batch, error)
 	// Batch returns a stored batch; ok is false when there is none.
 	Batch(ctx context.Context, batchID string) (b Batch, ok bool, err error)
+	// Progress sets a batch's ProgressAt.
+	Progress(ctx context.Context, batchID string, at time.Time) error
+	// Stalled returns the batches without an assessment whose ProgressAt
+	// is before t.
+	Stalled(ctx context.Context, before time.Time) ([]Batch, error)
 	// SaveOutcome stores the outcome of pair unless it has one, and
 	// reports whether it stored it: a pair is decided once.
 	SaveOutcome(ctx context.Context, batchID string, pair Pair, o Outcome) (saved bool, err error)
@@ -124,6 +133,31 @@ func (m *MemoryRepository) Batch(_ context.Context, batchID string) (Batch, bool
 	defer m.mu.Unlock()
 	b, ok := m.batches[batchID]
 	return cloneBatch(b), ok, nil
+}
+
+// Progress implements Repository.
+func (m *MemoryRepository) Progress(_ context.Context, batchID string, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if b, ok := m.batches[batchID]; ok {
+		b.ProgressAt = at
+		m.batches[batchID] = b
+	}
+	return nil
+}
+
+// Stalled implements Repository.
+func (m *MemoryRepository) Stalled(_ context.Context, before time.Time) ([]Batch, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Batch
+	for id, b := range m.batches {
+		if _, done := m.assessments[id]; !done && b.ProgressAt.Before(before) {
+			out = append(out, cloneBatch(b))
+		}
+	}
+	slices.SortFunc(out, func(a, b Batch) int { return a.ProgressAt.Compare(b.ProgressAt) })
+	return out, nil
 }
 
 // SaveOutcome implements Repository.

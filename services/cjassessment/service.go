@@ -63,6 +63,7 @@ type Service struct {
 	repo    Repository
 	log     *slog.Logger
 	now     func() time.Time
+	resend  resender
 }
 
 // New returns a CJ Assessment service.

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/huleedu/huleedu/event"
+	"github.com/huleedu/huleedu/internal/testwait"
 	"github.com/huleedu/huleedu/resilience"
 	"github.com/huleedu/huleedu/services/cjassessment"
 	"github.com/huleedu/huleedu/services/contracts"
@@ -24,6 +25,11 @@ import (
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	testwait.For(t, 10*time.Second, what, cond)
+}
 
 // texts is a ContentFetcher over a map; content ids missing from it are
 // not found, and down makes every fetch fail as a transport error would.
