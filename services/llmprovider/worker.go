@@ -56,7 +56,7 @@ func (s *Service) work(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			s.log.ErrorContext(ctx, "queue claim failed; retrying", "error", err)
 		}
-		if !ok {
+		if err != nil || !ok {
 			s.idle(ctx)
 			continue
 		}
