@@ -209,6 +209,7 @@ func (q *MemoryQueue) Stats(ctx context.Context) (Stats, error) {
 func cloneEntry(e *Entry) Entry {
 	c := *e
 	c.Request.Metadata = maps.Clone(e.Request.Metadata)
+	c.Trace = maps.Clone(e.Trace)
 	c.Decided = cloneDecision(e.Decided)
 	return c
 }

@@ -54,6 +54,10 @@ type Entry struct {
 	Provider string `json:"provider,omitempty"`
 	// FailureReason is the contracts.LLMFailure* code of a failed entry.
 	FailureReason string `json:"failure_reason,omitempty"`
+	// Trace is the W3C trace context (traceparent, tracestate) of the
+	// request that queued the entry: its outcome event continues that
+	// trace, so one batch stays one trace across the queue.
+	Trace map[string]string `json:"trace,omitempty"`
 	// Decided is an outcome reached but not yet published (the publish
 	// was not accepted): the next claim publishes it instead of asking a
 	// provider again, so no comparison is paid for twice.

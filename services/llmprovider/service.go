@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/huleedu/huleedu/event"
 	"github.com/huleedu/huleedu/kafkabus"
@@ -153,6 +155,10 @@ func (s *Service) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/status/{queue_id}", s.handleStatus)
 }
 
+// traceContext carries W3C trace context through the queue whatever the
+// global propagator is, as package event does for Kafka headers.
+var traceContext propagation.TraceContext
+
 // QueueID returns the queue id of a request id: the same request always
 // gets the same queue entry.
 func QueueID(requestID string) string {
@@ -182,6 +188,17 @@ func (s *Service) handleSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.now()
 	e := Entry{QueueID: QueueID(req.RequestID), Request: req, Bytes: entryBytes(req), EnqueuedAt: now, ExpiresAt: now.Add(ttl)}
+	// servicekit's API middleware has put the caller's trace (or its own
+	// server span) in the context; without it, the header is the trace.
+	tctx := r.Context()
+	if !trace.SpanContextFromContext(tctx).IsValid() {
+		tctx = traceContext.Extract(tctx, propagation.HeaderCarrier(r.Header))
+	}
+	carrier := propagation.MapCarrier{}
+	traceContext.Inject(tctx, carrier)
+	if len(carrier) > 0 {
+		e.Trace = carrier
+	}
 	got, created, err := s.queue.Enqueue(r.Context(), e)
 	switch {
 	case errors.Is(err, ErrQueueFull):

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+
 	"github.com/huleedu/huleedu/kafkabus"
 	"github.com/huleedu/huleedu/services/contracts"
 )
@@ -84,6 +86,9 @@ func (s *Service) idle(ctx context.Context) {
 // handle takes a claimed request to its end (or back to the queue). It
 // returns false when the bus is closed: the service is stopping.
 func (s *Service) handle(ctx context.Context, e Entry) bool {
+	if len(e.Trace) > 0 {
+		ctx = traceContext.Extract(ctx, propagation.MapCarrier(e.Trace))
+	}
 	now := s.now()
 	if e.Decided != nil {
 		return s.deliver(ctx, e, *e.Decided)
