@@ -76,6 +76,14 @@ func (s *Service) HandleBatchCJAssessmentRequested(ctx context.Context, env *eve
 		return err
 	}
 	sent, err := s.sendUndecided(ctx, b, outcomes)
+	if errors.Is(err, llmclient.ErrQueueFull) {
+		// The batch is saved; ResendStalled sends the rest when the LLM
+		// Provider expects room again. Failing the handler instead would
+		// spend the consumer's attempts on a queue that is only busy.
+		s.log.WarnContext(ctx, "LLM Provider queue full; the remaining comparisons are sent later", "batch_id", b.BatchID,
+			"sent", sent, "error", err)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -106,6 +114,11 @@ func (s *Service) sendUndecided(ctx context.Context, b Batch, outcomes map[Pair]
 			return i, err
 		}
 		if err := s.submit(ctx, b, p, attempt, texts); err != nil {
+			if full, ok := errors.AsType[*llmclient.QueueFullError](err); ok {
+				// Due for ResendStalled once the queue is expected to
+				// have room.
+				_ = s.repo.Progress(ctx, b.BatchID, s.now().Add(full.RetryAfter-s.cfg.ComparisonResendAfter))
+			}
 			return i, fmt.Errorf("cjassessment: batch %s: compare %s vs %s (%d of %d pending pairs sent): %w",
 				b.BatchID, p.A, p.B, i, len(pending), err)
 		}
@@ -167,20 +180,34 @@ func RequestID(batchID string, p Pair, attempt int) string {
 	return event.DeterministicID(event.Namespace, "cj_comparison", batchID, p.A, p.B, strconv.Itoa(attempt)).String()
 }
 
-// submit sends one pair. A request the LLM Provider refuses as invalid
-// will never be judged: the pair is decided as failed.
+// submit sends one pair at attempt. A request the LLM Provider refuses as
+// invalid will never be judged: the pair is decided as failed. A request
+// it already ended with a failure (expired, rejected: its failure event
+// is on its way, or was lost) is taken on as that event would be: the
+// next attempt is sent, or the pair given up.
 func (s *Service) submit(ctx context.Context, b Batch, p Pair, attempt int, texts map[string]contracts.LLMEssay) error {
-	_, err := s.compare.Submit(ctx, contracts.LLMComparisonRequestV1{
+	a, err := s.compare.Submit(ctx, contracts.LLMComparisonRequestV1{
 		RequestID: RequestID(b.BatchID, p, attempt), EssayA: texts[p.A], EssayB: texts[p.B],
 		Prompt:   fmt.Sprintf("Essays of course %s, written in %s.", orUnknown(b.CourseCode), orUnknown(b.Language)),
 		Provider: s.cfg.ComparisonProvider, CallbackTopic: contracts.TopicLLMComparisonResultV1, CorrelationID: b.CorrelationID,
 		Metadata: map[string]string{metaBatchID: b.BatchID, metaAttempt: strconv.Itoa(attempt)},
 	})
-	if errors.Is(err, llmclient.ErrRejected) {
+	switch {
+	case errors.Is(err, llmclient.ErrRejected):
 		s.log.WarnContext(ctx, "comparison rejected by the LLM Provider; the pair is left out", "batch_id", b.BatchID,
 			"a", p.A, "b", p.B, "error", err)
 		_, err = s.repo.SaveOutcome(ctx, b.BatchID, p, Outcome{Failed: true, Reason: err.Error()})
+		return err
+	case err != nil || a.Status != contracts.LLMStatusFailed:
+		return err
+	case a.FailureReason == contracts.LLMFailureRejected || attempt >= s.cfg.ComparisonMaxAttempts:
+		_, err = s.repo.SaveOutcome(ctx, b.BatchID, p, Outcome{Failed: true, Reason: a.FailureReason + ": " + a.LastError})
+		return err
 	}
+	if err := s.submit(ctx, b, p, attempt+1, texts); err != nil {
+		return err
+	}
+	_, err = s.repo.AdvanceAttempt(ctx, b.BatchID, p, attempt)
 	return err
 }
 

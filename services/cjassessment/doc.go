@@ -32,7 +32,10 @@
 // COMPARISON_RESEND_AFTER has its undecided pairs sent again under the
 // same request ids (ResendStalled, run in the background), so a verdict
 // the LLM Provider lost in a restart of its in-memory queue is asked for
-// again. An essay whose text will never be available is
+// again; a pair whose attempt the LLM Provider already ended (its failure
+// event lost) goes on to its next attempt. A full LLM Provider queue does
+// not fail the request handler: the batch is left to ResendStalled, due
+// when the queue expects room again. An essay whose text will never be available is
 // reported in FailedEssayIDs. The result carries the deterministic event
 // id of the batch; a redelivered request republishes the stored result.
 //

@@ -8,6 +8,7 @@ import (
 
 	"github.com/huleedu/huleedu/event"
 	"github.com/huleedu/huleedu/services/contracts"
+	"github.com/huleedu/huleedu/services/llmprovider/llmclient"
 )
 
 // ErrInvalidVerdict is wrapped by the reason of a comparison whose verdict
@@ -110,6 +111,11 @@ func (s *Service) retry(ctx context.Context, b Batch, p Pair, attempt int, reaso
 	s.log.InfoContext(ctx, "comparison failed; sending it again", "batch_id", b.BatchID, "a", p.A, "b", p.B,
 		"attempt", attempt+1, "reason", reason)
 	if err := s.submit(ctx, b, p, attempt+1, texts); err != nil {
+		if full, ok := errors.AsType[*llmclient.QueueFullError](err); ok {
+			// Not sent: the pair stays at this attempt, and
+			// ResendStalled sends it when the queue has room.
+			return s.repo.Progress(ctx, b.BatchID, s.now().Add(full.RetryAfter-s.cfg.ComparisonResendAfter))
+		}
 		return err
 	}
 	_, err = s.repo.AdvanceAttempt(ctx, b.BatchID, p, attempt)

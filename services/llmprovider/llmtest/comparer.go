@@ -22,6 +22,7 @@ type Comparer struct {
 	order    []string // request ids, first submission order
 	requests map[string]contracts.LLMComparisonRequestV1
 	answered map[string]bool
+	failed   map[string]string // request id -> failure reason
 	submits  int
 }
 
@@ -33,7 +34,7 @@ func NewComparer(bus kafkabus.Bus) *Comparer {
 		panic(err) // only a nil bus, a bug in the test
 	}
 	return &Comparer{pub: pub, judge: localjudge.Compare, requests: map[string]contracts.LLMComparisonRequestV1{},
-		answered: map[string]bool{}}
+		answered: map[string]bool{}, failed: map[string]string{}}
 }
 
 // Hold makes Submit keep requests without answering them (until Deliver),
@@ -61,7 +62,7 @@ func (c *Comparer) JudgeWith(fn func(a, b contracts.LLMEssay) string) {
 }
 
 // Submit implements cjassessment.Comparer: a known request id is not
-// queued again.
+// queued again; its answer says how it ended, as the service's does.
 func (c *Comparer) Submit(ctx context.Context, req contracts.LLMComparisonRequestV1) (contracts.LLMComparisonAccepted, error) {
 	c.mu.Lock()
 	c.submits++
@@ -77,9 +78,14 @@ func (c *Comparer) Submit(ctx context.Context, req contracts.LLMComparisonReques
 		c.order = append(c.order, req.RequestID)
 	}
 	hold := c.hold
-	c.mu.Unlock()
 	a := contracts.LLMComparisonAccepted{QueueID: "q-" + req.RequestID, RequestID: req.RequestID, Status: contracts.LLMStatusQueued}
-	if hold {
+	if reason, ok := c.failed[req.RequestID]; ok {
+		a.Status, a.FailureReason = contracts.LLMStatusFailed, reason
+	} else if c.answered[req.RequestID] {
+		a.Status = contracts.LLMStatusCompleted
+	}
+	c.mu.Unlock()
+	if hold || a.Status != contracts.LLMStatusQueued {
 		return a, nil
 	}
 	return a, c.answer(ctx, req.RequestID)
@@ -138,7 +144,7 @@ func (c *Comparer) Fail(ctx context.Context, reason, message string) error {
 			return err
 		}
 		c.mu.Lock()
-		c.answered[id] = true
+		c.answered[id], c.failed[id] = true, reason
 		c.mu.Unlock()
 	}
 	return nil
