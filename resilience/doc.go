@@ -37,6 +37,10 @@
 // it by RecoveryBackoff (when > 1), up to MaxRecoveryTimeout; closing the
 // circuit (or Reset) brings it back to RecoveryTimeout.
 //
+// A caller that learns from the dependency itself how long to stay away
+// (an HTTP 429 or 503 with Retry-After) calls TripUntil: the circuit opens
+// at once and stays open until that time at least.
+//
 // Half-open: once the open period is over, the next call (or Acquire, State,
 // Snapshot) moves the breaker to half-open. There are no timers or
 // background goroutines: transitions are evaluated lazily when the breaker

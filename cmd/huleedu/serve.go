@@ -52,7 +52,7 @@ Kafka-protocol cluster (kfake, in memory) unless KAFKA_BOOTSTRAP_SERVERS is
 set. It prints each service's API and admin address; the admin server serves
 /healthz, /readyz, /metrics and /circuit-breakers.
 
-Ports default to 7001-7007 (API) and 9001-9007 (admin) in the order listed;
+Ports default to 7001-7008 (API) and 9001-9008 (admin) in the order listed;
 --random-ports picks free ones. SIGINT or SIGTERM stops the services
 gracefully within SHUTDOWN_TIMEOUT.`,
 		Example: `  huleedu serve all
@@ -66,7 +66,7 @@ gracefully within SHUTDOWN_TIMEOUT.`,
 			return serve(cmd, args[0], specs, environ)
 		},
 	}
-	cmd.Flags().BoolVar(&randomPorts, "random-ports", false, "listen on free ports instead of 7001-7007 and 9001-9007")
+	cmd.Flags().BoolVar(&randomPorts, "random-ports", false, "listen on free ports instead of 7001-7008 and 9001-9008")
 	return cmd
 }
 

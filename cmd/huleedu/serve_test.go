@@ -41,7 +41,8 @@ func TestServeGivesEachServiceItsDefaultPorts(t *testing.T) {
 	}{
 		{name: "all, nothing configured", service: "all",
 			want: []string{"FILE_SERVICE_HTTP_ADDR=127.0.0.1:7001", "FILE_SERVICE_ADMIN_ADDR=127.0.0.1:9001",
-				"CJ_ASSESSMENT_SERVICE_HTTP_ADDR=127.0.0.1:7007", "CJ_ASSESSMENT_SERVICE_ADMIN_ADDR=127.0.0.1:9007"}},
+				"CJ_ASSESSMENT_SERVICE_HTTP_ADDR=127.0.0.1:7007", "CJ_ASSESSMENT_SERVICE_ADMIN_ADDR=127.0.0.1:9007",
+				"LLM_PROVIDER_SERVICE_HTTP_ADDR=127.0.0.1:7008", "LLM_PROVIDER_SERVICE_ADMIN_ADDR=127.0.0.1:9008"}},
 		{name: "all, one service configured", service: "all", environ: []string{"FILE_SERVICE_HTTP_ADDR=0.0.0.0:8080"},
 			want: []string{"FILE_SERVICE_ADMIN_ADDR=127.0.0.1:9001"}, notWant: []string{"FILE_SERVICE_HTTP_ADDR=127.0.0.1:7001"}},
 		{name: "all ignores a plain HTTP_ADDR that would collide", service: "all", environ: []string{"HTTP_ADDR=:5000"},

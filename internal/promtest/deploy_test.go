@@ -21,8 +21,8 @@ const (
 	runbookURL    = "https://github.com/huleedu/huleedu/blob/main/docs/operations.md#"
 )
 
-// wantAlerts are the alerts issues 6, 16 and 18 ask for, in the order of
-// alerts.yml.
+// wantAlerts are the alerts issues 6, 16, 18 and 20 ask for, in the order
+// of alerts.yml.
 var wantAlerts = []string{
 	"CircuitBreakerOpen",
 	"CircuitBreakerFlapping",
@@ -37,6 +37,10 @@ var wantAlerts = []string{
 	"OutboxOldestEventTooOld",
 	"OutboxDeadLettersPresent",
 	"OutboxRelayNotRunning",
+	"LLMProvidersUnavailable",
+	"LLMQueueNearlyFull",
+	"LLMQueueOldestRequestStale",
+	"LLMComparisonsFailing",
 }
 
 // dashboard is the part of a Grafana dashboard these tests look at.
@@ -200,6 +204,14 @@ func TestDashboardShowsWhatTheIssueAsks(t *testing.T) {
 		"outbox dead letters":       {"stat", "outbox_dead_letters"},
 		"outbox relays":             {"timeseries", "outbox_relays_alive"},
 		"outbox latency p99":        {"timeseries", "histogram_quantile(0.99, sum by (service, le) (rate(outbox_publish_latency_seconds_bucket"},
+		"LLM provider breakers":     {"state-timeline", `circuit_name=~"llm_.*"`},
+		"LLM calls by outcome":      {"timeseries", "rate(llm_provider_calls_total"},
+		"LLM call latency p99":      {"timeseries", "histogram_quantile(0.99, sum by (provider, le) (rate(llm_provider_call_duration_seconds_bucket"},
+		"LLM tokens":                {"timeseries", "rate(llm_tokens_total"},
+		"LLM cost":                  {"timeseries", "increase(llm_cost_usd_total"},
+		"LLM queue depth":           {"timeseries", "llm_queue_depth"},
+		"LLM queue age":             {"timeseries", "llm_queue_oldest_age_seconds"},
+		"LLM comparison failures":   {"timeseries", "rate(llm_comparisons_failed_total"},
 	} {
 		found := false
 		for _, p := range allPanels(d.Panels) {

@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/huleedu/huleedu/services/llmprovider"
 )
 
 // knownMetrics are the metric names package observability exports (see its
@@ -47,12 +49,29 @@ var knownMetrics = []string{
 // histograms among knownMetrics: their series are NAME_bucket, _sum, _count.
 var histograms = []string{"kafka_publish_duration_seconds", "outbox_publish_latency_seconds"}
 
+// llmMetrics are the LLM Provider Service's own metrics; its tests keep
+// llmprovider.MetricNames equal to what it exports. llmHistograms are the
+// histograms among them.
+var (
+	llmMetrics    = llmprovider.MetricNames
+	llmHistograms = []string{"llm_provider_call_duration_seconds"}
+)
+
+// allMetrics are every metric the services export: observability's and
+// the LLM Provider's.
+func allMetrics() []string { return slices.Concat(knownMetrics, llmMetrics) }
+
+// isHistogram reports whether name is a known histogram.
+func isHistogram(name string) bool {
+	return slices.Contains(histograms, name) || slices.Contains(llmHistograms, name)
+}
+
 // isKnownSeriesName reports whether name is a series of a known metric.
 func isKnownSeriesName(name string) bool {
-	if slices.Contains(knownMetrics, name) {
+	if slices.Contains(allMetrics(), name) {
 		return true
 	}
-	for _, h := range histograms {
+	for _, h := range slices.Concat(histograms, llmHistograms) {
 		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
 			if name == h+suffix {
 				return true

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/huleedu/huleedu/event"
-	"github.com/huleedu/huleedu/resilience"
 	"github.com/huleedu/huleedu/services/batchconductor/conductorclient"
 	"github.com/huleedu/huleedu/services/batchorchestrator"
 	"github.com/huleedu/huleedu/services/cjassessment"
@@ -20,6 +19,7 @@ import (
 	"github.com/huleedu/huleedu/services/essaylifecycle"
 	"github.com/huleedu/huleedu/services/fileservice"
 	"github.com/huleedu/huleedu/services/fileservice/contentclient"
+	"github.com/huleedu/huleedu/services/llmprovider/llmtest"
 	"github.com/huleedu/huleedu/services/spellchecker"
 )
 
@@ -70,8 +70,7 @@ func newPlatform(t *testing.T, duplicates int) *platform {
 	if err != nil {
 		t.Fatal(err)
 	}
-	judgeBreaker, _ := resilience.NewCircuitBreaker(resilience.Settings{Name: "cj_assessment_service.judge"})
-	cj, err := cjassessment.New(cjassessment.Config{}, cjassessment.Deps{Bus: p.bus, Content: content, JudgeBreaker: judgeBreaker})
+	cj, err := cjassessment.New(cjassessment.Config{}, cjassessment.Deps{Bus: p.bus, Content: content, Comparisons: llmtest.NewComparer(p.bus)})
 	if err != nil {
 		t.Fatal(err)
 	}

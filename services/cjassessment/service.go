@@ -10,7 +10,6 @@ import (
 
 	"github.com/huleedu/huleedu/event"
 	"github.com/huleedu/huleedu/kafkabus"
-	"github.com/huleedu/huleedu/resilience"
 	"github.com/huleedu/huleedu/services/contracts"
 	"github.com/huleedu/huleedu/services/contracts/httpjson"
 )
@@ -26,19 +25,25 @@ type ContentFetcher interface {
 	Fetch(ctx context.Context, contentID string) (string, error)
 }
 
+// Comparer sends a comparison to the LLM Provider Service, whose verdict
+// comes back later on the request's callback topic. *llmclient.Client
+// implements it over HTTP (behind the breaker
+// "cj_assessment_service.llm_provider_service"); its errors wrap
+// llmclient.ErrRejected for a request that will never be accepted.
+type Comparer interface {
+	Submit(ctx context.Context, req contracts.LLMComparisonRequestV1) (contracts.LLMComparisonAccepted, error)
+}
+
 // Deps are CJ Assessment's collaborators.
 type Deps struct {
 	// Bus publishes the service's events. Required.
 	Bus kafkabus.Bus
 	// Content fetches essay texts from the File Service. Required.
 	Content ContentFetcher
-	// Judge compares essays; nil means LocalJudge.
-	Judge Judge
-	// JudgeBreaker guards the judge (registered by servicekit as
-	// "cj_assessment_service.judge"). Required: an LLM judge that is down
-	// must not be hammered by every batch.
-	JudgeBreaker *resilience.CircuitBreaker
-	// Repo stores judgements and results; nil means a new
+	// Comparisons sends the comparisons to the LLM Provider Service.
+	// Required.
+	Comparisons Comparer
+	// Repo stores batches, outcomes and results; nil means a new
 	// MemoryRepository.
 	Repo Repository
 	// Logger receives the service's logs; nil discards them.
@@ -54,11 +59,11 @@ type Service struct {
 	cfg     Config
 	pub     *contracts.Publisher
 	content ContentFetcher
-	judge   Judge
-	breaker *resilience.CircuitBreaker
+	compare Comparer
 	repo    Repository
 	log     *slog.Logger
 	now     func() time.Time
+	resend  resender
 }
 
 // New returns a CJ Assessment service.
@@ -71,8 +76,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, errors.New("cjassessment: New: Deps.Bus is nil")
 	case deps.Content == nil:
 		return nil, errors.New("cjassessment: New: Deps.Content is nil")
-	case deps.JudgeBreaker == nil:
-		return nil, errors.New("cjassessment: New: Deps.JudgeBreaker is nil")
+	case deps.Comparisons == nil:
+		return nil, errors.New("cjassessment: New: Deps.Comparisons is nil")
 	}
 	if deps.Now == nil {
 		deps.Now = time.Now
@@ -81,23 +86,21 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cjassessment: %w", err)
 	}
-	if deps.Judge == nil {
-		deps.Judge = LocalJudge{}
-	}
 	if deps.Repo == nil {
 		deps.Repo = NewMemoryRepository()
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{cfg: cfg.withDefaults(), pub: pub, content: deps.Content, judge: deps.Judge,
-		breaker: deps.JudgeBreaker, repo: deps.Repo, log: deps.Logger, now: deps.Now}, nil
+	return &Service{cfg: cfg.withDefaults(), pub: pub, content: deps.Content, compare: deps.Comparisons,
+		repo: deps.Repo, log: deps.Logger, now: deps.Now}, nil
 }
 
 // Handlers returns the service's event handlers by topic.
 func (s *Service) Handlers() map[string]contracts.HandlerFunc {
 	return map[string]contracts.HandlerFunc{
 		event.TopicBatchCJAssessmentRequested: s.HandleBatchCJAssessmentRequested,
+		contracts.TopicLLMComparisonResultV1:  s.HandleComparisonOutcome,
 	}
 }
 

@@ -16,7 +16,7 @@ type EssayProcessingInputRefV1 struct {
 	// original's text_storage_id).
 	ContentID string `json:"content_id"`
 	// SpellcheckErrorCount is the number of misspellings the spellcheck
-	// phase found, when it ran; 0 otherwise. The CJ LocalJudge uses it.
+	// phase found, when it ran; 0 otherwise. The local judge uses it.
 	SpellcheckErrorCount int `json:"spellcheck_error_count,omitempty"`
 }
 

@@ -35,13 +35,34 @@ func TestTopicForKnowsEveryEventType(t *testing.T) {
 
 func TestTopicsAreEventTopicsPlusAdded(t *testing.T) {
 	topics := contracts.Topics()
-	if len(topics) != len(event.Topics())+2 || !slices.IsSorted(topics) {
+	if len(topics) != len(event.Topics())+3 || !slices.IsSorted(topics) {
 		t.Fatalf("Topics() = %v", topics)
 	}
-	for _, want := range []string{contracts.TopicEssaySpellcheckRequestedV1, contracts.TopicELSBatchPhaseOutcomeV1, event.TopicBatchEssaysReady} {
+	for _, want := range []string{contracts.TopicEssaySpellcheckRequestedV1, contracts.TopicELSBatchPhaseOutcomeV1, contracts.TopicLLMComparisonResultV1, event.TopicBatchEssaysReady} {
 		if !slices.Contains(topics, want) {
 			t.Errorf("Topics() lacks %s", want)
 		}
+	}
+}
+
+func TestPublishToTopicOverridesTheTypesTopic(t *testing.T) {
+	pub, bus := newPublisher(t)
+	msg := contracts.Message{EventType: contracts.TypeLLMComparisonResultV1, Topic: "callers.own.topic", Key: "r-1",
+		Identity: []string{"r-1"}, Data: contracts.LLMComparisonResultV1{RequestID: "r-1"}}
+	if err := pub.Publish(context.Background(), msg); err != nil {
+		t.Fatal(err)
+	}
+	msg.Topic = ""
+	if err := pub.Publish(context.Background(), msg); err != nil {
+		t.Fatal(err)
+	}
+	all := bus.All()
+	if all[0].Topic != "callers.own.topic" || all[1].Topic != contracts.TopicLLMComparisonResultV1 {
+		t.Errorf("topics %q and %q, want the override, then the type's topic", all[0].Topic, all[1].Topic)
+	}
+	msg.EventType, msg.Topic = "NoSuchEvent", "callers.own.topic"
+	if err := pub.Publish(context.Background(), msg); !errors.Is(err, contracts.ErrInvalidMessage) {
+		t.Errorf("unknown type with a topic: %v, want ErrInvalidMessage", err)
 	}
 }
 

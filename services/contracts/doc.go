@@ -18,7 +18,9 @@
 //     so consumers drop the duplicates.
 //   - TopicFor knows every event type the services publish: the ones in
 //     package event and the ones added here (EssaySpellcheckRequestedV1,
-//     ELSBatchPhaseOutcomeV1). Topics lists them all, for creating topics
+//     ELSBatchPhaseOutcomeV1, LLMComparisonResultV1, LLMComparisonFailedV1).
+//     Message.Topic sends an event to a topic its requester named (the LLM
+//     Provider's callback topic) instead. Topics lists them all, for creating topics
 //     up front.
 //   - Payload types are plain data: no methods with side effects, safe to
 //     copy.
@@ -33,6 +35,8 @@
 //	Spellchecker --SpellcheckCompletedV1-----> ELS
 //	ELS  --ELSBatchPhaseOutcomeV1 (spellcheck)--> BOS
 //	BOS  --BatchCJAssessmentRequested--------> CJ Assessment (and ELS)
+//	CJ   --POST /v1/comparison (HTTP, each pair)--> LLM Provider
+//	LLM Provider --LLMComparisonResultV1 / LLMComparisonFailedV1--> CJ
 //	CJ   --CJAssessmentCompletedV1-----------> ELS
 //	ELS  --ELSBatchPhaseOutcomeV1 (cj_assessment)--> BOS
 //	BOS  --BatchPipelineCompletedV1

@@ -39,8 +39,12 @@ func IsPublishError(err error) bool {
 // Message is one event for Publisher.Publish.
 type Message struct {
 	// EventType is the envelope's event_type; its topic comes from
-	// TopicFor.
+	// TopicFor unless Topic is set.
 	EventType string
+	// Topic, when set, is the topic to publish to instead of
+	// TopicFor(EventType): for events that go where the requester asked
+	// (a callback topic). The event type must still be known to TopicFor.
+	Topic string
 	// Key is the partition key: the batch id for batch and essay events,
 	// so one batch's events stay in order within a topic.
 	Key string
@@ -106,6 +110,9 @@ func (p *Publisher) Publish(ctx context.Context, m Message) error {
 	topic, err := TopicFor(m.EventType)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidMessage, err)
+	}
+	if m.Topic != "" {
+		topic = m.Topic
 	}
 	id := eventID(m.EventType, m.Identity)
 	opts := []event.Option{event.WithEventID(id), event.WithTimestamp(p.now())}

@@ -33,6 +33,8 @@ const (
 var extraTopicByType = map[string]string{
 	TypeEssaySpellcheckRequestedV1: TopicEssaySpellcheckRequestedV1,
 	TypeELSBatchPhaseOutcomeV1:     TopicELSBatchPhaseOutcomeV1,
+	TypeLLMComparisonResultV1:      TopicLLMComparisonResultV1,
+	TypeLLMComparisonFailedV1:      TopicLLMComparisonResultV1,
 }
 
 // TopicFor returns the topic of eventType: one of package event's, or one
