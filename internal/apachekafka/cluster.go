@@ -272,8 +272,9 @@ func (c *Cluster) Admin() *kadm.Client { return c.adm }
 
 // CreateTopic creates topic with partitions partitions (0: Config.Partitions),
 // replication factor Nodes, min.insync.replicas 2 (1 on one node) and
-// configs, and waits until every partition has a leader and all replicas
-// in sync.
+// configs, and waits until every partition's leader serves it and, in
+// every broker's metadata, has all replicas in sync: a producer may start
+// at once.
 func (c *Cluster) CreateTopic(ctx context.Context, topic string, partitions int32, configs map[string]string) error {
 	if partitions == 0 {
 		partitions = c.cfg.Partitions
@@ -284,6 +285,23 @@ func (c *Cluster) CreateTopic(ctx context.Context, topic string, partitions int3
 		return err
 	}
 	return c.waitHealthy(ctx)
+}
+
+// waitServed waits until the leader of every partition of topics serves
+// it: Kafka lists a new partition's leader in its metadata before the
+// leader has created the partition's log, and answers a produce or a
+// ListOffsets meanwhile with UNKNOWN_TOPIC_OR_PARTITION.
+func (c *Cluster) waitServed(ctx context.Context, topics ...string) error {
+	return c.poll(ctx, fmt.Sprintf("the leaders of %v to serve them", topics), func(ctx context.Context) (bool, string) {
+		ends, err := c.adm.ListEndOffsets(ctx, topics...)
+		if err != nil {
+			return false, err.Error()
+		}
+		if err := ends.Error(); err != nil {
+			return false, err.Error()
+		}
+		return true, ""
+	})
 }
 
 func (c *Cluster) createTopics(ctx context.Context, partitions int32, configs map[string]string, topics ...string) error {
@@ -300,7 +318,7 @@ func (c *Cluster) createTopics(ctx context.Context, partitions int32, configs ma
 	if err != nil {
 		return fmt.Errorf("apachekafka: create topics %v: %w", topics, err)
 	}
-	return nil
+	return c.waitServed(ctx, topics...)
 }
 
 // Leaders returns the leader of every partition of topic (partition →
@@ -348,25 +366,41 @@ func (c *Cluster) waitBrokers(ctx context.Context, ids []int32) error {
 	})
 }
 
-// waitHealthy waits until every broker is registered and every partition
-// of every topic, internal ones included, has a leader and its whole
-// replica set in sync.
+// waitHealthy waits until every broker is registered and, in every
+// broker's own metadata, every partition of every topic (internal ones
+// included) has a leader and its whole replica set in sync. Asking each
+// broker matters: metadata reaches brokers at their own pace, and a
+// producer asking one that has not yet heard of a new topic is told
+// UNKNOWN_TOPIC_OR_PARTITION.
 func (c *Cluster) waitHealthy(ctx context.Context) error {
 	ids := c.brokerIDs()
-	return c.poll(ctx, "every partition to have a leader and all replicas in sync", func(ctx context.Context) (bool, string) {
-		st, err := c.state(ctx)
-		if err != nil {
-			return false, err.Error()
+	return c.poll(ctx, "every partition to have a leader and all replicas in sync on every broker", func(ctx context.Context) (bool, string) {
+		states := make([]state, len(ids))
+		known := map[string]int{} // every topic any broker knows → its partitions
+		for i, id := range ids {
+			st, err := c.stateAt(ctx, id)
+			if err != nil {
+				return false, fmt.Sprintf("broker %d: %v", id, err)
+			}
+			if !slices.Equal(st.brokers, ids) {
+				return false, fmt.Sprintf("broker %d: brokers registered: %v", id, st.brokers)
+			}
+			for t, ps := range st.topics {
+				known[t] = max(known[t], len(ps))
+			}
+			states[i] = st
 		}
-		if !slices.Equal(st.brokers, ids) {
-			return false, fmt.Sprintf("brokers registered: %v", st.brokers)
-		}
-		for _, t := range slices.Sorted(maps.Keys(st.topics)) {
-			ps := st.topics[t]
-			for _, p := range slices.Sorted(maps.Keys(ps)) {
-				pd := ps[p]
-				if pd.err != nil || pd.leader < 0 || len(pd.isr) != len(pd.replicas) {
-					return false, fmt.Sprintf("%s/%d: leader %d, replicas %v, in sync %v, err %v", t, p, pd.leader, pd.replicas, pd.isr, pd.err)
+		for i, st := range states {
+			for _, t := range slices.Sorted(maps.Keys(known)) {
+				ps := st.topics[t]
+				if len(ps) != known[t] {
+					return false, fmt.Sprintf("broker %d: %s has %d partitions, want %d", ids[i], t, len(ps), known[t])
+				}
+				for _, p := range slices.Sorted(maps.Keys(ps)) {
+					pd := ps[p]
+					if pd.err != nil || pd.leader < 0 || len(pd.isr) != len(pd.replicas) {
+						return false, fmt.Sprintf("broker %d: %s/%d: leader %d, replicas %v, in sync %v, err %v", ids[i], t, p, pd.leader, pd.replicas, pd.isr, pd.err)
+					}
 				}
 			}
 		}

@@ -35,7 +35,26 @@ func (c *Cluster) registered(ctx context.Context) ([]int32, error) {
 	return st.brokers, err
 }
 
+// stateAt asks broker id itself for fresh metadata of every topic:
+// brokers learn of new topics and leaders from the controller each at
+// its own pace, and a client may ask any of them.
+func (c *Cluster) stateAt(ctx context.Context, id int32) (state, error) {
+	return c.requestFrom(ctx, func(ctx context.Context, req *kmsg.MetadataRequest) (*kmsg.MetadataResponse, error) {
+		resp, err := c.admin.Broker(int(id)).Request(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return resp.(*kmsg.MetadataResponse), nil
+	}, nil, true)
+}
+
 func (c *Cluster) request(ctx context.Context, topics []string, all bool) (state, error) {
+	return c.requestFrom(ctx, func(ctx context.Context, req *kmsg.MetadataRequest) (*kmsg.MetadataResponse, error) {
+		return req.RequestWith(ctx, c.admin)
+	}, topics, all)
+}
+
+func (c *Cluster) requestFrom(ctx context.Context, send func(context.Context, *kmsg.MetadataRequest) (*kmsg.MetadataResponse, error), topics []string, all bool) (state, error) {
 	req := kmsg.NewPtrMetadataRequest()
 	if !all {
 		req.Topics = []kmsg.MetadataRequestTopic{}
@@ -45,7 +64,7 @@ func (c *Cluster) request(ctx context.Context, topics []string, all bool) (state
 		rt.Topic = kmsg.StringPtr(t)
 		req.Topics = append(req.Topics, rt)
 	}
-	resp, err := req.RequestWith(ctx, c.admin)
+	resp, err := send(ctx, req)
 	if err != nil {
 		return state{}, err
 	}
