@@ -31,7 +31,8 @@ type Cluster struct {
 	inst      *Install
 	log       *slog.Logger
 	dir       string
-	ownDir    bool // dir is a temporary directory Close removes
+	ownDir    bool   // dir is a temporary directory Close removes
+	archive   string // the class-data archive every JVM maps, or ""
 	clusterID string
 	brokers   []*node // index = node id
 	all       []*node // brokers, then the dedicated controller if any
@@ -70,6 +71,9 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
 	defer cancel()
+	if cfg.archiveOut == "" {
+		c.archive = ensureArchive(ctx, inst, c.log)
+	}
 	if err := c.start(ctx); err != nil {
 		// The nodes' logs stay for whoever reads the error, which
 		// names them.
@@ -413,6 +417,7 @@ func (c *Cluster) waitHealthy(ctx context.Context) error {
 // answer.
 func (c *Cluster) poll(ctx context.Context, what string, cond func(context.Context) (bool, string)) error {
 	last := ""
+	logged := time.Now()
 	for {
 		if err := c.checkAlive(); err != nil {
 			return err
@@ -425,6 +430,10 @@ func (c *Cluster) poll(ctx context.Context, what string, cond func(context.Conte
 		}
 		if why != "" {
 			last = why
+		}
+		if time.Since(logged) > 2*time.Second {
+			c.log.Debug("kafka: still waiting", "for", what, "last", last)
+			logged = time.Now()
 		}
 		select {
 		case <-ctx.Done():

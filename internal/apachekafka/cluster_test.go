@@ -3,6 +3,7 @@ package apachekafka
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -176,5 +177,24 @@ func TestStartReportsANodeThatDiesWithTheEndOfItsLog(t *testing.T) {
 				t.Errorf("Start = %v\nwant no Java stack frames", err)
 			}
 		})
+	}
+}
+
+// Start makes a class-data archive once per Java and jars, and the JVM
+// takes it: with sharing required (-Xshare:on), it maps the archive with
+// the brokers' classpath.
+func TestBrokersStartFromTheClassDataArchive(t *testing.T) {
+	c := startCluster(t, Config{Nodes: 1})
+	if c.archive == "" {
+		t.Fatal("no class-data archive")
+	}
+	if !slices.Contains(c.jvmOptions(128, t.TempDir()), "-XX:SharedArchiveFile="+c.archive) {
+		t.Errorf("JVM options %v do not map the archive", c.jvmOptions(128, t.TempDir()))
+	}
+	if err := checkArchive(c.inst, c.archive); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkArchive(c.inst, filepath.Join(t.TempDir(), "none.jsa")); err == nil {
+		t.Error("checkArchive accepted an archive that does not exist")
 	}
 }

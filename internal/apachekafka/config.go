@@ -66,6 +66,10 @@ type Config struct {
 	// Logger receives the launcher's events (nodes started, killed,
 	// faults). Nil discards them.
 	Logger *slog.Logger
+
+	// archiveOut, when set, makes the broker write a class-data archive
+	// there as it exits (see archive.go).
+	archiveOut string
 }
 
 // Defaults of Config.

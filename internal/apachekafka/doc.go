@@ -11,7 +11,10 @@
 // ${XDG_CACHE_HOME:-~/.cache}/huleedu/kafka-<Version>, or
 // $HULEEDU_KAFKA_HOME); Locate finds them without fetching. A missing
 // Java, Maven or jar is an error (ErrJavaNotFound, ErrFetch,
-// ErrNotFetched) that says what to install.
+// ErrNotFetched) that says what to install. The first Start on a machine
+// also makes, once, a class-data archive of the broker's classes next to
+// the jars (about 10s), which every later JVM maps instead of loading
+// its classes: a three-broker cluster starts in about half the time.
 //
 // # Cluster
 //

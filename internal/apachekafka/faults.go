@@ -364,11 +364,17 @@ func (c *Cluster) restore(ctx context.Context) error {
 	for _, n := range c.brokers {
 		n.proxy.Pass()
 	}
+	start := time.Now()
 	if err := c.waitHealthy(ctx); err != nil {
 		return err
 	}
+	c.log.Debug("kafka cluster healthy", "after", time.Since(start))
 	if restarted {
-		return c.electPreferred(ctx)
+		start = time.Now()
+		if err := c.electPreferred(ctx); err != nil {
+			return err
+		}
+		c.log.Debug("kafka leaders back on the preferred replicas", "after", time.Since(start))
 	}
 	return nil
 }

@@ -60,6 +60,9 @@ type Install struct {
 	Dir string
 	// Classpath lists the jars, in the order the JVM gets them.
 	Classpath []string
+	// fingerprint identifies this Java and these jars, for the name of
+	// their class-data archive (see archive.go).
+	fingerprint string
 }
 
 // CacheDir is where the jars of Version live:
@@ -93,7 +96,7 @@ const (
 // in CacheDir. It does not download anything: a missing piece is an error
 // wrapping ErrJavaNotFound or ErrNotFetched that says how to get it.
 func Locate() (*Install, error) {
-	java, major, err := findJava()
+	java, major, version, err := findJava()
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +108,7 @@ func Locate() (*Install, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Install{Java: java, JavaMajor: major, Dir: dir, Classpath: cp}, nil
+	return &Install{Java: java, JavaMajor: major, Dir: dir, Classpath: cp, fingerprint: fingerprint(java, version, dir)}, nil
 }
 
 // readClasspath reads dir's classpath file and checks that every jar it
@@ -158,7 +161,7 @@ func Fetch(ctx context.Context, progress io.Writer) (*Install, error) {
 	}
 	unlock, err := lockDir(ctx, dir)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrFetch, err)
 	}
 	defer unlock()
 	if inst, err := Locate(); !errors.Is(err, ErrNotFetched) {
@@ -224,11 +227,11 @@ func fetchInto(ctx context.Context, mvn, dir string) error {
 }
 
 // lockDir takes an exclusive lock on dir's lock file, waiting for
-// another fetcher until ctx ends.
+// another fetcher (or archive builder) until ctx ends.
 func lockDir(ctx context.Context, dir string) (unlock func(), err error) {
 	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrFetch, err)
+		return nil, err
 	}
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
@@ -237,45 +240,46 @@ func lockDir(ctx context.Context, dir string) (unlock func(), err error) {
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
 			f.Close()
-			return nil, fmt.Errorf("%w: lock %s: %w", ErrFetch, f.Name(), err)
+			return nil, fmt.Errorf("lock %s: %w", f.Name(), err)
 		}
 		select {
 		case <-ctx.Done():
 			f.Close()
-			return nil, fmt.Errorf("%w: waiting for another fetch into %s: %w", ErrFetch, dir, ctx.Err())
+			return nil, fmt.Errorf("waiting for the lock on %s: %w", dir, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
 
 // findJava returns $JAVA_HOME/bin/java when JAVA_HOME is set, else java
-// on PATH, with its feature release, which must be at least minJava.
-func findJava() (string, int, error) {
+// on PATH, with its feature release, which must be at least minJava, and
+// what its -version says.
+func findJava() (string, int, string, error) {
 	java := ""
 	if home := os.Getenv("JAVA_HOME"); home != "" {
 		java = filepath.Join(home, "bin", "java")
 		if _, err := os.Stat(java); err != nil {
-			return "", 0, fmt.Errorf("%w: JAVA_HOME is %s but %s does not exist: %s", ErrJavaNotFound, home, java, javaHint)
+			return "", 0, "", fmt.Errorf("%w: JAVA_HOME is %s but %s does not exist: %s", ErrJavaNotFound, home, java, javaHint)
 		}
 	} else {
 		p, err := exec.LookPath("java")
 		if err != nil {
-			return "", 0, fmt.Errorf("%w: no java on PATH and JAVA_HOME is not set: %s", ErrJavaNotFound, javaHint)
+			return "", 0, "", fmt.Errorf("%w: no java on PATH and JAVA_HOME is not set: %s", ErrJavaNotFound, javaHint)
 		}
 		java = p
 	}
 	out, err := exec.Command(java, "-version").CombinedOutput()
 	if err != nil {
-		return "", 0, fmt.Errorf("%w: %s -version: %w: %s", ErrJavaNotFound, java, err, tail(string(out), 5))
+		return "", 0, "", fmt.Errorf("%w: %s -version: %w: %s", ErrJavaNotFound, java, err, tail(string(out), 5))
 	}
 	major, ok := javaMajor(string(out))
 	if !ok {
-		return "", 0, fmt.Errorf("%w: cannot read the version of %s from %q: %s", ErrJavaNotFound, java, tail(string(out), 3), javaHint)
+		return "", 0, "", fmt.Errorf("%w: cannot read the version of %s from %q: %s", ErrJavaNotFound, java, tail(string(out), 3), javaHint)
 	}
 	if major < minJava {
-		return "", 0, fmt.Errorf("%w: %s is Java %d: %s", ErrJavaNotFound, java, major, javaHint)
+		return "", 0, "", fmt.Errorf("%w: %s is Java %d: %s", ErrJavaNotFound, java, major, javaHint)
 	}
-	return java, major, nil
+	return java, major, string(out), nil
 }
 
 var javaVersionRE = regexp.MustCompile(`version "([0-9]+)(?:\.([0-9]+))?`)

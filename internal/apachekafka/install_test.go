@@ -76,7 +76,7 @@ func TestJavaMajorReadsBothVersionSchemes(t *testing.T) {
 }
 
 func TestLocateWithoutJarsSaysHowToFetchThem(t *testing.T) {
-	if _, _, err := findJava(); err != nil {
+	if _, _, _, err := findJava(); err != nil {
 		t.Skip(err)
 	}
 	dir := t.TempDir()
@@ -88,7 +88,7 @@ func TestLocateWithoutJarsSaysHowToFetchThem(t *testing.T) {
 }
 
 func TestLocateNoticesAMissingJar(t *testing.T) {
-	if _, _, err := findJava(); err != nil {
+	if _, _, _, err := findJava(); err != nil {
 		t.Skip(err)
 	}
 	dir := t.TempDir()

@@ -229,9 +229,9 @@ func (c *Cluster) saslProps() map[string]string {
 
 // jvmOptions are the options of every JVM the launcher starts, tuned for
 // start-up time on a small machine: one GC thread (SerialGC), the quick
-// C1 compiler only, the JDK's class-data archive, no perf-data file in
-// /tmp, and a temporary directory (for snappy and zstd's native
-// libraries) inside the node's.
+// C1 compiler only, the broker's class-data archive (archive.go) or the
+// JDK's, no perf-data file in /tmp, and a temporary directory (for snappy
+// and zstd's native libraries) inside the node's.
 func (c *Cluster) jvmOptions(heapMB int, tmp string) []string {
 	opts := []string{
 		fmt.Sprintf("-Xmx%dm", heapMB),
@@ -245,6 +245,9 @@ func (c *Cluster) jvmOptions(heapMB int, tmp string) []string {
 		"-Dorg.slf4j.simpleLogger.defaultLogLevel=" + c.cfg.LogLevel,
 		"-Dorg.slf4j.simpleLogger.showDateTime=true",
 		"-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS",
+	}
+	if c.archive != "" {
+		opts = append(opts, "-XX:SharedArchiveFile="+c.archive)
 	}
 	return append(opts, c.cfg.JVMOptions...)
 }
@@ -267,7 +270,11 @@ func (c *Cluster) java(n *node, heapMB int, main string, args ...string) (*exec.
 	if err != nil {
 		return nil, nil, err
 	}
-	argv := append(c.jvmOptions(heapMB, tmp), "-cp", strings.Join(c.inst.Classpath, string(os.PathListSeparator)), main)
+	argv := c.jvmOptions(heapMB, tmp)
+	if main == "kafka.Kafka" && c.cfg.archiveOut != "" {
+		argv = append(argv, "-XX:ArchiveClassesAtExit="+c.cfg.archiveOut)
+	}
+	argv = append(argv, "-cp", strings.Join(c.inst.Classpath, string(os.PathListSeparator)), main)
 	cmd := exec.Command(c.inst.Java, append(argv, args...)...)
 	cmd.Dir = n.dir
 	cmd.Stdout, cmd.Stderr = log, log
