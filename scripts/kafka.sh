@@ -4,8 +4,12 @@
 # from Maven Central, in a cache outside the repository.
 #
 #   scripts/kafka.sh fetch   # fetch the jars once (needs Java 17+ and Maven)
+#   scripts/kafka.sh ensure  # install Java and Maven with apt-get when missing, then fetch
 #   scripts/kafka.sh path    # print the cache directory
 #   scripts/kafka.sh clean   # remove it
+#
+# ensure is what scripts/test.sh runs, so that CI's clean machines run the
+# real-Kafka tests too; installing needs root (or sudo) and apt-get.
 #
 # The cache is $HULEEDU_KAFKA_HOME, else
 # ${XDG_CACHE_HOME:-~/.cache}/huleedu/kafka-<version>; the Go package
@@ -18,7 +22,43 @@ pom=internal/apachekafka/pom.xml
 version=$(sed -n '/<artifactId>kafka_2.13<\/artifactId>/{n;s/.*<version>\(.*\)<\/version>.*/\1/p;}' "$pom")
 dir=${HULEEDU_KAFKA_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/huleedu/kafka-$version}
 
-case "${1:-}" in
+# as_root runs its arguments as root: directly when we are root, else with sudo.
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    echo "kafka.sh: installing $* needs root or sudo" >&2
+    exit 1
+  fi
+}
+
+# ensure_tools installs Debian's OpenJDK 17 and Maven when java or mvn is
+# missing.
+ensure_tools() {
+  local pkgs=()
+  if ! command -v java >/dev/null 2>&1 && [ -z "${JAVA_HOME:-}" ]; then
+    pkgs+=(openjdk-17-jre-headless)
+  fi
+  command -v mvn >/dev/null 2>&1 || pkgs+=(maven)
+  [ ${#pkgs[@]} -eq 0 ] && return 0
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "kafka.sh: ${pkgs[*]} missing and apt-get is not available: install Java 17+ and Maven" >&2
+    exit 1
+  fi
+  echo "installing ${pkgs[*]} (Debian packages) for Apache Kafka"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
+}
+
+cmd=${1:-}
+if [ "$cmd" = ensure ]; then
+  ensure_tools
+  cmd=fetch
+fi
+
+case "$cmd" in
 fetch)
   if [ -s "$dir/classpath" ]; then
     echo "Apache Kafka $version: jars already in $dir"
@@ -64,7 +104,7 @@ clean)
   rm -rf "$dir"
   ;;
 *)
-  echo "usage: scripts/kafka.sh fetch|path|clean" >&2
+  echo "usage: scripts/kafka.sh fetch|ensure|path|clean" >&2
   exit 2
   ;;
 esac

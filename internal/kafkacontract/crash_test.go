@@ -211,8 +211,11 @@ func TestPublisherKilledMidOutageLeavesASpoolTheNextProcessDelivers(t *testing.T
 
 	delivered := readTopic(t, c, topic)
 	v := check(accepted, delivered)
-	t.Logf("%d accepted by two processes, %d delivered, %d duplicates", v.accepted, v.delivered, v.duplicates)
-	if v.lost > 0 || v.reordered > 0 || v.unaccepted > 0 {
-		t.Fatalf("%d lost (first %s), %d reordered (first %s), %d never accepted", v.lost, v.lostFirst, v.reordered, v.reorderedFirst, v.unaccepted)
+	// A record the first process had queued but not yet reported when it
+	// died is delivered too: its caller was never told either way.
+	t.Logf("%d accepted by two processes, %d delivered, %d duplicates, %d delivered whose acceptance the first process did not live to report",
+		v.accepted, v.delivered, v.duplicates, v.unaccepted)
+	if v.lost > 0 || v.reordered > 0 {
+		t.Fatalf("%d lost (first %s), %d reordered (first %s)", v.lost, v.lostFirst, v.reordered, v.reorderedFirst)
 	}
 }

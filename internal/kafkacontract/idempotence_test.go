@@ -1,7 +1,6 @@
 package kafkacontract
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -15,7 +14,10 @@ import (
 // stall on OUT_OF_ORDER_SEQUENCE_NUMBER or another sequence error, and
 // nothing may be reordered (runScenario and lane.verify check both).
 // The outage longer than the publish timeout is
-// TestWholeClusterDownAndBack.
+// TestWholeClusterDownAndBack; the broker restart, whose producer state
+// Kafka rebuilds from its log after the SIGKILL before it leads again,
+// TestBrokerKilledAndRestartedOnItsData and
+// TestLeaderOfThePublishedPartitionKilled.
 
 // A backlog is being replayed, eight batches in flight, when the leader
 // of the replayed partition dies: the batches in flight to it time out,
@@ -41,30 +43,5 @@ func TestLeaderKilledWhileTheBacklogIsReplayed(t *testing.T) {
 				t.Fatal(err)
 			}
 		},
-	})
-}
-
-// The leader of the published partition is SIGKILLed and started again at
-// once: batches in flight to it are lost with the process, and the
-// producer's next batches meet a broker that rebuilt its producers'
-// sequence state from its log, whether or not the controller fenced it
-// meanwhile (3s; a JVM takes about as long to start).
-func TestLeaderKilledAndRestartedAtOnce(t *testing.T) {
-	runScenario(t, scenario{
-		inject: func(t *testing.T, c *apachekafka.Cluster, lanes []*lane) {
-			t.Helper()
-			leaders, err := c.Leaders(context.Background(), lanes[0].topic)
-			if err != nil {
-				t.Fatal(err)
-			}
-			id := leaders[keyPartition(lanes[0].topic, "key-0")]
-			if err := c.Kill(id); err != nil {
-				t.Fatal(err)
-			}
-			if err := c.Restart(context.Background(), id); err != nil {
-				t.Fatal(err)
-			}
-		},
-		hold: time.Millisecond, // the fault is over when inject returns
 	})
 }

@@ -13,7 +13,7 @@ import (
 // this long after each record: steady traffic, as a service's.
 const (
 	publishersPerLane = 3
-	publishPace       = 2 * time.Millisecond
+	publishPace       = 4 * time.Millisecond
 )
 
 // scenario is one fault under steady publishing.
