@@ -1,13 +1,30 @@
 package bench
 
 import (
+	"fmt"
+	"os"
 	"testing"
 
 	"go.uber.org/goleak"
 )
 
 // TestMain checks that the benchmarks leave no goroutine behind: every
-// cluster, client, bus and spool they start must be closed.
+// cluster, client, bus and spool they start must be closed. The Apache
+// Kafka cluster, shared by all the benchmarks that use it, is closed
+// first.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(apacheClosing{m})
+}
+
+// apacheClosing runs the tests and benchmarks and then closes the shared
+// Apache Kafka cluster, before goleak looks for goroutines.
+type apacheClosing struct{ m *testing.M }
+
+func (a apacheClosing) Run() int {
+	code := a.m.Run()
+	if err := closeApache(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		code = 1
+	}
+	return code
 }

@@ -39,8 +39,8 @@ type check struct {
 	TargetProcs int
 }
 
-// checks are the targets of issues 2 ("Tests and benchmarks") and 3
-// ("Benchmarks"). The breaker targets apply on 2 CPUs.
+// checks are the targets of issues 2 ("Tests and benchmarks"), 3
+// ("Benchmarks") and 19 (real Apache Kafka). The breaker targets apply on 2 CPUs.
 var checks = []check{
 	{Label: "breaker default, serial", Ours: "Breaker/default/ours", Baseline: "Breaker/default/gobreaker", BaseName: "gobreaker", Unit: "ns/op", Kind: ratioAtMost, Limit: 0.1, TargetProcs: 2},
 	{Label: "breaker default, serial", Ours: "Breaker/default/ours", Baseline: "Breaker/default/failsafe", BaseName: "failsafe-go", Unit: "ns/op", Kind: ratioInfo},
@@ -69,4 +69,11 @@ var checks = []check{
 	{Label: "drain rate after recovery", Ours: "Drain", Unit: "resilient-records/s", BaseUnit: "raw-records/s", BaseName: "raw franz-go", RatioUnit: "ratio", Kind: ratioAtLeast, Limit: 0.8},
 	{Label: "RSS while appending 1 GiB", Ours: "SpoolRSS", Unit: "append-peak-MiB", Kind: valueAtMost, Limit: 100},
 	{Label: "RSS while draining 1 GiB", Ours: "SpoolRSS", Unit: "drain-peak-MiB", Kind: valueAtMost, Limit: 100},
+
+	// Issue 19: the same comparisons on Apache Kafka (3 brokers, RF 3,
+	// min.insync.replicas 2), and how soon a replay follows the cluster's
+	// return: at most the breaker's recovery timeout (2s) plus 1s.
+	{Label: "Apache Kafka: healthy publish throughput", Ours: "ApacheHealthy", Unit: "resilient-records/s", BaseUnit: "raw-records/s", BaseName: "raw franz-go", RatioUnit: "ratio", Kind: ratioAtLeast, Limit: 0.97},
+	{Label: "Apache Kafka: drain rate after recovery", Ours: "ApacheDrain", Unit: "resilient-records/s", BaseUnit: "raw-records/s", BaseName: "raw franz-go", RatioUnit: "ratio", Kind: ratioAtLeast, Limit: 0.9},
+	{Label: "Apache Kafka: cluster back to first replayed record, ms", Ours: "ApacheRecovery", Unit: "return-to-replay-ms", Kind: valueAtMost, Limit: 3000},
 }
