@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -196,5 +197,61 @@ func TestBrokersStartFromTheClassDataArchive(t *testing.T) {
 	}
 	if err := checkArchive(c.inst, filepath.Join(t.TempDir(), "none.jsa")); err == nil {
 		t.Error("checkArchive accepted an archive that does not exist")
+	}
+}
+
+// In combined mode the controller quorum is every node: with two of three
+// down it is lost, so nothing shrinks the survivor's in-sync replicas and
+// an acks=all produce gets no NOT_ENOUGH_REPLICAS, only a timeout. (Why
+// FaultNotEnoughReplicas needs Config.DedicatedController.) Heal brings
+// the quorum back.
+func TestTwoOfThreeCombinedNodesDownLoseTheQuorum(t *testing.T) {
+	c := startCluster(t, Config{Nodes: 3, Partitions: 3, Topics: []string{testTopic}})
+	leaders, err := c.Leaders(context.Background(), testTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p0 := int32(-1)
+	for p, l := range leaders {
+		if l == 0 {
+			p0 = p
+		}
+	}
+	if p0 < 0 {
+		t.Fatalf("broker 0 leads none of %v", leaders)
+	}
+	cl := newClient(t, c, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProduceRequestTimeout(time.Second))
+	produceTo := func(within time.Duration) error {
+		ctx, cancel := context.WithTimeout(context.Background(), within)
+		defer cancel()
+		return cl.ProduceSync(ctx, &kgo.Record{Topic: testTopic, Partition: p0, Value: []byte("v")}).FirstErr()
+	}
+	if err := produceTo(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Kill(1); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Kill(2); err != nil {
+		t.Fatal(err)
+	}
+	// Well past the 3s after which a controller would have fenced them.
+	err = produceTo(6 * time.Second)
+	if err == nil || errors.Is(err, kerr.NotEnoughReplicas) {
+		t.Fatalf("produce with the quorum lost: %v, want a timeout and no NOT_ENOUGH_REPLICAS", err)
+	}
+	st, err := c.stateAt(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if isr := st.topics[testTopic][p0].isr; len(isr) != 3 {
+		t.Errorf("in sync %v: want all three still, with no controller to shrink them", isr)
+	}
+	// Heal restarts what Kill stopped, though no fault was active.
+	if err := c.Heal(); err != nil {
+		t.Fatal(err)
+	}
+	if err := produceTo(30 * time.Second); err != nil {
+		t.Fatalf("produce once the nodes are back: %v", err)
 	}
 }

@@ -8,7 +8,7 @@ import (
 
 // The node controls below act on one node at once and leave the rest to
 // the caller; Fault and Heal are built from them. They do not change
-// Active: a Heal after them restores every node all the same.
+// Active, and Heal after them restores every node all the same.
 
 // Kill SIGKILLs node id (a broker, or the dedicated controller, id
 // Nodes) and waits until the process is gone. Killing a dead node is a

@@ -331,18 +331,19 @@ func (c *Cluster) waitShrunk(ctx context.Context, survivor int32) error {
 // all its replicas in sync, and leadership is back on the preferred
 // replicas (after a restart; Kafka would take five minutes to move it
 // back on its own). If that does not happen within Config.StartTimeout
-// the fault stays active and Heal can be called again. Heal without a
-// fault is a no-op.
+// the fault stays active and Heal can be called again. Heal restores nodes
+// that Kill or Pause stopped as well; without a fault and with every node
+// running it is a no-op.
 func (c *Cluster) Heal() error {
 	c.ctl.Lock()
 	defer c.ctl.Unlock()
 	c.mu.Lock()
-	closed, active := c.closed, c.active
+	closed, active, whole := c.closed, c.active, c.wholeLocked()
 	c.mu.Unlock()
 	if closed {
 		return ErrClosed
 	}
-	if active == FaultNone {
+	if active == FaultNone && whole {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.StartTimeout)
@@ -377,6 +378,17 @@ func (c *Cluster) restore(ctx context.Context) error {
 		c.log.Debug("kafka leaders back on the preferred replicas", "after", time.Since(start))
 	}
 	return nil
+}
+
+// wholeLocked reports whether every node runs and none is stopped. mu is
+// held.
+func (c *Cluster) wholeLocked() bool {
+	for _, n := range c.all {
+		if !n.running() || n.paused {
+			return false
+		}
+	}
+	return true
 }
 
 // revive continues every stopped node and starts every dead one. It
