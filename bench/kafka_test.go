@@ -33,9 +33,12 @@ const (
 // ResilientBus gets its records already encoded (PublishRecord), as raw
 // franz-go does, so that envelope encoding, which the raw client would not
 // do, is not counted against the bus.
-func BenchmarkKafkaHealthy(b *testing.B) {
+func BenchmarkKafkaHealthy(b *testing.B) { benchmarkHealthy(b, newCluster(b)) }
+
+// benchmarkHealthy is BenchmarkKafkaHealthy on the cluster at addrs, which
+// has the benchmark topic.
+func benchmarkHealthy(b *testing.B, addrs []string) {
 	ctx := context.Background()
-	addrs := newCluster(b)
 	cl := rawClient(b, addrs)
 	cb, err := resilience.NewCircuitBreaker(resilience.Settings{Name: "kafka"})
 	if err != nil {
@@ -82,9 +85,12 @@ const drainBatch = 500
 //
 // Run it with a fixed count (-benchtime 100000x): the fill is not timed,
 // so a time-based benchtime would run far longer than it says.
-func BenchmarkDrain(b *testing.B) {
+func BenchmarkDrain(b *testing.B) { benchmarkDrain(b, newCluster(b)) }
+
+// benchmarkDrain is BenchmarkDrain on the cluster at addrs, which has the
+// benchmark topic.
+func benchmarkDrain(b *testing.B, addrs []string) {
 	ctx := context.Background()
-	addrs := newCluster(b)
 	cl := rawClient(b, addrs)
 	cb := openBreaker(b)
 	bus := newResilient(b, newKafkaBus(b, addrs), cb, openDisk(b, spoolBytes(drainRound)+1<<20, nil), time.Millisecond)

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/huleedu/huleedu/internal/netfault"
 )
 
 // Config describes an embedded cluster. The zero value is a three-broker
@@ -49,7 +51,7 @@ var ErrClosed = errors.New("embeddedkafka: cluster closed")
 // use.
 type Cluster struct {
 	cfg   Config
-	ports []*port // one per broker, in node id order; fixed for the life of the Cluster
+	ports []*netfault.Port // one per broker, in node id order; fixed for the life of the Cluster
 
 	// mu guards the fields below and serialises Fault, Heal and Close.
 	mu     sync.Mutex
@@ -79,7 +81,7 @@ func Start(cfg Config) (*Cluster, error) {
 	}
 	c := &Cluster{cfg: cfg, active: FaultNone}
 	for range cfg.Brokers {
-		p, err := newPort()
+		p, err := netfault.Listen()
 		if err != nil {
 			c.closePorts()
 			return nil, fmt.Errorf("embeddedkafka: listen: %w", err)
@@ -116,7 +118,7 @@ func (c *Cluster) startKfake() (*kfake.Cluster, error) {
 		}
 		p := c.ports[next]
 		next++
-		return p.attach(), nil
+		return p.Attach(), nil
 	}
 	opts := []kfake.Opt{
 		kfake.NumBrokers(len(c.ports)),
@@ -151,7 +153,7 @@ func (c *Cluster) startKfake() (*kfake.Cluster, error) {
 func (c *Cluster) Addrs() []string {
 	addrs := make([]string, len(c.ports))
 	for i, p := range c.ports {
-		addrs[i] = p.addr()
+		addrs[i] = p.Addr()
 	}
 	return addrs
 }
@@ -185,7 +187,7 @@ func (c *Cluster) Close() {
 
 func (c *Cluster) closePorts() {
 	for _, p := range c.ports {
-		p.close()
+		p.Close()
 	}
 }
 

@@ -9,7 +9,8 @@
 // Every broker listens on a loopback port that the Cluster owns for its
 // whole life. kfake gets its listeners through kfake.ListenFn, so every
 // connection a client opens, to a bootstrap address or to an address from
-// metadata, passes through the fault layer. The faults are what a client
+// metadata, passes through the fault layer (package internal/netfault,
+// which the Apache Kafka launcher shares). The faults are what a client
 // sees on the wire, not mocks:
 //
 //	cut          every connection reset (RST), new ones reset at once

@@ -11,6 +11,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/huleedu/huleedu/internal/netfault"
 )
 
 // FaultKind names a fault the cluster can inject.
@@ -141,15 +143,15 @@ func (c *Cluster) Fault(kind FaultKind, opts ...FaultOpt) error {
 		return nil
 	case FaultCut:
 		for _, p := range c.targetPorts(f) {
-			p.transition(modeCut, 0, true)
+			p.Cut()
 		}
 	case FaultBlackhole:
 		for _, p := range c.targetPorts(f) {
-			p.transition(modeBlackhole, 0, false)
+			p.Blackhole()
 		}
 	case FaultSlow:
 		for _, p := range c.targetPorts(f) {
-			p.transition(modeSlow, f.delay, false)
+			p.Slow(f.delay)
 		}
 	case FaultError:
 		c.errH = c.kf.Fault(kfake.Fault{
@@ -165,7 +167,7 @@ func (c *Cluster) Fault(kind FaultKind, opts ...FaultOpt) error {
 		// kfake closes the connections it served; reset any that
 		// were still being handed over.
 		for _, p := range c.ports {
-			p.dropAll()
+			p.DropAll()
 		}
 	case FaultLeaderMove:
 		m, err := startLeaderMover(c.kf, c.Addrs(), len(c.ports), f)
@@ -199,11 +201,11 @@ func (c *Cluster) checkFaultConfig(kind FaultKind, f faultConfig) error {
 	return nil
 }
 
-func (c *Cluster) targetPorts(f faultConfig) []*port {
+func (c *Cluster) targetPorts(f faultConfig) []*netfault.Port {
 	if len(f.brokers) == 0 {
 		return c.ports
 	}
-	ports := make([]*port, 0, len(f.brokers))
+	ports := make([]*netfault.Port, 0, len(f.brokers))
 	for _, n := range f.brokers {
 		ports = append(ports, c.ports[n])
 	}
@@ -234,13 +236,10 @@ func (c *Cluster) Heal() error {
 // kfake stopped (Heal restarts it; Close does not need it).
 func (c *Cluster) stopFaultLocked() {
 	switch c.active {
-	case FaultCut, FaultSlow:
+	case FaultCut, FaultSlow, FaultBlackhole:
+		// Pass drops what a blackhole held (see netfault.Port.Pass).
 		for _, p := range c.targetPorts(c.fopts) {
-			p.transition(modePass, 0, false)
-		}
-	case FaultBlackhole:
-		for _, p := range c.targetPorts(c.fopts) {
-			p.transition(modePass, 0, true)
+			p.Pass()
 		}
 	case FaultError:
 		c.errH.Remove()

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/huleedu/huleedu/event"
@@ -303,6 +304,14 @@ func (b *KafkaBus) recordContext(ctx context.Context) (context.Context, context.
 // timeout, whose deadline it was.
 func (b *KafkaBus) produceError(ctx context.Context, r *kgo.Record, err error) *ProduceError {
 	classified, retriable := classify(err)
+	if r.Partition >= 0 && errors.Is(err, kerr.UnknownTopicOrPartition) {
+		// franz-go gave the record a partition, so the metadata lists
+		// the topic: the partition's leader has not created its log
+		// yet. Kafka answers so for a moment after a topic is created
+		// (kfake never does); the topic is there.
+		classified = fmt.Errorf("%w: the leader of partition %d does not serve it yet: %w", ErrUnavailable, r.Partition, err)
+		retriable = true
+	}
 	if errors.Is(classified, ErrUnknownOutcome) && !errors.Is(err, ErrUnknownOutcome) {
 		// The caller's context, or else ours: its deadline, or the
 		// delivery timeout franz-go applies just before it.

@@ -9,6 +9,11 @@
 #   BENCH_LARGE=1 scripts/bench.sh    # + RSS while 1 GiB is spooled (writes 1 GiB, ~30 s more)
 #   BENCH_QUICK=1 scripts/bench.sh    # one short run of each, to check that everything works
 #   BENCH_OUT=raw.txt scripts/bench.sh  # keep the raw go test output
+#   BENCH_APACHE=0 scripts/bench.sh   # without the Apache Kafka group (~3 minutes of the run)
+#
+# The Apache Kafka group runs the Kafka comparisons on a real 3-broker
+# cluster (internal/apachekafka); its jars are fetched with Maven on first
+# use, and without Java those benchmarks are skipped, saying why.
 #
 # A full run (not BENCH_QUICK) also writes the targets' table, headed by the
 # machine, the date and the Go version, into docs/benchmarks.md between its
@@ -32,10 +37,12 @@ if [ "${BENCH_QUICK:-}" = 1 ]; then
   breaker_count=1 breaker_time=100ms kafka_count=1
   healthy=20000x latency=5000x spool=20000x fsync=200x drain=25000x
   outbox_enqueue=2000x outbox_relay=20000x outbox_ack=500x outbox_watermill=5000x
+  apache=20000x apache_recovery=1x
 else
   breaker_count=5 breaker_time=1s kafka_count=3
   healthy=200000x latency=50000x spool=200000x fsync=2000x drain=200000x
   outbox_enqueue=20000x outbox_relay=200000x outbox_ack=5000x outbox_watermill=50000x
+  apache=100000x apache_recovery=8x
 fi
 
 run() {
@@ -64,6 +71,13 @@ run -bench '^BenchmarkOutboxCommitToAck$' -count "$kafka_count" -benchtime "$out
 run -bench '^BenchmarkOutboxWatermill$' -count "$kafka_count" -benchtime "$outbox_watermill"
 if [ "${BENCH_LARGE:-}" = 1 ]; then
   run -bench '^BenchmarkSpoolRSS$' -count 1 -benchtime 1x
+fi
+
+# Apache Kafka group: each go test run starts one cluster for all its
+# benchmarks.
+if [ "${BENCH_APACHE:-1}" != 0 ]; then
+  run -bench '^BenchmarkApache(Healthy|Drain)$' -count "$kafka_count" -benchtime "$apache"
+  run -bench '^BenchmarkApacheRecovery$' -count "$kafka_count" -benchtime "$apache_recovery"
 fi
 
 echo

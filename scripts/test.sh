@@ -32,6 +32,13 @@ staticcheck ./...
 step "PostgreSQL for the database tests (installs Debian's postgresql package when missing)"
 bash scripts/postgres.sh
 
+# The real-Kafka tests and benchmarks (internal/apachekafka,
+# internal/kafkacontract, bench) skip without Java and the broker's jars;
+# here they are installed and fetched when missing, and required to run.
+step "Apache Kafka for the real-Kafka tests (installs Java and Maven when missing, fetches the jars once)"
+bash scripts/kafka.sh ensure
+export HULEEDU_KAFKA_REQUIRED=1
+
 if [ -f bench/go.mod ]; then
   # Each benchmark runs once, so a broken one fails here rather than in
   # scripts/bench.sh; the measurements are scripts/bench.sh's job.

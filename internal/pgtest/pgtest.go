@@ -47,8 +47,9 @@ func server() (admin string, s *Server, err error) {
 
 // Main runs the package's tests, stops the private server if one was
 // started, checks that no goroutine leaked (goleak), and exits with the
-// tests' status. Call it from TestMain.
-func Main(m *testing.M) {
+// tests' status. Call it from TestMain with the *testing.M, or with a
+// wrapper whose Run also closes other shared servers.
+func Main(m interface{ Run() int }) {
 	code := m.Run()
 	if shared.started.Load() && shared.server != nil {
 		if err := shared.server.Close(); err != nil {

@@ -39,9 +39,9 @@ type check struct {
 	TargetProcs int
 }
 
-// checks are the project's performance targets (issues 2, 3, 15 and 16),
-// each ours against a baseline measured in the same run where there is
-// one. The breaker targets apply on 2 CPUs.
+// checks are the project's performance targets (issues 2, 3, 15, 16 and
+// 19), each ours against a baseline measured in the same run where there
+// is one. The breaker targets apply on 2 CPUs.
 var checks = []check{
 	{Label: "breaker default, serial", Ours: "Breaker/default/ours", Baseline: "Breaker/default/gobreaker", BaseName: "gobreaker", Unit: "ns/op", Kind: ratioAtMost, Limit: 0.1, TargetProcs: 2},
 	{Label: "breaker default, serial", Ours: "Breaker/default/ours", Baseline: "Breaker/default/failsafe", BaseName: "failsafe-go", Unit: "ns/op", Kind: ratioInfo},
@@ -82,4 +82,11 @@ var checks = []check{
 	{Label: "outbox commit-to-ack with NOTIFY, p50", Ours: "OutboxCommitToAck", Unit: "p50-µs", Kind: valueInfo},
 	{Label: "outbox commit-to-ack with NOTIFY, p99", Ours: "OutboxCommitToAck", Unit: "p99-µs", Kind: valueAtMost, Limit: 50_000},
 	{Label: "outbox relay vs watermill-sql forwarder", Ours: "OutboxWatermill", Unit: "outbox-records/s", BaseUnit: "watermill-records/s", BaseName: "watermill-sql forwarder", RatioUnit: "ratio", Kind: ratioInfo},
+
+	// Issue 19: the same comparisons on Apache Kafka (3 brokers, RF 3,
+	// min.insync.replicas 2), and how soon a replay follows the cluster's
+	// return: at most the breaker's recovery timeout (2s) plus 1s.
+	{Label: "Apache Kafka: healthy publish throughput", Ours: "ApacheHealthy", Unit: "resilient-records/s", BaseUnit: "raw-records/s", BaseName: "raw franz-go", RatioUnit: "ratio", Kind: ratioAtLeast, Limit: 0.97},
+	{Label: "Apache Kafka: drain rate after recovery", Ours: "ApacheDrain", Unit: "resilient-records/s", BaseUnit: "raw-records/s", BaseName: "raw franz-go", RatioUnit: "ratio", Kind: ratioAtLeast, Limit: 0.9},
+	{Label: "Apache Kafka: cluster back to first replayed record, ms", Ours: "ApacheRecovery", Unit: "return-to-replay-ms", Kind: valueAtMost, Limit: 3000},
 }
