@@ -92,9 +92,9 @@ type CircuitBreaker struct {
 	delivering  bool
 }
 
-// NewCircuitBreaker returns a closed breaker. Invalid settings return a
-// *SettingsError (errors.Is(err, ErrInvalidSettings)) naming the field and
-// the accepted range.
+// NewCircuitBreaker returns a closed breaker. Invalid settings, including
+// an empty Name, return a *SettingsError (errors.Is(err,
+// ErrInvalidSettings)) naming the field and the accepted range.
 func NewCircuitBreaker(s Settings) (*CircuitBreaker, error) {
 	eff, err := s.withDefaults()
 	if err != nil {

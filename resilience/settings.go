@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"time"
+	"unicode/utf8"
 )
 
 // Defaults applied to zero-valued Settings fields.
@@ -33,8 +34,12 @@ const (
 // takes the default named in its comment. NewCircuitBreaker rejects negative
 // or out-of-range values with a *SettingsError naming the field.
 type Settings struct {
-	// Name identifies the breaker in errors, snapshots, metrics and the
-	// Registry.
+	// Name identifies the breaker in errors, snapshots, metrics (the
+	// circuit_name label) and the Registry. Required: a non-empty, valid
+	// UTF-8 string, by convention "<service>.<dependency>". There is no
+	// default, because a generated one would either collide between
+	// breakers or change between restarts, breaking the dashboards and
+	// alerts that select on it.
 	Name string
 
 	// FailureThreshold is the number of consecutive failures (in the closed
@@ -186,8 +191,12 @@ type SettingsError struct {
 }
 
 // Error returns e.g.
-// "resilience: Settings.FailureThreshold = -1: must be >= 0 (0 means default 5)".
+// "resilience: Settings.FailureThreshold = -1: must be >= 0 (0 means default 5)"
+// (string values are quoted).
 func (e *SettingsError) Error() string {
+	if v, ok := e.Value.(string); ok {
+		return fmt.Sprintf("resilience: Settings.%s = %q: %s", e.Field, v, e.Rule)
+	}
 	return fmt.Sprintf("resilience: Settings.%s = %v: %s", e.Field, e.Value, e.Rule)
 }
 
@@ -203,6 +212,12 @@ func invalid(field string, value any, rule string) error {
 // reported.
 func (s Settings) withDefaults() (Settings, error) {
 	const maxCount = math.MaxInt32
+	if s.Name == "" {
+		return s, invalid("Name", s.Name, "must not be empty: it names the breaker in errors, snapshots and the circuit_name metric label")
+	}
+	if !utf8.ValidString(s.Name) {
+		return s, invalid("Name", s.Name, "must be valid UTF-8: it is exported as a Prometheus label value")
+	}
 	counts := []struct {
 		name string
 		v    *int

@@ -17,6 +17,10 @@ func TestNewCircuitBreakerRejectsInvalidSettings(t *testing.T) {
 		field    string
 		wantMsg  string
 	}{
+		{"empty name", Settings{}, "Name",
+			`resilience: Settings.Name = "": must not be empty: it names the breaker in errors, snapshots and the circuit_name metric label`},
+		{"name not UTF-8", Settings{Name: "kafka\xff"}, "Name",
+			`resilience: Settings.Name = "kafka\xff": must be valid UTF-8: it is exported as a Prometheus label value`},
 		{"negative failure threshold", Settings{FailureThreshold: -1}, "FailureThreshold",
 			"resilience: Settings.FailureThreshold = -1: must be between 0 and 2147483647 (0 means default 5)"},
 		{"failure threshold beyond int32", Settings{FailureThreshold: math.MaxInt32 + 1}, "FailureThreshold", ""},
@@ -50,6 +54,9 @@ func TestNewCircuitBreakerRejectsInvalidSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.field != "Name" {
+				tt.settings.Name = "x"
+			}
 			cb, err := NewCircuitBreaker(tt.settings)
 			if err == nil {
 				t.Fatalf("NewCircuitBreaker accepted %+v", tt.settings)
@@ -119,6 +126,7 @@ func TestWindowDefaultsDependOnWindowType(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			tt.settings.Name = "x"
 			cb, err := NewCircuitBreaker(tt.settings)
 			if err != nil {
 				t.Fatal(err)
