@@ -90,6 +90,7 @@ type CircuitBreaker struct {
 	listeners   []*listener // copy-on-write
 	pending     []stateEvent
 	delivering  bool
+	closedBase  Counts // Totals when the circuit last closed, kept for ReadyToTrip
 }
 
 // NewCircuitBreaker returns a closed breaker. Invalid settings, including

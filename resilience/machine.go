@@ -159,6 +159,8 @@ func (cb *CircuitBreaker) closedSuccess(w uint64, slow bool, now int64) {
 func (cb *CircuitBreaker) closedFailure(w uint64, err error, slow bool) {
 	cb.shard().failures.Add(1)
 	now := cb.now()
+	var q tripQuestion
+	ask := false
 	cb.mu.Lock()
 	cb.lastErr, cb.lastErrAt = err, now
 	if sameGen(cb.word.Load(), w) {
@@ -170,16 +172,24 @@ func (cb *CircuitBreaker) closedFailure(w uint64, err error, slow bool) {
 		if n != math.MaxUint32 {
 			n = uint32(cb.consec.Add(1))
 		}
-		trip := int64(n) >= int64(cb.settings.FailureThreshold)
+		predicate := cb.settings.ReadyToTrip != nil
+		trip := !predicate && int64(n) >= int64(cb.settings.FailureThreshold)
 		switch {
 		case cb.cw != nil:
 			trip = cb.countWindowRecordLocked(w, true, slow) || trip
 		case cb.tw != nil:
 			trip = cb.timeWindowRecordLocked(now, true, slow) || trip
 		}
+		if predicate && !trip && w&disabledBit == 0 {
+			// ReadyToTrip is user code: it runs after the unlock.
+			ask, q = true, cb.tripQuestionLocked(w, n, now)
+		}
 		cb.tripLocked(w, trip, now)
 	}
 	cb.unlockAndDeliver()
+	if ask {
+		cb.askReadyToTrip(q)
+	}
 }
 
 // rateTrips reports whether window contents trip the rate policy.
@@ -251,6 +261,9 @@ func (cb *CircuitBreaker) advance(to State, set, clear uint64, now int64) {
 		cb.hoInFlight, cb.hoSuccesses = 0, 0
 	case StateClosed:
 		cb.openPeriod = cb.settings.RecoveryTimeout
+		if cb.settings.ReadyToTrip != nil {
+			cb.closedBase = cb.totals()
+		}
 	}
 	// The window belongs to one generation: keying its position to the new
 	// generation also shuts out calls admitted before this point.

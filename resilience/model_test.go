@@ -31,6 +31,7 @@ type refModel struct {
 	period      time.Duration
 	window      []refCall // calls in the window, oldest first
 	totals      Counts
+	closedBase  Counts // totals when the circuit last closed (ReadyToTrip's counts start there)
 	transitions map[[2]State]uint64
 }
 
@@ -62,6 +63,7 @@ func (m *refModel) transition(to State) {
 		m.hoSuccesses, m.hoInFlight = 0, 0
 	case StateClosed:
 		m.period = m.s.RecoveryTimeout
+		m.closedBase = m.totals
 	}
 	m.state = to
 	if from != to {
@@ -159,17 +161,43 @@ func (m *refModel) record(t refTicket, o Outcome) {
 	} else {
 		m.consec = 0
 	}
-	if m.s.FailureRateThreshold > 0 {
+	if m.s.windowed() {
 		m.expire(testStart)
 		m.window = append(m.window, refCall{at: m.now, failed: o == OutcomeFailure})
 		if m.s.WindowType == WindowCountBased && len(m.window) > m.s.WindowSize {
 			m.window = m.window[1:]
 		}
 	}
-	trip := (o == OutcomeFailure && m.consec >= m.s.FailureThreshold) || m.rateTrips()
+	trip := m.rateTrips()
+	if o == OutcomeFailure && !trip {
+		if m.s.ReadyToTrip == nil {
+			trip = m.consec >= m.s.FailureThreshold
+		} else if !m.disabled {
+			calls, failures := m.windowCounts()
+			trip = m.s.ReadyToTrip(TripCounts{
+				ConsecutiveFailures: uint64(m.consec),
+				Successes:           m.totals.Successes - m.closedBase.Successes,
+				Failures:            m.totals.Failures - m.closedBase.Failures,
+				Ignored:             m.totals.Ignored - m.closedBase.Ignored,
+				WindowCalls:         uint64(calls),
+				WindowFailures:      uint64(failures),
+			})
+		}
+	}
 	if trip && !m.disabled {
 		m.transition(StateOpen)
 	}
+}
+
+// modelPredicates are the ReadyToTrip functions the model test draws from:
+// pure functions of the counts, so that the model can ask them too.
+var modelPredicates = []func(TripCounts) bool{
+	func(c TripCounts) bool { return c.ConsecutiveFailures >= 2 },
+	func(c TripCounts) bool {
+		calls := c.Successes + c.Failures
+		return calls >= 3 && 2*c.Failures >= calls
+	},
+	func(c TripCounts) bool { return c.WindowFailures >= 2 || c.Ignored >= 3 },
 }
 
 // heldPermit is a permit the test has not reported yet.
@@ -202,6 +230,12 @@ func TestBreakerMatchesReferenceModel(t *testing.T) {
 			} else {
 				s.WindowSize = rapid.IntRange(1, 6).Draw(rt, "WindowSize")
 				s.MinimumCalls = rapid.IntRange(1, s.WindowSize).Draw(rt, "MinimumCalls")
+			}
+		}
+		if p := rapid.IntRange(0, len(modelPredicates)).Draw(rt, "ReadyToTrip"); p > 0 {
+			s.ReadyToTrip, s.FailureThreshold = modelPredicates[p-1], 0
+			if s.FailureRateThreshold == 0 && rapid.Bool().Draw(rt, "window for ReadyToTrip") {
+				s.WindowSize = rapid.IntRange(1, 6).Draw(rt, "WindowSize")
 			}
 		}
 		clock := resiliencetest.NewClock(testStart)
