@@ -283,6 +283,12 @@ func (cb *CircuitBreaker) now() int64 {
 	return int64(cb.clock.Now().Sub(cb.base))
 }
 
+// sinceBase converts t to ns since cb.base, saturating (the inverse of
+// timeAt).
+func (cb *CircuitBreaker) sinceBase(t time.Time) int64 {
+	return int64(t.Sub(cb.base))
+}
+
 // timeAt converts a timestamp from now back to a time.Time.
 func (cb *CircuitBreaker) timeAt(ns int64) time.Time {
 	return cb.base.Add(time.Duration(ns))

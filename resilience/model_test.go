@@ -189,6 +189,22 @@ func (m *refModel) record(t refTicket, o Outcome) {
 	}
 }
 
+// openUntilOp is OpenUntil(at) in the model.
+func (m *refModel) openUntilOp(at time.Time) bool {
+	switch {
+	case !at.After(m.now), m.forced, m.disabled:
+		return false
+	case m.state == StateOpen:
+		if !at.After(m.openUntil) {
+			return false
+		}
+	default:
+		m.transition(StateOpen)
+	}
+	m.openUntil = at
+	return true
+}
+
 // modelPredicates are the ReadyToTrip functions the model test draws from:
 // pure functions of the counts, so that the model can ask them too.
 var modelPredicates = []func(TripCounts) bool{
@@ -337,6 +353,13 @@ func TestBreakerMatchesReferenceModel(t *testing.T) {
 				d := rapid.SampledFrom([]time.Duration{0, time.Second, 5 * time.Second, 10 * time.Second, 25 * time.Second, time.Minute}).Draw(rt, "d")
 				clock.Advance(d)
 				m.now = m.now.Add(d)
+			},
+			"open until": func(rt *rapid.T) {
+				d := rapid.SampledFrom([]time.Duration{-time.Second, 0, 5 * time.Second, 30 * time.Second, 2 * time.Minute}).Draw(rt, "d")
+				at := m.now.Add(d)
+				if got, want := cb.OpenUntil(at), m.openUntilOp(at); got != want {
+					rt.Fatalf("OpenUntil(now%+v) = %v, model says %v", d, got, want)
+				}
 			},
 			"reset": func(rt *rapid.T) {
 				cb.Reset()
