@@ -205,21 +205,24 @@ func Execute[T any](ctx context.Context, cb *CircuitBreaker, fn func(context.Con
 
 // fastCall is the state of a call on the fast closed route (Call and
 // Execute with default settings), kept in one variable that the deferred
-// exit captures by reference. Its shape was chosen by counting cycles in
-// breaker_bench_test.go's benchmarks, where the breaker's whole cost is
-// about 6 ns; each of these was worth about a nanosecond or more:
+// exit captures by reference; Call reads cb and w back from it after fn
+// rather than keeping copies of its own across the call. The shape was
+// chosen by measurement (instructions under callgrind, and benchmark
+// minima; see breaker_bench_test.go), where the breaker's own cost is a
+// few nanoseconds:
 //
 //   - The admission word doubles as the "fn returned" flag (returnedMark),
-//     so that nothing else is stored for it, and the deferred closure
-//     captures one pointer. (A bool flag was worse than a word: the
-//     compiler put it in the 8 bytes that also hold its defer bits, and
-//     reading it back right after both were written stalled.)
-//   - The variable's stack address picks the counter shard, so no marker
-//     variable is stored for that either (shardAt).
-//   - The success path returns err, not the literal nil: a function with a
-//     defer keeps its results in memory, and the literal is written there
-//     as one 16-byte store that the return, after the deferred call and
-//     the atomic add, reads back as two 8-byte halves, which stalled.
+//     so that nothing else is stored for it and the deferred closure
+//     captures one pointer. A bool flag cost 1-3 ns more: the compiler put
+//     it in the 8 bytes that also hold the function's defer bits, and
+//     reading it back right after both were written stalled.
+//   - The success path returns err, not the literal nil, which also cost
+//     1-3 ns: a function with a defer keeps its results in memory, and the
+//     literal is written there as one 16-byte store that the return, right
+//     after the deferred call and the locked add, reads back as two 8-byte
+//     halves.
+//   - The variable's stack address picks the counter shard (shardAt), so
+//     no marker variable is stored for that; a small gain.
 type fastCall struct {
 	cb *CircuitBreaker
 	w  uint64 // the admission word; returnedMark once fn has returned
