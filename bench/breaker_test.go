@@ -179,6 +179,58 @@ func BenchmarkBreakerParallel(b *testing.B) {
 	b.Run("window/failsafe", func(b *testing.B) { parallelFailsafe(b, newFailsafe(true)) })
 }
 
+// BenchmarkBreakerPaired runs ours and gobreaker's default closed path in
+// alternating batches within each run and reports both costs and their
+// ratio (ours/gobreaker) from that run. BenchmarkBreaker measures the two
+// one after the other, seconds apart, and the load of a shared machine
+// drifts in between; here it weighs on both alike. One iteration is one
+// call through each breaker, so ns/op is their sum.
+func BenchmarkBreakerPaired(b *testing.B) {
+	b.Run("default", func(b *testing.B) {
+		ours := newOurs(b, resilience.Settings{})
+		gb := newGobreaker(false)
+		const batch = 10_000
+		var tOurs, tBase time.Duration
+		b.ReportAllocs()
+		b.ResetTimer()
+		for r, done := 0, 0; done < b.N; r, done = r+1, done+batch {
+			k := min(batch, b.N-done)
+			if r%2 == 0 {
+				tOurs += timeOurs(b, ours, k)
+				tBase += timeGobreaker(b, gb, k)
+			} else {
+				tBase += timeGobreaker(b, gb, k)
+				tOurs += timeOurs(b, ours, k)
+			}
+		}
+		b.ReportMetric(float64(tOurs.Nanoseconds())/float64(b.N), "ours-ns/op")
+		b.ReportMetric(float64(tBase.Nanoseconds())/float64(b.N), "gobreaker-ns/op")
+		b.ReportMetric(tOurs.Seconds()/tBase.Seconds(), "ratio")
+	})
+}
+
+func timeOurs(b *testing.B, cb *resilience.CircuitBreaker, n int) time.Duration {
+	ctx := context.Background()
+	start := time.Now()
+	for range n {
+		if err := cb.Call(ctx, succeed); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return time.Since(start)
+}
+
+func timeGobreaker(b *testing.B, cb *gobreaker.CircuitBreaker[struct{}], n int) time.Duration {
+	fn := succeedGobreaker
+	start := time.Now()
+	for range n {
+		if _, err := cb.Execute(fn); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return time.Since(start)
+}
+
 // The loops below are written out per library rather than behind a shared
 // func value, so that no library pays for an extra indirect call.
 
