@@ -35,12 +35,28 @@ type shard struct {
 // (growth) may change shards; that is harmless for the same reason.
 func shardIndex() uint64 {
 	var marker byte
-	p := uint64(uintptr(unsafe.Pointer(&marker)))
-	return (p >> 11) * 0x9E3779B97F4A7C15 >> (64 - 4)
+	return shardIndexOf(uintptr(unsafe.Pointer(&marker)))
+}
+
+// shardIndexOf is the shard for the stack address p.
+func shardIndexOf(p uintptr) uint64 {
+	return uint64(p>>11) * 0x9E3779B97F4A7C15 >> (64 - 4)
 }
 
 // shard returns the caller's shard.
 func (cb *CircuitBreaker) shard() *shard { return &cb.shards[shardIndex()] }
+
+// shardAt is shard for the fast closed route. It takes the address of a
+// variable the caller keeps on its stack anyway (saving the marker's
+// store) and computes the shard's byte offset directly, so that the atomic
+// add addresses the counter with no further arithmetic. It picks
+// &cb.shards[shardIndexOf(stackAddr)].
+func (cb *CircuitBreaker) shardAt(stackAddr uintptr) *shard {
+	const shardShift = 7 // log2(unsafe.Sizeof(shard{}))
+	h := uint64(stackAddr>>11) * 0x9E3779B97F4A7C15
+	off := uintptr(h>>(64-4-shardShift)&^(1<<shardShift-1)) + unsafe.Offsetof(cb.shards)
+	return (*shard)(unsafe.Add(unsafe.Pointer(cb), off))
+}
 
 // totals sums the shards. The sum is not an atomic cut across shards, but
 // every counter only grows, so successive snapshots never go backwards.

@@ -29,7 +29,10 @@
 // (FailureRateThreshold > 0), when the sliding window holds at least
 // MinimumCalls calls and the failure rate is >= FailureRateThreshold
 // percent, or the slow-call rate is >= SlowCallRateThreshold percent. The
-// rates are evaluated after every call that could change them.
+// rates are evaluated after every call that could change them. A custom
+// Settings.ReadyToTrip (sony/gobreaker's) replaces the consecutive policy:
+// it is asked after every failure, with the counts since the circuit
+// closed and the window's contents.
 //
 // Open: calls are rejected without running fn; the error is an *OpenError
 // that wraps ErrCircuitOpen and carries RetryAt, the end of the open period.
@@ -38,15 +41,16 @@
 // circuit (or Reset) brings it back to RecoveryTimeout.
 //
 // A caller that learns from the dependency itself how long to stay away
-// (an HTTP 429 or 503 with Retry-After) calls TripUntil: the circuit opens
-// at once and stays open until that time at least.
+// (an HTTP 429 or 503 with Retry-After) calls OpenUntil: the circuit opens
+// at once and stays open until that time.
 //
 // Half-open: once the open period is over, the next call (or Acquire, State,
 // Snapshot) moves the breaker to half-open. There are no timers or
 // background goroutines: transitions are evaluated lazily when the breaker
 // is used or inspected. At most HalfOpenMaxCalls probes are in flight;
-// further calls are rejected (RetryAt = the time of rejection, since a slot
-// may free at any moment). SuccessThreshold successful probes close the
+// further calls are rejected with an error that also matches
+// ErrTooManyProbes (RetryAt = the time of rejection, since a slot may free
+// at any moment). SuccessThreshold successful probes close the
 // circuit; any failed probe opens it again. Ignored probes just free their
 // slot. Slow calls do not matter while half-open (they still count in
 // Totals.Slow).
@@ -81,7 +85,20 @@
 //
 // ForceOpen rejects every call until Reset; Disable keeps the circuit
 // closed (still counting) until Reset; Reset returns to closed and clears
-// the trip policy. Totals are never reset.
+// the trip policy. Totals are never reset. OpenUntil opens the circuit
+// until a given time, for a dependency that sent Retry-After, and then
+// probes as usual.
+//
+// # Names
+//
+// Settings.Name is required by NewCircuitBreaker and the Registry alike:
+// it labels the breaker's metrics, snapshots and errors.
+//
+// # Coming from other libraries
+//
+// docs/migrating.md maps sony/gobreaker v2's and failsafe-go's settings and
+// calls onto these, with the behaviour that differs; the Example functions
+// show the patterns.
 //
 // # Listeners
 //

@@ -11,6 +11,14 @@ import (
 // refused it.
 var ErrCircuitOpen = errors.New("resilience: circuit open")
 
+// ErrTooManyProbes is matched, next to ErrCircuitOpen, by the rejection of
+// a call that found the breaker half-open with all HalfOpenMaxCalls probe
+// slots taken: errors.Is(err, ErrTooManyProbes) tells it apart from a
+// rejection by an open circuit. It is sony/gobreaker's ErrTooManyRequests.
+// Unlike an open circuit, this condition may clear at any moment (when a
+// probe finishes), so a caller may retry soon.
+var ErrTooManyProbes = errors.New("resilience: half-open, all probe slots taken")
+
 // errNoReturn is recorded as the failure of a call whose fn panicked (or
 // called runtime.Goexit): the breaker does not recover the panic, so it
 // never sees its value.
@@ -21,7 +29,7 @@ var errNoReturn = errors.New("resilience: fn panicked or exited without returnin
 var errUnexplainedFailure = errors.New("resilience: failure reported without an error")
 
 // OpenError is the error returned for a rejected call. It wraps
-// ErrCircuitOpen.
+// ErrCircuitOpen, and while half-open also matches ErrTooManyProbes.
 //
 // State is StateOpen or StateHalfOpen. RetryAt is when a call may next be
 // admitted:
@@ -52,3 +60,9 @@ func (e *OpenError) Error() string {
 
 // Unwrap returns ErrCircuitOpen.
 func (e *OpenError) Unwrap() error { return ErrCircuitOpen }
+
+// Is reports whether target is ErrTooManyProbes and the rejection is a
+// half-open one.
+func (e *OpenError) Is(target error) bool {
+	return target == ErrTooManyProbes && e.State == StateHalfOpen
+}

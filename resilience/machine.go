@@ -130,11 +130,11 @@ func (cb *CircuitBreaker) record(t ticket, o Outcome, err error) {
 		case OutcomeSuccess:
 			cb.hoSuccesses++
 			if cb.hoSuccesses >= cb.settings.SuccessThreshold {
-				cb.advance(StateClosed, 0, 0, now)
+				cb.advance(StateClosed, 0, 0, now, 0)
 			}
 		case OutcomeFailure:
 			cb.growOpenPeriod()
-			cb.advance(StateOpen, 0, 0, now)
+			cb.advance(StateOpen, 0, 0, now, 0)
 		}
 	}
 	cb.unlockAndDeliver()
@@ -159,6 +159,8 @@ func (cb *CircuitBreaker) closedSuccess(w uint64, slow bool, now int64) {
 func (cb *CircuitBreaker) closedFailure(w uint64, err error, slow bool) {
 	cb.shard().failures.Add(1)
 	now := cb.now()
+	var q tripQuestion
+	ask := false
 	cb.mu.Lock()
 	cb.lastErr, cb.lastErrAt = err, now
 	if sameGen(cb.word.Load(), w) {
@@ -170,16 +172,24 @@ func (cb *CircuitBreaker) closedFailure(w uint64, err error, slow bool) {
 		if n != math.MaxUint32 {
 			n = uint32(cb.consec.Add(1))
 		}
-		trip := int64(n) >= int64(cb.settings.FailureThreshold)
+		predicate := cb.settings.ReadyToTrip != nil
+		trip := !predicate && int64(n) >= int64(cb.settings.FailureThreshold)
 		switch {
 		case cb.cw != nil:
 			trip = cb.countWindowRecordLocked(w, true, slow) || trip
 		case cb.tw != nil:
 			trip = cb.timeWindowRecordLocked(now, true, slow) || trip
 		}
+		if predicate && !trip && w&disabledBit == 0 {
+			// ReadyToTrip is user code: it runs after the unlock.
+			ask, q = true, cb.tripQuestionLocked(w, n, now)
+		}
 		cb.tripLocked(w, trip, now)
 	}
 	cb.unlockAndDeliver()
+	if ask {
+		cb.askReadyToTrip(q)
+	}
 }
 
 // rateTrips reports whether window contents trip the rate policy.
@@ -198,7 +208,7 @@ func (cb *CircuitBreaker) rateTrips(calls, failures, slows uint64) bool {
 // disabled (mu held, generation of w checked by the caller).
 func (cb *CircuitBreaker) tripLocked(w uint64, trip bool, now int64) {
 	if trip && w&disabledBit == 0 {
-		cb.advance(StateOpen, 0, 0, now)
+		cb.advance(StateOpen, 0, 0, now, 0)
 	}
 }
 
@@ -221,14 +231,16 @@ func (cb *CircuitBreaker) growOpenPeriod() {
 func (cb *CircuitBreaker) promote(now int64) {
 	w := cb.word.Load()
 	if wordState(w) == StateOpen && w&forcedBit == 0 && now >= cb.openUntil.Load() {
-		cb.advance(StateHalfOpen, 0, 0, now)
+		cb.advance(StateHalfOpen, 0, 0, now, 0)
 	}
 }
 
 // advance starts a new generation in state to (mu held), setting and
-// clearing the given flag bits. Everything a lock-free reader of the new
-// word may look at is prepared before the word is stored.
-func (cb *CircuitBreaker) advance(to State, set, clear uint64, now int64) {
+// clearing the given flag bits. An open state that is not forced lasts
+// until until, or for the open period from now if until is 0. Everything a
+// lock-free reader of the new word may look at is prepared before the word
+// is stored.
+func (cb *CircuitBreaker) advance(to State, set, clear uint64, now, until int64) {
 	w := cb.word.Load()
 	from := wordState(w)
 	nw := (w>>genShift+1)<<genShift | (w&^stateMask&^clear|set)&(genOne-1) | uint64(to)
@@ -239,9 +251,11 @@ func (cb *CircuitBreaker) advance(to State, set, clear uint64, now int64) {
 		if nw&forcedBit != 0 {
 			cb.openUntil.Store(math.MaxInt64)
 		} else {
-			until := now + int64(cb.openPeriod)
-			if until < now {
-				until = math.MaxInt64
+			if until == 0 {
+				until = now + int64(cb.openPeriod)
+				if until < now {
+					until = math.MaxInt64
+				}
 			}
 			cb.openUntil.Store(until)
 			oe.RetryAt = cb.timeAt(until)
@@ -251,6 +265,9 @@ func (cb *CircuitBreaker) advance(to State, set, clear uint64, now int64) {
 		cb.hoInFlight, cb.hoSuccesses = 0, 0
 	case StateClosed:
 		cb.openPeriod = cb.settings.RecoveryTimeout
+		if cb.settings.ReadyToTrip != nil {
+			cb.closedBase = cb.totals()
+		}
 	}
 	// The window belongs to one generation: keying its position to the new
 	// generation also shuts out calls admitted before this point.

@@ -31,6 +31,7 @@ type refModel struct {
 	period      time.Duration
 	window      []refCall // calls in the window, oldest first
 	totals      Counts
+	closedBase  Counts // totals when the circuit last closed (ReadyToTrip's counts start there)
 	transitions map[[2]State]uint64
 }
 
@@ -62,6 +63,7 @@ func (m *refModel) transition(to State) {
 		m.hoSuccesses, m.hoInFlight = 0, 0
 	case StateClosed:
 		m.period = m.s.RecoveryTimeout
+		m.closedBase = m.totals
 	}
 	m.state = to
 	if from != to {
@@ -159,17 +161,59 @@ func (m *refModel) record(t refTicket, o Outcome) {
 	} else {
 		m.consec = 0
 	}
-	if m.s.FailureRateThreshold > 0 {
+	if m.s.windowed() {
 		m.expire(testStart)
 		m.window = append(m.window, refCall{at: m.now, failed: o == OutcomeFailure})
 		if m.s.WindowType == WindowCountBased && len(m.window) > m.s.WindowSize {
 			m.window = m.window[1:]
 		}
 	}
-	trip := (o == OutcomeFailure && m.consec >= m.s.FailureThreshold) || m.rateTrips()
+	trip := m.rateTrips()
+	if o == OutcomeFailure && !trip {
+		if m.s.ReadyToTrip == nil {
+			trip = m.consec >= m.s.FailureThreshold
+		} else if !m.disabled {
+			calls, failures := m.windowCounts()
+			trip = m.s.ReadyToTrip(TripCounts{
+				ConsecutiveFailures: uint64(m.consec),
+				Successes:           m.totals.Successes - m.closedBase.Successes,
+				Failures:            m.totals.Failures - m.closedBase.Failures,
+				Ignored:             m.totals.Ignored - m.closedBase.Ignored,
+				WindowCalls:         uint64(calls),
+				WindowFailures:      uint64(failures),
+			})
+		}
+	}
 	if trip && !m.disabled {
 		m.transition(StateOpen)
 	}
+}
+
+// openUntilOp is OpenUntil(at) in the model.
+func (m *refModel) openUntilOp(at time.Time) bool {
+	switch {
+	case !at.After(m.now), m.forced, m.disabled:
+		return false
+	case m.state == StateOpen:
+		if !at.After(m.openUntil) {
+			return false
+		}
+	default:
+		m.transition(StateOpen)
+	}
+	m.openUntil = at
+	return true
+}
+
+// modelPredicates are the ReadyToTrip functions the model test draws from:
+// pure functions of the counts, so that the model can ask them too.
+var modelPredicates = []func(TripCounts) bool{
+	func(c TripCounts) bool { return c.ConsecutiveFailures >= 2 },
+	func(c TripCounts) bool {
+		calls := c.Successes + c.Failures
+		return calls >= 3 && 2*c.Failures >= calls
+	},
+	func(c TripCounts) bool { return c.WindowFailures >= 2 || c.Ignored >= 3 },
 }
 
 // heldPermit is a permit the test has not reported yet.
@@ -202,6 +246,12 @@ func TestBreakerMatchesReferenceModel(t *testing.T) {
 			} else {
 				s.WindowSize = rapid.IntRange(1, 6).Draw(rt, "WindowSize")
 				s.MinimumCalls = rapid.IntRange(1, s.WindowSize).Draw(rt, "MinimumCalls")
+			}
+		}
+		if p := rapid.IntRange(0, len(modelPredicates)).Draw(rt, "ReadyToTrip"); p > 0 {
+			s.ReadyToTrip, s.FailureThreshold = modelPredicates[p-1], 0
+			if s.FailureRateThreshold == 0 && rapid.Bool().Draw(rt, "window for ReadyToTrip") {
+				s.WindowSize = rapid.IntRange(1, 6).Draw(rt, "WindowSize")
 			}
 		}
 		clock := resiliencetest.NewClock(testStart)
@@ -303,6 +353,13 @@ func TestBreakerMatchesReferenceModel(t *testing.T) {
 				d := rapid.SampledFrom([]time.Duration{0, time.Second, 5 * time.Second, 10 * time.Second, 25 * time.Second, time.Minute}).Draw(rt, "d")
 				clock.Advance(d)
 				m.now = m.now.Add(d)
+			},
+			"open until": func(rt *rapid.T) {
+				d := rapid.SampledFrom([]time.Duration{-time.Second, 0, 5 * time.Second, 30 * time.Second, 2 * time.Minute}).Draw(rt, "d")
+				at := m.now.Add(d)
+				if got, want := cb.OpenUntil(at), m.openUntilOp(at); got != want {
+					rt.Fatalf("OpenUntil(now%+v) = %v, model says %v", d, got, want)
+				}
 			},
 			"reset": func(rt *rapid.T) {
 				cb.Reset()

@@ -34,7 +34,8 @@ func NewRegistry(defaults Settings) *Registry {
 }
 
 // Register adds cb. It fails with an error wrapping ErrDuplicateName if the
-// name is taken, and rejects a nil breaker or an empty name.
+// name is taken, and rejects a nil breaker or a zero CircuitBreaker (the
+// only way to have one without a name).
 func (r *Registry) Register(cb *CircuitBreaker) error {
 	if cb == nil {
 		return errors.New("resilience: Registry.Register: nil breaker")
@@ -61,7 +62,8 @@ func (r *Registry) registerLocked(cb *CircuitBreaker) error {
 	return nil
 }
 
-// Create builds a breaker from s and registers it.
+// Create builds a breaker from s and registers it. Invalid settings,
+// including an empty Name, fail exactly as in NewCircuitBreaker.
 func (r *Registry) Create(s Settings) (*CircuitBreaker, error) {
 	cb, err := NewCircuitBreaker(s)
 	if err != nil {
@@ -83,7 +85,8 @@ func (r *Registry) Get(name string) (*CircuitBreaker, bool) {
 
 // GetOrCreate returns the breaker named name, creating it from the
 // registry's defaults if there is none. Concurrent calls for one name get
-// the same breaker.
+// the same breaker. An empty name fails as Settings.Name does in
+// NewCircuitBreaker.
 func (r *Registry) GetOrCreate(name string) (*CircuitBreaker, error) {
 	if cb, ok := r.Get(name); ok {
 		return cb, nil

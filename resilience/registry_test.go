@@ -28,9 +28,32 @@ func TestRegistryRegisterRejectsNilAndUnnamed(t *testing.T) {
 	if err := r.Register(nil); err == nil {
 		t.Fatal("Register(nil) succeeded")
 	}
-	cb, _ := NewCircuitBreaker(Settings{})
-	if err := r.Register(cb); err == nil || !strings.Contains(err.Error(), "empty name") {
+	// NewCircuitBreaker cannot build an unnamed breaker; a zero value is
+	// the only way to get one.
+	if err := r.Register(&CircuitBreaker{}); err == nil || !strings.Contains(err.Error(), "empty name") {
 		t.Fatalf("Register(unnamed) = %v", err)
+	}
+}
+
+// Issue 21: NewCircuitBreaker used to accept an empty Name that
+// Registry.Create rejected. Every constructor now applies one rule, with
+// one error.
+func TestEmptyNameIsRejectedAlikeByEveryConstructor(t *testing.T) {
+	_, want := NewCircuitBreaker(Settings{})
+	var se *SettingsError
+	if !errors.As(want, &se) || se.Field != "Name" {
+		t.Fatalf("NewCircuitBreaker(Settings{}) = %v, want a *SettingsError for Name", want)
+	}
+	r := NewRegistry(Settings{})
+	_, errCreate := r.Create(Settings{})
+	_, errGetOrCreate := r.GetOrCreate("")
+	for _, err := range []error{errCreate, errGetOrCreate} {
+		if !errors.Is(err, ErrInvalidSettings) || err.Error() != want.Error() {
+			t.Errorf("registry error %v, want %v", err, want)
+		}
+	}
+	if n := len(r.All()); n != 0 {
+		t.Fatalf("registry holds %d breakers after rejecting them", n)
 	}
 }
 

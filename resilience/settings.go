@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"time"
+	"unicode/utf8"
 )
 
 // Defaults applied to zero-valued Settings fields.
@@ -33,16 +34,33 @@ const (
 // takes the default named in its comment. NewCircuitBreaker rejects negative
 // or out-of-range values with a *SettingsError naming the field.
 type Settings struct {
-	// Name identifies the breaker in errors, snapshots, metrics and the
-	// Registry.
+	// Name identifies the breaker in errors, snapshots, metrics (the
+	// circuit_name label) and the Registry. Required: a non-empty, valid
+	// UTF-8 string, by convention "<service>.<dependency>". There is no
+	// default, because a generated one would either collide between
+	// breakers or change between restarts, breaking the dashboards and
+	// alerts that select on it.
 	Name string
 
 	// FailureThreshold is the number of consecutive failures (in the closed
 	// state) that opens the circuit. A success resets the count; an ignored
-	// outcome leaves it alone. Default 5. The consecutive policy is always
-	// on, also next to the failure-rate policy; set a large value to make
-	// the rate policy the only one that matters.
+	// outcome leaves it alone. Default 5. The consecutive policy is on
+	// unless ReadyToTrip replaces it, also next to the failure-rate
+	// policy; set a large value to make the rate policy the only one that
+	// matters.
 	FailureThreshold int
+	// ReadyToTrip, if set, replaces the consecutive-failure policy (so
+	// FailureThreshold must be 0): after each failure in the closed state
+	// it is called with the counts of TripCounts, and the circuit opens if
+	// it returns true. It is not called for successes or ignored outcomes,
+	// nor while the breaker is disabled. It runs with no lock held, on the
+	// goroutine that recorded the failure, and may call into the breaker;
+	// a panic in it propagates to that goroutine's caller and leaves the
+	// breaker consistent (the failure is counted, the circuit stays
+	// closed). The rate policies, when configured, still apply next to it.
+	// This is sony/gobreaker's ReadyToTrip; the closed path of successful
+	// calls does not change with it.
+	ReadyToTrip func(TripCounts) bool
 	// RecoveryTimeout is how long the circuit stays open before a probe is
 	// admitted (half-open). Default 60s.
 	RecoveryTimeout time.Duration
@@ -79,7 +97,9 @@ type Settings struct {
 	// WindowType selects a count-based (default) or time-based window.
 	WindowType WindowType
 	// WindowSize is the number of most recent calls a count-based window
-	// holds. Default 100, at most MaxWindowSize.
+	// holds. Default 100, at most MaxWindowSize. With ReadyToTrip and no
+	// rate policy, a non-zero WindowSize (or WindowType WindowTimeBased)
+	// keeps a window only for ReadyToTrip to see in TripCounts.
 	WindowSize int
 	// WindowDuration is the span of a time-based window. Default 60s, at
 	// least MinWindowDuration. The window is kept in buckets (1s buckets for
@@ -186,8 +206,12 @@ type SettingsError struct {
 }
 
 // Error returns e.g.
-// "resilience: Settings.FailureThreshold = -1: must be >= 0 (0 means default 5)".
+// "resilience: Settings.FailureThreshold = -1: must be >= 0 (0 means default 5)"
+// (string values are quoted).
 func (e *SettingsError) Error() string {
+	if v, ok := e.Value.(string); ok {
+		return fmt.Sprintf("resilience: Settings.%s = %q: %s", e.Field, v, e.Rule)
+	}
 	return fmt.Sprintf("resilience: Settings.%s = %v: %s", e.Field, e.Value, e.Rule)
 }
 
@@ -203,12 +227,26 @@ func invalid(field string, value any, rule string) error {
 // reported.
 func (s Settings) withDefaults() (Settings, error) {
 	const maxCount = math.MaxInt32
+	if s.Name == "" {
+		return s, invalid("Name", s.Name, "must not be empty: it names the breaker in errors, snapshots and the circuit_name metric label")
+	}
+	if !utf8.ValidString(s.Name) {
+		return s, invalid("Name", s.Name, "must be valid UTF-8: it is exported as a Prometheus label value")
+	}
+	if s.ReadyToTrip != nil && s.FailureThreshold != 0 {
+		return s, invalid("FailureThreshold", s.FailureThreshold,
+			"must be 0 when ReadyToTrip is set: ReadyToTrip replaces the consecutive-failure policy (test TripCounts.ConsecutiveFailures in it)")
+	}
+	failureDefault := DefaultFailureThreshold
+	if s.ReadyToTrip != nil {
+		failureDefault = 0 // the consecutive policy is off
+	}
 	counts := []struct {
 		name string
 		v    *int
 		def  int
 	}{
-		{"FailureThreshold", &s.FailureThreshold, DefaultFailureThreshold},
+		{"FailureThreshold", &s.FailureThreshold, failureDefault},
 		{"SuccessThreshold", &s.SuccessThreshold, DefaultSuccessThreshold},
 		{"HalfOpenMaxCalls", &s.HalfOpenMaxCalls, DefaultHalfOpenMaxCalls},
 	}
@@ -291,9 +329,11 @@ func (s Settings) withDefaults() (Settings, error) {
 	return s, nil
 }
 
-// windowed reports whether a rate policy needs the sliding window.
+// windowed reports whether a rate policy, or ReadyToTrip, needs the
+// sliding window.
 func (s *Settings) windowed() bool {
-	return s.FailureRateThreshold > 0 || s.SlowCallRateThreshold > 0
+	return s.FailureRateThreshold > 0 || s.SlowCallRateThreshold > 0 ||
+		(s.ReadyToTrip != nil && (s.WindowSize > 0 || s.WindowType == WindowTimeBased))
 }
 
 func checkPercent(field string, v float64) error {

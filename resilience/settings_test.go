@@ -17,6 +17,11 @@ func TestNewCircuitBreakerRejectsInvalidSettings(t *testing.T) {
 		field    string
 		wantMsg  string
 	}{
+		{"empty name", Settings{}, "Name",
+			`resilience: Settings.Name = "": must not be empty: it names the breaker in errors, snapshots and the circuit_name metric label`},
+		{"name not UTF-8", Settings{Name: "kafka\xff"}, "Name",
+			`resilience: Settings.Name = "kafka\xff": must be valid UTF-8: it is exported as a Prometheus label value`},
+		{"failure threshold next to ReadyToTrip", Settings{FailureThreshold: 3, ReadyToTrip: func(TripCounts) bool { return false }}, "FailureThreshold", ""},
 		{"negative failure threshold", Settings{FailureThreshold: -1}, "FailureThreshold",
 			"resilience: Settings.FailureThreshold = -1: must be between 0 and 2147483647 (0 means default 5)"},
 		{"failure threshold beyond int32", Settings{FailureThreshold: math.MaxInt32 + 1}, "FailureThreshold", ""},
@@ -50,6 +55,9 @@ func TestNewCircuitBreakerRejectsInvalidSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.field != "Name" {
+				tt.settings.Name = "x"
+			}
 			cb, err := NewCircuitBreaker(tt.settings)
 			if err == nil {
 				t.Fatalf("NewCircuitBreaker accepted %+v", tt.settings)
@@ -113,12 +121,22 @@ func TestWindowDefaultsDependOnWindowType(t *testing.T) {
 		{"backoff caps the open period at 10x by default",
 			Settings{RecoveryTimeout: time.Second, RecoveryBackoff: 2},
 			func(s Settings) bool { return s.MaxRecoveryTimeout == 10*time.Second }},
+		{"ReadyToTrip leaves FailureThreshold at 0 and keeps no window by itself",
+			Settings{ReadyToTrip: func(TripCounts) bool { return false }},
+			func(s Settings) bool { return s.FailureThreshold == 0 && s.WindowSize == 0 && s.MinimumCalls == 0 }},
+		{"ReadyToTrip with a WindowSize keeps a count-based window",
+			Settings{ReadyToTrip: func(TripCounts) bool { return false }, WindowSize: 10},
+			func(s Settings) bool { return s.WindowSize == 10 && s.MinimumCalls == 10 }},
+		{"ReadyToTrip with WindowTimeBased keeps a 60s window",
+			Settings{ReadyToTrip: func(TripCounts) bool { return false }, WindowType: WindowTimeBased},
+			func(s Settings) bool { return s.WindowDuration == time.Minute }},
 		{"explicit max recovery timeout is kept",
 			Settings{RecoveryTimeout: time.Second, RecoveryBackoff: 2, MaxRecoveryTimeout: 3 * time.Second},
 			func(s Settings) bool { return s.MaxRecoveryTimeout == 3*time.Second }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			tt.settings.Name = "x"
 			cb, err := NewCircuitBreaker(tt.settings)
 			if err != nil {
 				t.Fatal(err)

@@ -67,14 +67,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	returned := false
+	var returned uintptr
 	defer func() {
-		if !returned {
+		if returned == 0 {
 			cb.end(tk, OutcomeFailure, errNoReturn)
 		}
 	}()
 	resp, err := base.RoundTrip(req)
-	returned = true
+	returned = 1
 	o, cause := t.classify(ctx, resp, err)
 	cb.end(tk, o, cause)
 	return resp, err

@@ -1,41 +1,65 @@
 package resilience
 
-import (
-	"math"
-	"time"
-)
+// TripCounts are what Settings.ReadyToTrip decides on. They are taken right
+// after the failure that asks, and include it.
+type TripCounts struct {
+	// ConsecutiveFailures is the number of failures since the last success
+	// in the closed state (gobreaker's Counts.ConsecutiveFailures).
+	ConsecutiveFailures uint64
+	// Successes, Failures and Ignored count the outcomes recorded since the
+	// circuit last closed (or was Reset or Disabled), like gobreaker's
+	// Counts with Interval 0; Successes+Failures is its Requests without
+	// the calls still in flight. They are differences of the cumulative
+	// Totals, so the late outcome of a call admitted before the circuit
+	// closed counts too, and under concurrency they are as exact as
+	// Totals (a sum over counter shards, not an atomic cut).
+	Successes uint64
+	Failures  uint64
+	Ignored   uint64
+	// WindowCalls, WindowFailures and WindowSlowCalls are the sliding
+	// window's contents when the breaker keeps one (a rate policy, or
+	// WindowSize or WindowTimeBased set next to ReadyToTrip), like
+	// gobreaker's Counts with Interval and BucketPeriod; zero otherwise.
+	WindowCalls     uint64
+	WindowFailures  uint64
+	WindowSlowCalls uint64
+}
 
-// TripUntil opens the circuit now, as a tripped failure policy would, and
-// keeps it open until at least until: the open period ends at the later
-// of until and the end of the breaker's own open period (RecoveryTimeout,
-// grown by RecoveryBackoff). It is for dependencies that say how long
-// they want to be left alone, such as an HTTP 429 or 503 with a
-// Retry-After header.
-//
-// From closed or half-open the breaker moves to open (a transition, with
-// listeners called); in-flight calls of the earlier state count in Totals
-// only. While already open it only extends the open period, if until is
-// later than its end. A breaker that is forced open or disabled is left
-// as it is: operator controls win. Calls rejected meanwhile get an
-// *OpenError whose RetryAt is the extended end.
-func (cb *CircuitBreaker) TripUntil(until time.Time) {
-	now := cb.now()
-	u := int64(math.MaxInt64)
-	if d := until.Sub(cb.base); d < time.Duration(math.MaxInt64) {
-		u = int64(d)
+// tripQuestion is what closedFailure gathers under the lock for a
+// ReadyToTrip call made after it is released.
+type tripQuestion struct {
+	w      uint64 // the failed call's admission word
+	counts TripCounts
+	base   Counts // Totals when the circuit closed
+}
+
+// tripQuestionLocked prepares the ReadyToTrip call for a failure of the
+// current generation w, n being the consecutive count (mu held).
+func (cb *CircuitBreaker) tripQuestionLocked(w uint64, n uint32, now int64) tripQuestion {
+	q := tripQuestion{w: w, base: cb.closedBase}
+	q.counts.ConsecutiveFailures = uint64(n)
+	q.counts.WindowCalls, q.counts.WindowFailures, q.counts.WindowSlowCalls = cb.windowCountsLocked(now)
+	return q
+}
+
+// askReadyToTrip calls Settings.ReadyToTrip with no lock held and opens
+// the circuit if it says so and the failure's generation is still
+// current. Of concurrent failures that all ask, the first true answer
+// opens the circuit; the others then belong to a past generation.
+func (cb *CircuitBreaker) askReadyToTrip(q tripQuestion) {
+	// The sum over the shards is taken here rather than under the lock:
+	// it is 80 loads, and Totals need no lock.
+	t := cb.totals()
+	q.counts.Successes = t.Successes - q.base.Successes
+	q.counts.Failures = t.Failures - q.base.Failures
+	q.counts.Ignored = t.Ignored - q.base.Ignored
+	if !cb.settings.ReadyToTrip(q.counts) {
+		return
 	}
+	now := cb.now()
 	cb.mu.Lock()
-	w := cb.word.Load()
-	if w&(disabledBit|forcedBit) == 0 {
-		if wordState(w) != StateOpen || now >= cb.openUntil.Load() {
-			cb.advance(StateOpen, 0, 0, now)
-		}
-		// A lock-free reader that still sees the shorter period only
-		// takes the locked path (admit), which waits for this update.
-		if u > cb.openUntil.Load() {
-			cb.openErr.Store(&OpenError{Name: cb.settings.Name, State: StateOpen, RetryAt: cb.timeAt(u)})
-			cb.openUntil.Store(u)
-		}
+	if sameGen(cb.word.Load(), q.w) {
+		cb.tripLocked(q.w, true, now)
 	}
 	cb.unlockAndDeliver()
 }

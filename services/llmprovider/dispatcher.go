@@ -310,7 +310,10 @@ func (d *Dispatcher) try(ctx context.Context, s *slot, c Comparison) (Verdict, i
 		case ClassRateLimited:
 			var pe *ProviderError
 			errors.As(err, &pe)
-			s.breaker.TripUntil(d.cfg.Now().Add(pe.RetryAfter))
+			// Open for the breaker's own open period, or longer when the
+			// provider asked for more.
+			now := d.cfg.Now()
+			s.breaker.OpenUntil(now.Add(max(pe.RetryAfter, s.breaker.Settings().RecoveryTimeout)))
 			d.cfg.Logger.WarnContext(ctx, "provider rate limited; its breaker stays open until at least its Retry-After",
 				"provider", name, "status", pe.StatusCode, "retry_after", pe.RetryAfter.String())
 			return Verdict{}, calls, err

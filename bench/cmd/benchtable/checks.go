@@ -43,10 +43,11 @@ type check struct {
 // 19), each ours against a baseline measured in the same run where there
 // is one. The breaker targets apply on 2 CPUs.
 var checks = []check{
-	{Label: "breaker default, serial", Ours: "Breaker/default/ours", Baseline: "Breaker/default/gobreaker", BaseName: "gobreaker", Unit: "ns/op", Kind: ratioAtMost, Limit: 0.1, TargetProcs: 2},
+	{Label: "breaker default, serial", Ours: "Breaker/default/ours", Baseline: "Breaker/default/gobreaker", BaseName: "gobreaker", Unit: "ns/op", Kind: ratioAtMost, Limit: 0.05, TargetProcs: 2},
 	{Label: "breaker default, serial", Ours: "Breaker/default/ours", Baseline: "Breaker/default/failsafe", BaseName: "failsafe-go", Unit: "ns/op", Kind: ratioInfo},
-	{Label: "breaker default, parallel", Ours: "BreakerParallel/default/ours", Baseline: "BreakerParallel/default/gobreaker", BaseName: "gobreaker", Unit: "ns/op", Kind: ratioAtMost, Limit: 0.1, TargetProcs: 2},
+	{Label: "breaker default, parallel", Ours: "BreakerParallel/default/ours", Baseline: "BreakerParallel/default/gobreaker", BaseName: "gobreaker", Unit: "ns/op", Kind: ratioAtMost, Limit: 0.05, TargetProcs: 2},
 	{Label: "breaker default, parallel", Ours: "BreakerParallel/default/ours", Baseline: "BreakerParallel/default/failsafe", BaseName: "failsafe-go", Unit: "ns/op", Kind: ratioInfo},
+	{Label: "breaker default, serial, paired in one run", Ours: "BreakerPaired/default", Unit: "ours-ns/op", BaseUnit: "gobreaker-ns/op", BaseName: "gobreaker", RatioUnit: "ratio", Kind: ratioAtMost, Limit: 0.05, TargetProcs: 2},
 	{Label: "breaker default, serial, allocs", Ours: "Breaker/default/ours", Unit: "allocs/op", Kind: valueAtMost, Limit: 0},
 	{Label: "breaker default, parallel, allocs", Ours: "BreakerParallel/default/ours", Unit: "allocs/op", Kind: valueAtMost, Limit: 0},
 	{Label: "breaker window(100), serial", Ours: "Breaker/window/ours", Baseline: "Breaker/window/gobreaker", BaseName: "gobreaker", Unit: "ns/op", Kind: ratioAtMost, Limit: 0.5, TargetProcs: 2},
