@@ -112,4 +112,3 @@ func (k *Kafka) Close(ctx context.Context) error {
 	}
 	return k.Bus.Close(ctx)
 }
-
