@@ -192,13 +192,18 @@ func openSQLite(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqldb: open %s: %w", path, err)
 	}
-	if _, err := os.Stat(abs); errors.Is(err, os.ErrNotExist) {
+	switch _, err := os.Stat(abs); {
+	case errors.Is(err, os.ErrNotExist):
 		if opts.MustExist {
 			return nil, fmt.Errorf("sqldb: open %s: %w", abs, ErrNotFound)
 		}
 		if err := os.MkdirAll(filepath.Dir(abs), 0o750); err != nil {
 			return nil, fmt.Errorf("sqldb: open %s: create its directory: %w", abs, err)
 		}
+	case err != nil:
+		// Not a directory on the way, no permission: say which, rather
+		// than SQLite's "unable to open database file".
+		return nil, fmt.Errorf("sqldb: open %s: %w", abs, err)
 	}
 	busy := opts.BusyTimeout
 	switch {
