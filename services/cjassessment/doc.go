@@ -24,8 +24,11 @@
 // event id of the batch; a redelivered request republishes the stored
 // result.
 //
-// Persistence (verdicts and results) is in memory (MemoryRepository)
-// behind the Repository interface.
+// Persistence (verdicts and results): Repository, in the service's
+// database (SQLRepository, PostgreSQL or SQLite; see migrations/), or in
+// memory for tests (MemoryRepository). The handler runs in the consumer's
+// transaction, so a result, its event (in the outbox) and the request's
+// processed mark commit together; see SQLRepository for the verdicts.
 //
 // Usage:
 //

@@ -12,6 +12,7 @@ import (
 	"github.com/huleedu/huleedu/services/contracts"
 	"github.com/huleedu/huleedu/services/fileservice"
 	"github.com/huleedu/huleedu/services/fileservice/contentclient"
+	"github.com/huleedu/huleedu/sqldb"
 )
 
 // FileServiceURLVar is the variable holding the File Service's base URL
@@ -28,9 +29,12 @@ const JudgeBreaker = "judge"
 // BT_MAX_ITERATIONS), fetching essay texts through an HTTP client behind
 // the breaker "cj_assessment_service.file_service", judging with the
 // deterministic LocalJudge behind the breaker "cj_assessment_service.judge",
-// with its handlers registered with the service's consumer.
+// its verdicts and results in the service's database (SQLRepository, see
+// servicekit.WithDatabase), with its handlers registered with the
+// service's consumer.
 func Module() fx.Option {
 	return fx.Module(ServiceName,
+		servicekit.WithDatabase(Migrations()),
 		fx.Provide(newFromEnv),
 		servicekit.AsService[*Service, contracts.HandlerFunc](),
 	)
@@ -46,7 +50,7 @@ func Spec() servicekit.ServiceSpec {
 	}
 }
 
-func newFromEnv(e servicekit.Env, bus kafkabus.Bus, clients *servicekit.HTTPClients,
+func newFromEnv(e servicekit.Env, bus kafkabus.Bus, db *sqldb.DB, clients *servicekit.HTTPClients,
 	breakers *resilience.Registry, logger *slog.Logger) (*Service, error) {
 	var cfg Config
 	if err := e.Parse(&cfg); err != nil {
@@ -66,5 +70,5 @@ func newFromEnv(e servicekit.Env, bus kafkabus.Bus, clients *servicekit.HTTPClie
 	if err != nil {
 		return nil, fmt.Errorf("cjassessment: judge breaker: %w", err)
 	}
-	return New(cfg, Deps{Bus: bus, Content: content, JudgeBreaker: judge, Logger: logger})
+	return New(cfg, Deps{Bus: bus, Content: content, JudgeBreaker: judge, Repo: NewSQLRepository(db), Logger: logger})
 }

@@ -13,5 +13,6 @@ func TestModuleWiring(t *testing.T) {
 		Breakers: []string{"cj_assessment_service.file_service", "cj_assessment_service.judge"},
 		Topics:   []string{event.TopicBatchCJAssessmentRequested},
 		API:      true,
+		Database: true,
 	})
 }

@@ -43,8 +43,8 @@ type Repository interface {
 	Assessment(ctx context.Context, batchID string) (Assessment, error)
 }
 
-// MemoryRepository is the in-memory Repository: everything lives as long
-// as the process. It is safe for concurrent use.
+// MemoryRepository is the in-memory Repository, for tests: everything
+// lives as long as the process. It is safe for concurrent use.
 type MemoryRepository struct {
 	mu          sync.Mutex
 	judgements  map[judgementKey]string

@@ -38,8 +38,8 @@ type Deps struct {
 	// "cj_assessment_service.judge"). Required: an LLM judge that is down
 	// must not be hammered by every batch.
 	JudgeBreaker *resilience.CircuitBreaker
-	// Repo stores judgements and results; nil means a new
-	// MemoryRepository.
+	// Repo stores judgements and results: a SQLRepository in the service
+	// (see Module); nil means a new MemoryRepository, for tests.
 	Repo Repository
 	// Logger receives the service's logs; nil discards them.
 	Logger *slog.Logger

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/huleedu/huleedu/event"
 	"github.com/huleedu/huleedu/resilience"
 	"github.com/huleedu/huleedu/resilience/resiliencetest"
@@ -21,8 +19,6 @@ import (
 	"github.com/huleedu/huleedu/services/contracts/contractstest"
 	"github.com/huleedu/huleedu/services/fileservice/contentclient"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // texts is a ContentFetcher over a map; content ids missing from it are
 // not found, and down makes every fetch fail as a transport error would.
