@@ -77,7 +77,7 @@ func newKafkaTraced(s Settings, breakers *resilience.Registry, metrics *promethe
 		return nil, err
 	}
 	if mode == PublishOutbox {
-		return newOutboxKafka(s, breakers, metrics, logger, db)
+		return newOutboxKafka(s, breakers, metrics, logger, tracer, db)
 	}
 	if db != nil && mode == PublishResilient {
 		logger.Warn("KAFKA_FALLBACK_MODE is not outbox: events are published before their state change commits, not with it",
@@ -114,10 +114,12 @@ func newKafkaTraced(s Settings, breakers *resilience.Registry, metrics *promethe
 // newOutboxKafka builds the publishing side of outbox mode: the plain
 // franz-go bus, the producer breaker "<service>.kafka_producer" (with the
 // KAFKA_CIRCUIT_BREAKER_* settings) registered in breakers, the outbox bus
-// services publish through, and the relay behind the breaker. The outbox
+// services publish through (its kafka.publish spans from tracer), and the
+// relay behind the breaker. The outbox
 // metrics (depth, oldest age, dead letters, relays, latency) are
 // registered on metrics first.
-func newOutboxKafka(s Settings, breakers *resilience.Registry, metrics *prometheus.Registry, logger *slog.Logger, db *Database) (*Kafka, error) {
+func newOutboxKafka(s Settings, breakers *resilience.Registry, metrics *prometheus.Registry, logger *slog.Logger,
+	tracer trace.Tracer, db *Database) (*Kafka, error) {
 	source := &relayStats{}
 	latency := observability.NewOutboxPublishLatency(s.Service)
 	if metrics != nil {
@@ -149,7 +151,7 @@ func newOutboxKafka(s Settings, breakers *resilience.Registry, metrics *promethe
 		return nil, errors.Join(fmt.Errorf("servicekit: %s: outbox relay: %w", s.Service, err), closeAtOnce(p))
 	}
 	source.relay.Store(relay)
-	bus := NewOutboxBus(db.DB, db.Outbox)
+	bus := NewOutboxBus(db.DB, db.Outbox, tracer)
 	return &Kafka{Mode: PublishOutbox, Bus: bus, Plain: p.Kafka, Outbox: bus, Relay: relay, Breaker: cb, pub: p}, nil
 }
 

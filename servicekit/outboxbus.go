@@ -7,6 +7,11 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/huleedu/huleedu/event"
 	"github.com/huleedu/huleedu/kafkabus"
 	"github.com/huleedu/huleedu/kafkaconsumer"
@@ -35,15 +40,25 @@ var ErrNoTransaction = errors.New("servicekit: publish outside a transaction of 
 type OutboxBus struct {
 	db     *sqldb.DB
 	ob     *outbox.Outbox
+	tracer trace.Tracer
 	closed atomic.Bool
 }
 
 var _ kafkabus.Bus = (*OutboxBus)(nil)
 
 // NewOutboxBus returns the bus that enqueues into ob, the outbox of db.
-func NewOutboxBus(db *sqldb.DB, ob *outbox.Outbox) *OutboxBus {
-	return &OutboxBus{db: db, ob: ob}
+// Each publish runs in a kafka.publish producer span from tracer (nil:
+// the global provider's), as the ResilientBus's do: the record's
+// traceparent is that span's, so the consumer's span is its child.
+func NewOutboxBus(db *sqldb.DB, ob *outbox.Outbox, tracer trace.Tracer) *OutboxBus {
+	if tracer == nil {
+		tracer = otel.Tracer(kafkabusTracerName)
+	}
+	return &OutboxBus{db: db, ob: ob, tracer: tracer}
 }
+
+// outboxPublishKind is built once: span options allocate.
+var outboxPublishKind = trace.WithSpanKind(trace.SpanKindProducer)
 
 // Publish enqueues env for topic and key in the transaction ctx carries.
 // Without one it refuses with an error wrapping ErrNoTransaction; after
@@ -63,7 +78,21 @@ func (b *OutboxBus) Publish(ctx context.Context, topic, key string, env *event.E
 		return fmt.Errorf("%w: event %s to %s: publish inside the state change's sqldb.DB.Transact (a repository's fn gets its ctx), or wrap a lone publish in one",
 			ErrNoTransaction, id, topic)
 	}
-	return b.ob.Enqueue(ctx, tx, outbox.Message{Topic: topic, Key: key, Envelope: env, AggregateID: key})
+	ctx, span := b.tracer.Start(ctx, "kafka.publish", outboxPublishKind)
+	defer span.End()
+	if span.IsRecording() {
+		span.SetAttributes(
+			attribute.String("messaging.system", "kafka"),
+			attribute.String("messaging.destination.name", topic),
+			attribute.String("huleedu.publish.path", "outbox"),
+		)
+	}
+	err := b.ob.Enqueue(ctx, tx, outbox.Message{Topic: topic, Key: key, Envelope: env, AggregateID: key})
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "not enqueued")
+	}
+	return err
 }
 
 // Close makes later publishes fail with kafkabus.ErrBusClosed. What is in

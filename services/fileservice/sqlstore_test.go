@@ -71,7 +71,7 @@ func TestUploadCommitsItsTextsAndEventsTogether(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			bus := &failingBus{OutboxBus: servicekit.NewOutboxBus(db, ob), n: 4}
+			bus := &failingBus{OutboxBus: servicekit.NewOutboxBus(db, ob, nil), n: 4}
 			store := fileservice.NewSQLContentStore(db)
 			svc, err := fileservice.New(fileservice.Config{}, fileservice.Deps{Bus: bus, Store: store})
 			if err != nil {
