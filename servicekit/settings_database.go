@@ -59,13 +59,7 @@ var schemaPattern = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 // the schema's default.
 func (s *Settings) databaseFrom(e Env) {
 	s.sources = map[string]string{}
-	if v, from, ok := e.Lookup("HULEEDU_DATA_DIR"); ok {
-		s.DataDir, s.sources["HULEEDU_DATA_DIR"] = v, from
-	} else if v, from, ok := e.Lookup("DATA_DIR"); ok {
-		s.DataDir, s.sources["HULEEDU_DATA_DIR"] = v, from
-	} else {
-		s.DataDir = defaultDataDir(e)
-	}
+	s.DataDir, s.sources["HULEEDU_DATA_DIR"] = dataDir(e)
 	if _, from, ok := e.Lookup("DATABASE_URL"); ok {
 		s.sources["DATABASE_URL"] = from
 	}
@@ -80,6 +74,25 @@ func (s *Settings) databaseFrom(e Env) {
 	if s.DatabaseSchema == "" {
 		s.DatabaseSchema = schemaName(s.Service)
 	}
+}
+
+// DataDir returns the data directory e configures for its service:
+// HULEEDU_DATA_DIR, else DATA_DIR (its older name), each optionally
+// prefixed, else the default (see Settings.DataDir).
+func DataDir(e Env) string {
+	dir, _ := dataDir(e)
+	return dir
+}
+
+// dataDir is DataDir and the variable it came from ("" for the default).
+func dataDir(e Env) (dir, from string) {
+	if v, from, ok := e.Lookup("HULEEDU_DATA_DIR"); ok {
+		return v, from
+	}
+	if v, from, ok := e.Lookup("DATA_DIR"); ok {
+		return v, from
+	}
+	return defaultDataDir(e), ""
 }
 
 // defaultDataDir is the data directory when none is set:
