@@ -27,6 +27,15 @@
 //     unavailable, for as long as it takes, so no event is dead-lettered
 //     because the database was down.
 //
+// A handler reaches the transaction only through its ctx: a repository's
+// sqldb.DB.Transact and Conn join it, and servicekit's OutboxBus refuses
+// a publish without it (servicekit.ErrNoTransaction), so a publish that
+// lost the context fails at once instead of committing on its own. A
+// statement run on the *sql.DB itself, or with a context that dropped the
+// transaction (context.Background()), runs outside it: on PostgreSQL it
+// commits on its own, on SQLite it waits for the handler's transaction,
+// and so for itself.
+//
 // The transaction lasts as long as the handler: on SQLite, whose one
 // connection it holds, the service's other statements (its API, its
 // outbox relay) wait for it. Handlers keep their work between the mark
