@@ -197,6 +197,18 @@ func TestServiceWithADatabasePublishesThroughItsOutbox(t *testing.T) {
 		st, err := a.Runner().Database().Outbox.Stats(context.Background())
 		return err == nil && st.Pending == 0
 	})
+	resp, err := http.Get(a.Endpoints().Admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, series := range []string{`outbox_queue_depth{service="notes_service"}`, `outbox_publish_latency_seconds_count{service="notes_service"} 1`,
+		`circuit_breaker_state{circuit_name="notes_service.kafka_producer",service="notes_service"}`} {
+		if !strings.Contains(string(metrics), series) {
+			t.Errorf("/metrics lacks %s", series)
+		}
+	}
 }
 
 func TestConsumerChangesStateOnceForAnEventDeliveredTwice(t *testing.T) {
