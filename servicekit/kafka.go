@@ -122,8 +122,8 @@ func newOutboxKafka(s Settings, breakers *resilience.Registry, metrics *promethe
 	tracer trace.Tracer, db *Database) (*Kafka, error) {
 	source := &relayStats{}
 	latency := observability.NewOutboxPublishLatency(s.Service)
+	var collectors []prometheus.Collector
 	if metrics != nil {
-		var collectors []prometheus.Collector
 		for _, c := range []prometheus.Collector{latency, observability.NewOutboxCollector(s.Service, db.Outbox, source)} {
 			if err := metrics.Register(c); err != nil {
 				unregister(metrics, collectors)
@@ -132,23 +132,32 @@ func newOutboxKafka(s Settings, breakers *resilience.Registry, metrics *promethe
 			collectors = append(collectors, c)
 		}
 	}
+	fail := func(err error, p *kafkabus.Publisher) (*Kafka, error) {
+		unregister(metrics, collectors)
+		if p != nil {
+			err = errors.Join(err, closeAtOnce(p))
+		}
+		return nil, err
+	}
 	cfg := s.Kafka
 	cfg.Logger = logger
 	cfg.Breaker.Disabled = true // the relay has the breaker; there is no fallback queue
 	p, err := kafkabus.Open(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("servicekit: %s: kafka: %w", s.Service, err)
+		return fail(fmt.Errorf("servicekit: %s: kafka: %w", s.Service, err), nil)
 	}
+	// The registry cannot give a breaker back: nothing that can fail but
+	// the relay's options, which Validate has checked, comes after it.
 	cb, err := breakers.Create(s.KafkaBreakerSettings())
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("servicekit: %s: breaker %s: %w", s.Service, s.Kafka.Breaker.Name, err), closeAtOnce(p))
+		return fail(fmt.Errorf("servicekit: %s: breaker %s: %w", s.Service, s.Kafka.Breaker.Name, err), p)
 	}
 	opts := s.RelayOptions()
 	opts.Latency = latency
 	opts.Logger = logger.With("component", "outbox_relay")
 	relay, err := outbox.NewRelay(db.Outbox, p.Kafka, cb, opts)
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("servicekit: %s: outbox relay: %w", s.Service, err), closeAtOnce(p))
+		return fail(fmt.Errorf("servicekit: %s: outbox relay: %w", s.Service, err), p)
 	}
 	source.relay.Store(relay)
 	bus := NewOutboxBus(db.DB, db.Outbox, tracer)
