@@ -289,7 +289,10 @@ func (r *Relay) start(ctx context.Context, s *state) (wait time.Duration, onWake
 			return wait, false
 		}
 		s.dbRetry = r.opts.RetryMin
-		s.more = false
+		// Nothing due now: wait for a commit's wake-up (or the poll),
+		// and read at once when it comes. (Clearing more here would
+		// make the next start only arm the wait again, swallowing that
+		// wake-up until the poll.)
 		return r.opts.PollInterval, true
 	}
 	s.dbRetry = r.opts.RetryMin

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -50,8 +51,16 @@ type Message struct {
 	Key string
 	// Envelope is the event, published exactly as it is now: its
 	// event_id, and every byte of its encoding, are those Kafka receives.
-	// Required.
+	// Required, unless Record is set.
 	Envelope *event.Envelope
+	// Record, instead of Envelope, is a record that is encoded already,
+	// to be published as it is: its topic, key, value and headers
+	// unchanged (a consumer's dead letter carries the record that failed,
+	// with the reason in its headers). Its value must be an event
+	// envelope's JSON, whose event_id and event_type the row records;
+	// Topic and Key must then be empty, and the trace context of Enqueue's
+	// ctx is not added (the record's own headers say where it came from).
+	Record *event.Record
 	// AggregateType and AggregateID name what changed ("batch", its id),
 	// for operators reading the table. Optional.
 	AggregateType string
@@ -112,6 +121,9 @@ func partitionOf(key string, id uuid.UUID) int {
 // newRow validates m and encodes it as a row created at now, with the
 // trace context of ctx in its headers.
 func newRow(ctx context.Context, m Message, now time.Time) (Row, error) {
+	if m.Record != nil {
+		return recordRow(m, now)
+	}
 	if m.Envelope == nil {
 		return Row{}, fmt.Errorf("%w: envelope is nil (topic %q, key %q)", ErrInvalidMessage, m.Topic, m.Key)
 	}
@@ -137,6 +149,47 @@ func newRow(ctx context.Context, m Message, now time.Time) (Row, error) {
 		Partition:     partitionOf(m.Key, m.Envelope.EventID),
 		Envelope:      rec.Value,
 		Headers:       rec.Headers,
+		CreatedAt:     now,
+	}, nil
+}
+
+// recordRow validates m, whose Record is set, and stores the record as a
+// row created at now, byte for byte.
+func recordRow(m Message, now time.Time) (Row, error) {
+	rec := m.Record
+	switch {
+	case m.Envelope != nil:
+		return Row{}, fmt.Errorf("%w: both Envelope and Record are set (topic %q)", ErrInvalidMessage, rec.Topic)
+	case m.Topic != "" || m.Key != "":
+		return Row{}, fmt.Errorf("%w: Record carries its own topic and key; Message.Topic (%q) and Key (%q) must be empty",
+			ErrInvalidMessage, m.Topic, m.Key)
+	}
+	if err := checkTopic(rec.Topic); err != nil {
+		return Row{}, fmt.Errorf("%w: record: %w", ErrInvalidMessage, err)
+	}
+	env, err := event.ParseEnvelope(rec.Value)
+	if err != nil {
+		return Row{}, fmt.Errorf("%w: record for %s: its value is not an event envelope: %w", ErrInvalidMessage, rec.Topic, err)
+	}
+	if !utf8.Valid(rec.Key) {
+		return Row{}, fmt.Errorf("%w: event %s: the record's key is not UTF-8", ErrInvalidMessage, env.EventID)
+	}
+	for _, h := range rec.Headers {
+		if !utf8.Valid(h.Value) {
+			return Row{}, fmt.Errorf("%w: event %s: header %q is not UTF-8", ErrInvalidMessage, env.EventID, h.Key)
+		}
+	}
+	key := string(rec.Key)
+	return Row{
+		AggregateType: m.AggregateType,
+		AggregateID:   m.AggregateID,
+		EventID:       env.EventID,
+		EventType:     env.EventType,
+		Topic:         rec.Topic,
+		Key:           key,
+		Partition:     partitionOf(key, env.EventID),
+		Envelope:      bytes.Clone(rec.Value),
+		Headers:       slices.Clone(rec.Headers),
 		CreatedAt:     now,
 	}, nil
 }

@@ -78,6 +78,12 @@ func New(e Env, module fx.Option, opts ...Option) (*App, error) {
 			})
 			return k
 		}),
+		fx.Decorate(func(d *Database) *Database {
+			if d != nil {
+				cleanup.add(func() { _ = d.Close() })
+			}
+			return d
+		}),
 		module,
 		fx.Populate(&a.runner),
 	)

@@ -48,13 +48,18 @@ func newConsumer(s Settings, subs []Subscription, k *Kafka, store kafkaconsumer.
 }
 
 // DeadLetterPublisher returns where the service's consumer sends dead
-// letters: the resilient bus when there is one, so a dead letter survives
-// a Kafka outage too, else the plain bus.
+// letters: in outbox mode the outbox, in a transaction of their own; the
+// resilient bus when there is one, so a dead letter survives a Kafka
+// outage too; else the plain bus.
 func (k *Kafka) DeadLetterPublisher() kafkaconsumer.RecordPublisher {
-	if k.Resilient != nil {
+	direct := kafkaconsumer.ProducerPublisher{Producer: k.Plain}
+	switch {
+	case k.Outbox != nil:
+		return outboxDeadLetters{bus: k.Outbox, direct: direct}
+	case k.Resilient != nil:
 		return k.Resilient
 	}
-	return kafkaconsumer.ProducerPublisher{Producer: k.Plain}
+	return direct
 }
 
 // newConsumerMetrics returns the consumer's counters, registered on reg.
@@ -66,11 +71,13 @@ func newConsumerMetrics(s Settings, reg *prometheus.Registry) (*kafkaconsumer.Me
 	return m, nil
 }
 
-// newIdempotencyStore is the consumer's default deduplication: in memory,
-// bounded by KAFKA_CONSUMER_IDEMPOTENCY_*. A service that keeps its state
-// in a database replaces it (fx.Decorate) with a store that marks events
-// processed in the handler's transaction.
-func newIdempotencyStore(s Settings) (kafkaconsumer.IdempotencyStore, error) {
+// newIdempotencyStore is the consumer's deduplication: with a database,
+// its processed_events table, marked in the handler's transaction;
+// otherwise in memory, bounded by KAFKA_CONSUMER_IDEMPOTENCY_*.
+func newIdempotencyStore(s Settings, db *Database) (kafkaconsumer.IdempotencyStore, error) {
+	if db != nil {
+		return db.Processed, nil
+	}
 	return kafkaconsumer.NewMemoryIdempotencyStore(kafkaconsumer.MemoryIdempotencyOptions{
 		TTL:        time.Duration(s.IdempotencyTTL),
 		MaxEntries: s.IdempotencyMaxEntries,

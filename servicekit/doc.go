@@ -11,8 +11,9 @@
 // KAFKA_BOOTSTRAP_SERVERS, KAFKA_CIRCUIT_BREAKER_*, KAFKA_FALLBACK_*,
 // KAFKA_DRAIN_*) into Settings.Kafka, a kafkabus.Config that NewKafka
 // opens, and the service basics (HTTP_ADDR, ADMIN_ADDR, LOG_LEVEL,
-// SHUTDOWN_TIMEOUT, KAFKA_CONSUMER_*, HTTP_CIRCUIT_BREAKER_*,
-// CONTENT_CIRCUIT_BREAKER_*; deploy/env.example lists them all). The Kafka
+// SHUTDOWN_TIMEOUT, HULEEDU_DATA_DIR, DATABASE_*, OUTBOX_*,
+// KAFKA_CONSUMER_*, HTTP_CIRCUIT_BREAKER_*, CONTENT_CIRCUIT_BREAKER_*;
+// deploy/env.example lists them all). The Kafka
 // defaults and ranges are kafkabus's own. Each variable may carry the
 // service's prefix, which wins over the plain name:
 // FILE_SERVICE_KAFKA_CIRCUIT_BREAKER_FAILURE_THRESHOLD configures
@@ -36,6 +37,32 @@
 // A service module registers its API with AsRoutes and its event handlers
 // with AsSubscriptions (AsService does both for a service with Routes and
 // Handlers methods); the Runner serves and consumes them.
+//
+// # Services with a database
+//
+// A service that keeps state declares WithDatabase(its migrations).
+// servicekit then opens PostgreSQL when DATABASE_URL (or
+// <PREFIX>DATABASE_URL) is set, the service's tables in the schema
+// DATABASE_SCHEMA (default: the service name, so services share one
+// database safely), and otherwise the SQLite file
+// <HULEEDU_DATA_DIR>/<service>/<service>.sqlite, which needs nothing
+// installed; it runs the outbox's, the processed-events table's and the
+// service's embedded migrations before anything starts, and an unreachable
+// or misconfigured database stops the start-up with an error naming the
+// variable and the database. The service's repositories take *sqldb.DB
+// and write through sqldb.DB.Transact. By default (KAFKA_FALLBACK_MODE=outbox)
+// the kafkabus.Bus is the OutboxBus: a publish is written into the outbox
+// in the transaction its context carries, and the Runner runs the relay
+// that publishes the rows through the breaker "<service>.kafka_producer".
+// The transaction of an event travels like this:
+//
+//	kafkaconsumer.Consumer → processed.Store.Process: BEGIN, INSERT processed_events
+//	  → handler(ctx) → repository.Update(ctx, ...) → sqldb.DB.Transact (joins: SAVEPOINT)
+//	    → contracts.Publisher.Publish(ctx) → OutboxBus.Publish → outbox.Outbox.Enqueue(tx)
+//	  → COMMIT: the state change, its events and the mark, or none of them
+//	outbox.Relay → breaker → franz-go → Kafka → the row is done
+//
+// and an API request's the same way from the repository's Transact on.
 //
 // # Guarantees
 //
@@ -74,8 +101,16 @@
 //     services' error body (services/contracts/httpjson): the mux's 404
 //     and 405, http.Error and a handler's panic (a 500) included.
 //   - /readyz is 200 while Kafka answers, and also while it does not but the
-//     fallback queue accepts ("degraded": what the service publishes is
-//     accepted and delivered later); 503 otherwise.
+//     fallback queue or the outbox accepts ("degraded": what the service
+//     publishes is accepted and delivered later); 503 otherwise, and
+//     always while the service's database does not answer. It shows the
+//     database and the outbox's backlog (pending rows, the oldest's age).
+//   - With a database, an event Kafka delivers twice changes state once
+//     (package processed); a failed handler leaves no trace; a database
+//     outage is waited out by the consumer, never dead-lettered; an API
+//     request that cannot commit fails (503 database_unavailable, in
+//     httpjson) with nothing changed; what was committed stays in the
+//     outbox until Kafka has it, across restarts.
 //
 // # Usage
 //

@@ -22,7 +22,7 @@ import (
 // Defaults are kafkabus's (Config.EnsureDefaults), with three of the
 // service's own: ClientID is the service name, the breaker is
 // "<service>.kafka_producer", and the disk spool lives in
-// <DATA_DIR>/<service>/kafka-spool. A variable that is set replaces the
+// <HULEEDU_DATA_DIR>/<service>/kafka-spool. A variable that is set replaces the
 // default, so an explicit 0 reaches Validate and is refused there with the
 // range, as a bad value is.
 
@@ -212,6 +212,8 @@ func (v kafkaVar) want(want string, vars []kafkaVar) string {
 		want = strings.ReplaceAll(want, other.field+" ", other.name+" ")
 	}
 	switch v.value.(type) {
+	case *kafkabus.FallbackMode:
+		want = "must be " + FallbackOutbox + " (a service with a database), disk or memory"
 	case *[]string:
 		want = strings.Replace(want, "must be a list of", "must be a comma-separated list of", 1)
 	case *time.Duration:

@@ -2,6 +2,7 @@ package servicekit
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -19,6 +20,7 @@ import (
 	"github.com/huleedu/huleedu/kafkaconsumer"
 	"github.com/huleedu/huleedu/observability"
 	"github.com/huleedu/huleedu/resilience"
+	"github.com/huleedu/huleedu/sqldb"
 )
 
 // Route is one endpoint of a service's API: a net/http ServeMux pattern
@@ -154,15 +156,21 @@ func Module(service string) fx.Option { return ModuleFrom(ProcessEnv(service)) }
 //   - *resilience.Registry, every breaker of the service; each state
 //     transition is logged once, as "circuit breaker state changed"
 //     (observability.LogTransitions), until the app stops;
-//   - *Kafka and kafkabus.Bus (see NewKafka): the ResilientBus with its
-//     breaker "<service>.kafka_producer" when CIRCUIT_BREAKER_ENABLED=true,
-//     the plain KafkaBus when false;
+//   - *Database and *sqldb.DB, for a service whose module declares
+//     WithDatabase: PostgreSQL (DATABASE_URL) or SQLite in the data
+//     directory, migrated; nil *Database for a service without;
+//   - *Kafka and kafkabus.Bus (see NewKafka): for a service with a
+//     database the OutboxBus (KAFKA_FALLBACK_MODE=outbox, its default),
+//     whose relay publishes behind the breaker "<service>.kafka_producer";
+//     otherwise the ResilientBus with that breaker when
+//     CIRCUIT_BREAKER_ENABLED=true, the plain KafkaBus when false;
 //   - *HTTPClients, HTTP clients behind breakers "<service>.<dependency>";
 //   - *prometheus.Registry with the breaker, bus, publish latency and
 //     consumer collectors, and *kafkaconsumer.Metrics;
-//   - kafkaconsumer.IdempotencyStore for the consumer: in memory, bounded
-//     by KAFKA_CONSUMER_IDEMPOTENCY_*; a service with a database replaces
-//     it with fx.Decorate (see kafkaconsumer.IdempotencyStore);
+//   - kafkaconsumer.IdempotencyStore for the consumer: with a database
+//     the processed_events table (package processed), whose mark commits
+//     in the handler's transaction; without one, in memory, bounded by
+//     KAFKA_CONSUMER_IDEMPOTENCY_*;
 //   - *Runner, which starts the admin server, the consumer of the
 //     registered Subscriptions and the API server of the registered
 //     Routes, and stops them in order (see Runner).
@@ -182,6 +190,8 @@ func ModuleFrom(e Env, opts ...Option) fx.Option {
 			newBreakerRegistry,
 			newMetrics,
 			newConsumerMetrics,
+			newDatabase,
+			serviceDB,
 			newKafka,
 			func(k *Kafka) kafkabus.Bus { return k.Bus },
 			newHTTPClients,
@@ -215,8 +225,18 @@ func newMetrics(s Settings, breakers *resilience.Registry) (*prometheus.Registry
 // newKafka is NewKafka for fx, with the kafka.publish and kafka.replay
 // spans from the app's tracer provider; the Runner closes the bus, after
 // the consumers and servers that publish through it have stopped.
-func newKafka(s Settings, breakers *resilience.Registry, reg *prometheus.Registry, logger *slog.Logger, tp trace.TracerProvider) (*Kafka, error) {
-	return newKafkaTraced(s, breakers, reg, logger, tp.Tracer(kafkabusTracerName))
+func newKafka(s Settings, breakers *resilience.Registry, reg *prometheus.Registry, logger *slog.Logger, tp trace.TracerProvider,
+	db *Database) (*Kafka, error) {
+	return newKafkaTraced(s, breakers, reg, logger, tp.Tracer(kafkabusTracerName), db)
+}
+
+// serviceDB is the *sqldb.DB of the service's Database, for
+// repositories; a service that declared no WithDatabase has none to give.
+func serviceDB(s Settings, d *Database) (*sqldb.DB, error) {
+	if d == nil {
+		return nil, fmt.Errorf("servicekit: %s: a constructor wants *sqldb.DB, but the module declares no servicekit.WithDatabase", s.Service)
+	}
+	return d.DB, nil
 }
 
 // newHTTPClients is NewHTTPClients for fx, with client spans from the

@@ -17,6 +17,7 @@ import (
 
 	"github.com/huleedu/huleedu/kafkabus"
 	"github.com/huleedu/huleedu/kafkaconsumer"
+	"github.com/huleedu/huleedu/outbox"
 	"github.com/huleedu/huleedu/resilience"
 )
 
@@ -32,21 +33,25 @@ type Endpoints struct {
 // Runner runs the moving parts of one service and stops them in the order
 // that loses nothing:
 //
-//	start: admin server → consumer → API server
+//	start: admin server → outbox relay and pruner (the database is open
+//	       and migrated already) → consumer → API server
 //	stop:  readiness off → API server (requests finish) → consumer (the
-//	       event in hand finishes, offsets commit) → Kafka bus Close (the
+//	       event in hand finishes, offsets commit) → outbox drain (while
+//	       Kafka takes rows, until the deadline) and relay stop (the batch
+//	       in flight is settled, leases handed over) → Kafka bus Close (the
 //	       drainer flushes the fallback queue) → idle HTTP connections →
-//	       admin server
+//	       database → admin server
 //
 // Everything that publishes has stopped before the bus closes, and the bus
 // is closed even when the stop deadline has passed (then without draining:
-// the disk spool keeps its records for the next start). It is registered
-// as one fx lifecycle hook, since fx skips the remaining stop hooks once
-// the stop context ends.
+// the disk spool keeps its records for the next start, the outbox its
+// rows). It is registered as one fx lifecycle hook, since fx skips the
+// remaining stop hooks once the stop context ends.
 type Runner struct {
 	s        Settings
 	log      *slog.Logger
 	kafka    *Kafka
+	db       *Database // nil for a service without one
 	breakers *resilience.Registry
 	metrics  *prometheus.Registry
 	clients  *HTTPClients
@@ -67,6 +72,17 @@ type Runner struct {
 	serving  sync.WaitGroup // one per Serve goroutine; the stop waits for them
 	stopOnce sync.Once
 	stopErr  error // the first stop's result
+
+	// relay runs the outbox relay; set by Start, read by the stop.
+	relay relayRun
+}
+
+// relayRun is the outbox relay's goroutine: cancel ends it, done is
+// closed when Run returned.
+type relayRun struct {
+	mu     sync.Mutex // guards cancel and done
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 type runnerParams struct {
@@ -76,6 +92,7 @@ type runnerParams struct {
 	Settings        Settings
 	Logger          *slog.Logger
 	Kafka           *Kafka
+	Database        *Database
 	Breakers        *resilience.Registry
 	Metrics         *prometheus.Registry
 	ConsumerMetrics *kafkaconsumer.Metrics
@@ -91,6 +108,7 @@ func newRunner(p runnerParams) (*Runner, error) {
 		s:        p.Settings,
 		log:      p.Logger,
 		kafka:    p.Kafka,
+		db:       p.Database,
 		breakers: p.Breakers,
 		metrics:  p.Metrics,
 		clients:  p.Clients,
@@ -141,6 +159,12 @@ func (r *Runner) start() error {
 		return err
 	}
 	r.setEndpoint(func(e *Endpoints) { e.Admin = admin })
+	if rl := r.kafka.Relay; rl != nil {
+		r.relay.start(rl)
+	}
+	if r.db != nil {
+		r.db.startPruning()
+	}
 	if r.consumer != nil {
 		if err := r.consumer.Start(); err != nil {
 			return err
@@ -154,8 +178,14 @@ func (r *Runner) start() error {
 		r.setEndpoint(func(e *Endpoints) { e.API = api })
 	}
 	ep := r.Endpoints()
-	r.log.Info("service started", "api", ep.API, "admin", ep.Admin,
-		"circuit_breaker_enabled", r.s.CircuitBreakerEnabled, "fallback_mode", r.s.Kafka.Fallback.Mode)
+	attrs := []any{"api", ep.API, "admin", ep.Admin, "circuit_breaker_enabled", r.s.CircuitBreakerEnabled, "publish_mode", r.kafka.Mode}
+	if r.kafka.Resilient != nil {
+		attrs = append(attrs, "fallback_mode", r.s.Kafka.Fallback.Mode)
+	}
+	if r.db != nil {
+		attrs = append(attrs, "database", r.db.String())
+	}
+	r.log.Info("service started", attrs...)
 	return nil
 }
 
@@ -220,6 +250,10 @@ func (r *Runner) Topics() []string {
 // Kafka returns the service's Kafka publishing side.
 func (r *Runner) Kafka() *Kafka { return r.kafka }
 
+// Database returns the service's database, nil for a service without
+// one.
+func (r *Runner) Database() *Database { return r.db }
+
 // ServesAPI reports whether the service registered Routes.
 func (r *Runner) ServesAPI() bool { return r.api != nil }
 
@@ -275,6 +309,10 @@ func (r *Runner) stop(ctx context.Context) error {
 	if r.consumer != nil {
 		errs = append(errs, r.consumer.Stop(ctx))
 	}
+	if r.kafka.Relay != nil {
+		r.drainOutbox(ctx)
+		r.relay.stop()
+	}
 	if err := r.kafka.Close(ctx); err != nil {
 		var ue *kafkabus.UndeliveredError
 		if errors.As(err, &ue) {
@@ -283,6 +321,11 @@ func (r *Runner) stop(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("servicekit: %s: closing the kafka bus: %w", r.s.Service, err))
 	}
 	r.clients.CloseIdleConnections()
+	if r.db != nil {
+		if err := r.db.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("servicekit: %s: %w", r.s.Service, err))
+		}
+	}
 	if len(servers) > 0 {
 		errs = append(errs, shutdownServer(ctx, servers[0], "admin"))
 	}
@@ -304,4 +347,70 @@ func shutdownServer(ctx context.Context, srv *http.Server, name string) error {
 		return fmt.Errorf("servicekit: %s server: requests cut off at shutdown: %w", name, err)
 	}
 	return nil
+}
+
+// start runs rl until stop.
+func (rr *relayRun) start(rl *outbox.Relay) {
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	if rr.done != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	rr.cancel, rr.done = cancel, done
+	go func() {
+		defer close(done)
+		_ = rl.Run(ctx) // returns nil when ctx ends; failures it retries
+	}()
+}
+
+// stop ends the relay and waits for it: it settles the batch in flight,
+// which takes at most KAFKA_PUBLISH_TIMEOUT, and hands its leases over.
+func (rr *relayRun) stop() {
+	rr.mu.Lock()
+	cancel, done := rr.cancel, rr.done
+	rr.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	<-done
+}
+
+// drainPoll is how often drainOutbox looks at the outbox.
+const drainPoll = 50 * time.Millisecond
+
+// drainOutbox gives the relay time to publish what the outbox holds
+// before it stops: until the outbox is empty, the breaker is not closed
+// (Kafka is not taking rows; they wait for the next start, or another
+// instance), or ctx is about to end, leaving the relay a produce timeout
+// to settle its batch. Nothing is lost either way: the rows stay.
+func (r *Runner) drainOutbox(ctx context.Context) {
+	dctx := ctx
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		dctx, cancel = context.WithDeadline(ctx, deadline.Add(-r.s.Kafka.PublishTimeout))
+		defer cancel()
+	}
+	t := time.NewTicker(drainPoll)
+	defer t.Stop()
+	left := int64(-1)
+	for dctx.Err() == nil && r.kafka.Breaker.State() == resilience.StateClosed {
+		st, err := r.db.Outbox.Stats(dctx)
+		if err != nil {
+			break // the database is in trouble: nothing to wait for
+		}
+		// Rows that only wait for a retry wait for the relay's back-off.
+		if left = st.Pending; st.Pending == 0 || st.Pending == st.Retrying {
+			break
+		}
+		select {
+		case <-dctx.Done():
+		case <-t.C:
+		}
+	}
+	if left > 0 {
+		r.log.Info("outbox rows left for the next start or another instance", "pending", left)
+	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/huleedu/huleedu/kafkabus"
 	"github.com/huleedu/huleedu/resilience"
+	"github.com/huleedu/huleedu/sqldb"
 )
 
 // Settings are one service's settings: the Kafka publishing side of
@@ -50,9 +51,37 @@ type Settings struct {
 	// fallback queue. What is left then stays in the disk spool, or is
 	// reported as undelivered (memory queue).
 	ShutdownTimeout kafkabus.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s"`
-	// DataDir holds the service's local state; with KAFKA_FALLBACK_MODE=disk
-	// and no KAFKA_FALLBACK_DIR the spool is <DataDir>/<service>/kafka-spool.
-	DataDir string `env:"DATA_DIR" envDefault:"data"`
+	// DataDir holds the service's local state: its SQLite database
+	// (<DataDir>/<service>/<service>.sqlite) when DATABASE_URL is unset,
+	// and with KAFKA_FALLBACK_MODE=disk and no KAFKA_FALLBACK_DIR its
+	// spool (<DataDir>/<service>/kafka-spool). From HULEEDU_DATA_DIR, or
+	// DATA_DIR, its older name; default $XDG_DATA_HOME/huleedu, else
+	// ~/.local/share/huleedu (see settings_database.go).
+	DataDir string `env:"-"`
+
+	// The service's database (a service that keeps state declares one
+	// with WithDatabase; the others ignore these): see
+	// settings_database.go.
+	DatabaseURL            string            `env:"DATABASE_URL"`
+	DatabaseSchema         string            `env:"DATABASE_SCHEMA"`
+	DatabaseMaxConns       int               `env:"DATABASE_MAX_CONNS" envDefault:"0"`
+	DatabaseConnectTimeout kafkabus.Duration `env:"DATABASE_CONNECT_TIMEOUT" envDefault:"5s"`
+
+	// The outbox relay of a service that publishes through its outbox
+	// (KAFKA_FALLBACK_MODE=outbox, the default with a database): see
+	// settings_database.go.
+	OutboxPollInterval kafkabus.Duration `env:"OUTBOX_POLL_INTERVAL_SECONDS" envDefault:"1"`
+	OutboxBatchSize    int               `env:"OUTBOX_BATCH_SIZE" envDefault:"500"`
+	OutboxLeaseTTL     kafkabus.Duration `env:"OUTBOX_LEASE_TTL"`
+	OutboxRetryMin     kafkabus.Duration `env:"OUTBOX_RETRY_MIN" envDefault:"100ms"`
+	OutboxRetryMax     kafkabus.Duration `env:"OUTBOX_RETRY_MAX" envDefault:"30s"`
+	OutboxRetention    kafkabus.Duration `env:"OUTBOX_RETENTION" envDefault:"0"`
+
+	// sources names the variables some settings came from, for messages
+	// (DATABASE_URL or FILE_SERVICE_DATABASE_URL, ...); fallback is what
+	// KAFKA_FALLBACK_MODE asked for ("" when unset).
+	sources  map[string]string
+	fallback string
 	// ConsumerGroup is the Kafka consumer group of the service's
 	// consumers. Default: the service name.
 	ConsumerGroup string `env:"KAFKA_CONSUMER_GROUP"`
@@ -67,9 +96,12 @@ type Settings struct {
 	// stopped heartbeating (a crashed process) before moving its
 	// partitions; the broker bounds it (group.min/max.session.timeout.ms).
 	ConsumerSessionTimeout kafkabus.Duration `env:"KAFKA_CONSUMER_SESSION_TIMEOUT" envDefault:"45s"`
-	// IdempotencyTTL is how long a processed event_id is remembered.
+	// IdempotencyTTL is how long a processed event_id is remembered: in
+	// memory, or in the processed_events table of a service with a
+	// database, which forgets older marks.
 	IdempotencyTTL kafkabus.Duration `env:"KAFKA_CONSUMER_IDEMPOTENCY_TTL" envDefault:"24h"`
-	// IdempotencyMaxEntries bounds the processed event_ids remembered; the
+	// IdempotencyMaxEntries bounds the processed event_ids remembered in
+	// memory (a database keeps every one for IdempotencyTTL); the
 	// oldest are forgotten first.
 	IdempotencyMaxEntries int `env:"KAFKA_CONSUMER_IDEMPOTENCY_MAX_ENTRIES" envDefault:"100000"`
 
@@ -129,6 +161,7 @@ func LoadSettingsFrom(e Env) (Settings, error) {
 	s.Service = e.service
 	s.Kafka = defaultKafka(e.service)
 	unparsed = append(unparsed, e.setKafka(&s.Kafka)...)
+	s.databaseFrom(e)
 	s.applyDefaults(e)
 	validErr := s.Validate()
 	if len(unparsed) == 0 && validErr == nil {
@@ -235,6 +268,7 @@ func (s Settings) Validate() error {
 	breaker("HTTP", s.HTTPFailureThreshold, s.HTTPRecoveryTimeout, s.HTTPSuccessThreshold)
 	breaker("CONTENT", s.ContentFailureThreshold, s.ContentRecoveryTimeout, s.ContentSuccessThreshold)
 	durRange("HTTP_CLIENT_TIMEOUT", s.HTTPClientTimeout, time.Millisecond, time.Hour)
+	errs = append(errs, s.databaseProblems()...)
 	return errors.Join(errs...)
 }
 
@@ -260,6 +294,9 @@ func (e Env) attribute(err error) error {
 		p := *se
 		if raw, ok := vars[p.Var]; ok {
 			p.Value = raw
+			if secretVars[p.Var] {
+				p.Value = sqldb.Redact(raw)
+			}
 		}
 		p.Var = varName(p.Var, source)
 		problems = append(problems, &p)

@@ -239,7 +239,7 @@ func TestInvalidSettingNamesVariableAndRange(t *testing.T) {
 		{"KAFKA_BOOTSTRAP_SERVERS=localhost", `KAFKA_BOOTSTRAP_SERVERS="localhost": must be a comma-separated list of host:port`},
 		{"KAFKA_FALLBACK_QUEUE_SIZE=0", `KAFKA_FALLBACK_QUEUE_SIZE="0": must be between 1 and 100000000`},
 		{"KAFKA_FALLBACK_QUEUE_SIZE=many", `KAFKA_FALLBACK_QUEUE_SIZE="many": must be an integer`},
-		{"KAFKA_FALLBACK_MODE=tape", `KAFKA_FALLBACK_MODE="tape": must be disk or memory`},
+		{"KAFKA_FALLBACK_MODE=tape", `KAFKA_FALLBACK_MODE="tape": must be outbox (a service with a database), disk or memory`},
 		{"KAFKA_FALLBACK_OVERFLOW=drop", `KAFKA_FALLBACK_OVERFLOW="drop": must be block or reject`},
 		{"KAFKA_FALLBACK_MAX_BYTES=lots", `KAFKA_FALLBACK_MAX_BYTES="lots": must be an integer`},
 		{"KAFKA_PUBLISH_TIMEOUT=0", `KAFKA_PUBLISH_TIMEOUT="0": must be between 1ms and 1h`},

@@ -37,7 +37,25 @@
 //     Inside a transaction use the *sql.Tx only.
 //   - Statements with $1, $2, ... placeholders run unchanged on both
 //     databases (SQLite binds $N by number), as do INSERT ... ON CONFLICT
-//     and RETURNING.
+//     and RETURNING. Time columns are timestamptz on PostgreSQL and
+//     INTEGER microseconds on SQLite: TimeArg and Time write and read
+//     both.
+//   - IsUnavailable and IsRetriable tell a database that is down, full
+//     or busy (retry later; nothing is wrong with the statement) from a
+//     statement the database refuses.
+//
+// # Transactions in the context
+//
+// Transact runs a function in a transaction that its context carries, so
+// that everything the function reaches through the context writes in
+// it: a repository's statements, the events it enqueues in the outbox,
+// and a consumer's mark that the event was processed. A Transact inside
+// another (the consumer's, say) joins the outer transaction within a
+// savepoint instead of beginning one beside it, which on SQLite's one
+// connection would wait for the outer one forever; Conn returns the
+// transaction for statements that run in a context; AfterCommit defers
+// work until the commit. InTx, which does not use the context, refuses to
+// run inside a transaction of its database.
 //
 // Usage:
 //
@@ -46,8 +64,8 @@
 //	})
 //	if err != nil { return fmt.Errorf("DATABASE_URL: %w", err) }
 //	defer db.Close()
-//	err = db.InTx(ctx, func(tx *sql.Tx) error {
+//	err = db.Transact(ctx, func(ctx context.Context, tx *sql.Tx) error {
 //		_, err := tx.ExecContext(ctx, `UPDATE batches SET state = $1 WHERE id = $2`, "ready", id)
-//		return err
+//		return err // a repository called with ctx here writes in tx too
 //	})
 package sqldb

@@ -47,3 +47,42 @@ func ExampleOpen() {
 	fmt.Println(db.Dialect(), name)
 	// Output: sqlite Year 9 English
 }
+
+// A repository's write joins the transaction its caller's context
+// carries: here the consumer's, which marks the event processed in the
+// same commit. A repository called without one begins its own.
+func ExampleDB_Transact() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "sqldb-example")
+	defer os.RemoveAll(dir)
+	schema := sqldb.Migrations{
+		Name:     "essays",
+		Postgres: fstest.MapFS{"00001_essays.sql": {Data: []byte("-- +goose Up\nCREATE TABLE essays (id text PRIMARY KEY);\nCREATE TABLE processed (event_id text PRIMARY KEY);\n")}},
+		SQLite:   fstest.MapFS{"00001_essays.sql": {Data: []byte("-- +goose Up\nCREATE TABLE essays (id TEXT PRIMARY KEY);\nCREATE TABLE processed (event_id TEXT PRIMARY KEY);\n")}},
+	}
+	db, err := sqldb.Open(ctx, filepath.Join(dir, "els.db"), sqldb.Options{Migrations: []sqldb.Migrations{schema}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer db.Close()
+	saveEssay := func(ctx context.Context, id string) error { // a repository method
+		return db.Transact(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO essays (id) VALUES ($1)`, id)
+			return err
+		})
+	}
+	err = db.Transact(ctx, func(ctx context.Context, tx *sql.Tx) error { // the consumer
+		if _, err := tx.ExecContext(ctx, `INSERT INTO processed (event_id) VALUES ($1)`, "ev-1"); err != nil {
+			return err
+		}
+		if err := saveEssay(ctx, "e-1"); err != nil {
+			return err
+		}
+		return fmt.Errorf("the handler fails after the save")
+	})
+	var essays, marks int
+	_ = db.SQL().QueryRowContext(ctx, `SELECT (SELECT count(*) FROM essays), (SELECT count(*) FROM processed)`).Scan(&essays, &marks)
+	fmt.Println(err, essays, marks)
+	// Output: the handler fails after the save 0 0
+}

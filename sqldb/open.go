@@ -1,6 +1,7 @@
 package sqldb
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -32,6 +33,11 @@ const (
 // process's write lock before it fails with SQLITE_BUSY.
 const DefaultBusyTimeout = 10 * time.Second
 
+// DefaultConnectTimeout bounds opening one PostgreSQL connection, so that
+// a server that does not answer (stopped, or cut off) fails a statement
+// within it instead of holding it for the TCP timeout.
+const DefaultConnectTimeout = 5 * time.Second
+
 // ErrNotFound is wrapped by Open's error for a SQLite file that does not
 // exist when Options.MustExist is set.
 var ErrNotFound = errors.New("sqldb: database file does not exist")
@@ -57,6 +63,10 @@ type Options struct {
 	// BusyTimeout is how long a SQLite statement waits for another
 	// process's lock. Default DefaultBusyTimeout.
 	BusyTimeout time.Duration
+
+	// ConnectTimeout bounds opening one PostgreSQL connection. Default
+	// DefaultConnectTimeout; a connect_timeout in the URL wins.
+	ConnectTimeout time.Duration
 
 	// MustExist refuses to create a SQLite file that is not there (an
 	// operator's tool pointed at the wrong path must not leave an empty
@@ -135,6 +145,12 @@ func openPostgres(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if opts.MaxConns > 0 && !strings.Contains(dsn, "pool_max_conns") {
 		cfg.MaxConns = opts.MaxConns
 	}
+	switch ct := opts.ConnectTimeout; {
+	case ct < 0:
+		return nil, fmt.Errorf("sqldb: open %s: Options.ConnectTimeout is %v, want >= 0 (0 means %v)", source, ct, DefaultConnectTimeout)
+	case !strings.Contains(dsn, "connect_timeout"):
+		cfg.ConnConfig.ConnectTimeout = cmp.Or(ct, DefaultConnectTimeout)
+	}
 	if opts.Schema != "" {
 		if !schemaName.MatchString(opts.Schema) {
 			return nil, fmt.Errorf("sqldb: open %s: schema %q: want lower-case letters, digits and _, starting with a letter or _, at most 63", source, opts.Schema)
@@ -176,13 +192,18 @@ func openSQLite(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqldb: open %s: %w", path, err)
 	}
-	if _, err := os.Stat(abs); errors.Is(err, os.ErrNotExist) {
+	switch _, err := os.Stat(abs); {
+	case errors.Is(err, os.ErrNotExist):
 		if opts.MustExist {
 			return nil, fmt.Errorf("sqldb: open %s: %w", abs, ErrNotFound)
 		}
 		if err := os.MkdirAll(filepath.Dir(abs), 0o750); err != nil {
 			return nil, fmt.Errorf("sqldb: open %s: create its directory: %w", abs, err)
 		}
+	case err != nil:
+		// Not a directory on the way, no permission: say which, rather
+		// than SQLite's "unable to open database file".
+		return nil, fmt.Errorf("sqldb: open %s: %w", abs, err)
 	}
 	busy := opts.BusyTimeout
 	switch {

@@ -7,12 +7,20 @@ import (
 	"fmt"
 )
 
-// InTx runs fn in a transaction and commits it when fn returns nil. When
-// fn returns an error or panics, the transaction is rolled back and the
-// error (or panic) passed on; a failed commit is returned too, and then
-// nothing fn did is stored. fn must use tx only: on SQLite, the *sql.DB
-// waits for this transaction to end.
+// InTx runs fn in a new transaction and commits it when fn returns nil.
+// When fn returns an error or panics, the transaction is rolled back and
+// the error (or panic) passed on; a failed commit is returned too, and
+// then nothing fn did is stored. fn must use tx only: on SQLite, the
+// *sql.DB waits for this transaction to end.
+//
+// InTx does not put tx into a context and does not join one: when ctx
+// already carries a transaction of db it refuses, with an error wrapping
+// ErrNestedTx, rather than begin a second transaction beside the first.
+// Code that runs inside other transactions uses Transact.
 func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	if frameOf(ctx, db) != nil {
+		return fmt.Errorf("sqldb: InTx on %s: %w; use Transact, which joins it", db.source, ErrNestedTx)
+	}
 	tx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqldb: begin on %s: %w", db.source, err)

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -36,7 +40,10 @@ func serviceNames() []string {
 
 // newServeCmd returns `huleedu serve <service>|all`.
 func newServeCmd() *cobra.Command {
-	var randomPorts bool
+	var (
+		randomPorts bool
+		dataDir     string
+	)
 	cmd := &cobra.Command{
 		Use:   "serve <service>|all",
 		Short: "Run a HuleEdu service, or all of them in one process",
@@ -48,18 +55,38 @@ given by URL (SPELLCHECKER_SERVICE_FILE_SERVICE_URL=http://...).
 
 "serve all" runs every service in this process, each with its own settings,
 breakers, metrics and ports, wired to each other's addresses, on an embedded
-Kafka-protocol cluster (kfake, in memory) unless KAFKA_BOOTSTRAP_SERVERS is
-set. It prints each service's API and admin address; the admin server serves
-/healthz, /readyz, /metrics and /circuit-breakers.
+Kafka-protocol cluster (kfake) unless KAFKA_BOOTSTRAP_SERVERS is set. It
+prints each service's API, admin address and database; the admin server
+serves /healthz, /readyz, /metrics and /circuit-breakers.
+
+The services keep their state in PostgreSQL when DATABASE_URL is set (one
+database for all, a schema each), otherwise in a SQLite file each under the
+data directory (--data-dir, or HULEEDU_DATA_DIR; default
+$XDG_DATA_HOME/huleedu, else ~/.local/share/huleedu), which needs nothing
+installed. "serve all" keeps its embedded cluster's records in
+<data directory>/kafka too, so stopping it (or killing it) and starting it
+again on the same data directory loses nothing: batches in flight go on.
 
 Ports default to 7001-7008 (API) and 9001-9008 (admin) in the order listed;
 --random-ports picks free ones. SIGINT or SIGTERM stops the services
 gracefully within SHUTDOWN_TIMEOUT.`,
 		Example: `  huleedu serve all
+  huleedu serve all --data-dir /tmp/huleedu
+  DATABASE_URL=postgres://huleedu@localhost/huleedu huleedu serve all
   KAFKA_BOOTSTRAP_SERVERS=kafka:9092 huleedu serve file_service`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			specs, environ, err := serveSpecs(args[0], os.Environ(), randomPorts)
+			environ := os.Environ()
+			if dataDir != "" {
+				abs, err := filepath.Abs(dataDir)
+				if err != nil {
+					return fmt.Errorf("--data-dir %q: %w", dataDir, err)
+				}
+				// The flag wins over the environment, for every service.
+				environ = withoutDataDir(environ)
+				environ = append(environ, "HULEEDU_DATA_DIR="+abs)
+			}
+			specs, environ, err := serveSpecs(args[0], environ, randomPorts)
 			if err != nil {
 				return err
 			}
@@ -67,7 +94,34 @@ gracefully within SHUTDOWN_TIMEOUT.`,
 		},
 	}
 	cmd.Flags().BoolVar(&randomPorts, "random-ports", false, "listen on free ports instead of 7001-7008 and 9001-9008")
+	cmd.Flags().StringVar(&dataDir, "data-dir", "", "where the services keep their SQLite databases and spools, and serve all its Kafka log "+
+		"(default $HULEEDU_DATA_DIR, else $XDG_DATA_HOME/huleedu or ~/.local/share/huleedu)")
 	return cmd
+}
+
+// withoutDataDir drops every variable that sets a data directory, the
+// services' prefixed ones included, so that --data-dir decides alone.
+func withoutDataDir(environ []string) []string {
+	drop := map[string]bool{}
+	for _, prefix := range append([]string{""}, servicePrefixes()...) {
+		drop[prefix+"HULEEDU_DATA_DIR"], drop[prefix+"DATA_DIR"] = true, true
+	}
+	var out []string
+	for _, kv := range environ {
+		if k, _, _ := strings.Cut(kv, "="); !drop[k] {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// servicePrefixes are the variable prefixes of the platform's services.
+func servicePrefixes() []string {
+	var ps []string
+	for _, name := range serviceNames() {
+		ps = append(ps, servicekit.Prefix(name))
+	}
+	return ps
 }
 
 // serveSpecs returns the services name selects and the environment with
@@ -123,14 +177,16 @@ func serve(cmd *cobra.Command, name string, specs []servicekit.ServiceSpec, envi
 	if name == "all" {
 		fmt.Fprintln(out, "HuleEdu: starting every service in this process.")
 		if _, _, set := servicekit.NewEnv("", environ).Lookup("KAFKA_BOOTSTRAP_SERVERS"); !set {
-			cluster, err := startEmbeddedKafka(contracts.Topics())
+			dir := filepath.Join(servicekit.DataDir(servicekit.NewEnv("", environ)), "kafka")
+			cluster, unlock, err := startEmbeddedKafka(contracts.Topics(), dir)
 			if err != nil {
 				return failed(err)
 			}
+			defer unlock()
 			defer cluster.Close()
 			addrs := strings.Join(cluster.Addrs(), ",")
 			environ = append(slices.Clip(environ), "KAFKA_BOOTSTRAP_SERVERS="+addrs)
-			also = append(also, servicegroup.Listing{Name: "kafka", Address: addrs, Note: "(embedded kfake cluster)"})
+			also = append(also, servicegroup.Listing{Name: "kafka", Address: addrs, Note: "(embedded kfake cluster, its log in " + dir + ")"})
 		}
 	}
 	err = servicegroup.Run(cmd.Context(), specs, servicegroup.RunOptions{
@@ -145,14 +201,48 @@ func serve(cmd *cobra.Command, name string, specs []servicekit.ServiceSpec, envi
 	return nil
 }
 
-// startEmbeddedKafka starts the in-memory cluster that "serve all" uses
-// when no KAFKA_BOOTSTRAP_SERVERS is given, with topics and their
-// dead-letter topics. Only this command links the fake broker: no service
-// package imports embeddedkafka.
-func startEmbeddedKafka(topics []string) (*embeddedkafka.Cluster, error) {
-	c, err := embeddedkafka.Start(embeddedkafka.Config{Brokers: 1, Partitions: 3, Topics: kafkaconsumer.WithDeadLetterTopics(topics)})
+// startEmbeddedKafka starts the cluster that "serve all" uses when no
+// KAFKA_BOOTSTRAP_SERVERS is given, with topics and their dead-letter
+// topics, its records and committed offsets kept in dir so that a
+// restarted serve all finds what it left (events in flight, where each
+// consumer group was). One process at a time may own dir: a second serve
+// all on the same data directory is refused, naming the holder. Only this
+// command links the fake broker: no service package imports
+// embeddedkafka. unlock releases dir.
+func startEmbeddedKafka(topics []string, dir string) (c *embeddedkafka.Cluster, unlock func(), err error) {
+	unlock, err = lockDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("embedded kafka: %w", err)
+		return nil, nil, fmt.Errorf("embedded kafka: %w", err)
 	}
-	return c, nil
+	c, err = embeddedkafka.Start(embeddedkafka.Config{Brokers: 1, Partitions: 3, Topics: kafkaconsumer.WithDeadLetterTopics(topics), DataDir: dir})
+	if err != nil {
+		unlock()
+		return nil, nil, fmt.Errorf("embedded kafka in %s: %w", dir, err)
+	}
+	return c, unlock, nil
+}
+
+// lockDir creates dir and takes an exclusive lock on dir/LOCK, which the
+// kernel releases when the process ends, however it ends.
+func lockDir(dir string) (unlock func(), err error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "LOCK")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		holder, _ := os.ReadFile(path)
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%s is in use by another huleedu serve all (pid %s); stop it or give this one another --data-dir",
+				dir, strings.TrimSpace(string(holder)))
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return func() { f.Close() }, nil
 }

@@ -89,6 +89,7 @@ func TestServeOneServiceWithoutKafkaFailsNamingVariable(t *testing.T) {
 
 func TestServeAllRunsEveryServiceOnEmbeddedKafka(t *testing.T) {
 	t.Setenv("KAFKA_BOOTSTRAP_SERVERS", "")
+	t.Setenv("HULEEDU_DATA_DIR", t.TempDir())
 	t.Setenv("LOG_LEVEL", "error")
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -146,6 +147,7 @@ func serveEnv(t *testing.T, dir string) {
 	t.Helper()
 	c := embeddedkafka.NewTestCluster(t, embeddedkafka.Config{Brokers: 1})
 	t.Setenv("KAFKA_BOOTSTRAP_SERVERS", strings.Join(c.Addrs(), ","))
+	t.Setenv("HULEEDU_DATA_DIR", t.TempDir())
 	t.Setenv("KAFKA_FALLBACK_MODE", "disk")
 	t.Setenv("KAFKA_FALLBACK_DIR", dir)
 	t.Setenv("LOG_LEVEL", "error")

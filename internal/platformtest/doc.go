@@ -9,6 +9,12 @@
 //
 //   - every platform topic and its dead-letter topic exist before the
 //     services start;
+//   - the services keep their state where Options.Database says: by
+//     default a SQLite file each in a data directory of the test's
+//     (Options.DataDir, Platform.DataDir), with HULEEDU_E2E_DATABASE=postgres
+//     (or Options.Database) one PostgreSQL database of pgtest's, a schema
+//     per service; the services with a database publish through their
+//     outboxes unless Options.Env sets KAFKA_FALLBACK_MODE;
 //   - the services run with timings short enough for a test (a publish
 //     gives up on Kafka after 500ms and goes to the fallback queue, two
 //     failures open the Kafka breaker, a vanished consumer is replaced
@@ -22,7 +28,7 @@
 //
 // Usage:
 //
-//	p := platformtest.Start(t, platformtest.Options{Env: []string{"KAFKA_FALLBACK_MODE=disk", "DATA_DIR=" + t.TempDir()}})
+//	p := platformtest.Start(t, platformtest.Options{})
 //	batchID, err := p.RegisterBatch(ctx, 10)
 //	if err != nil {
 //		t.Fatal(err)
@@ -32,5 +38,6 @@
 //	}
 //	p.Cluster.Fault(embeddedkafka.FaultCut) // break Kafka mid-pipeline
 //	...
+//	p.RestartAll() // or crash every service and start them again on their state
 //	b := p.WaitCompleted(batchID, time.Minute)
 package platformtest

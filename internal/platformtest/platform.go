@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/huleedu/huleedu/embeddedkafka"
+	"github.com/huleedu/huleedu/internal/pgtest"
 	"github.com/huleedu/huleedu/internal/testwait"
 	"github.com/huleedu/huleedu/kafkaconsumer"
 	"github.com/huleedu/huleedu/servicekit"
@@ -42,6 +44,12 @@ var defaultEnv = []string{
 	"LOG_LEVEL=info",
 }
 
+// DatabaseEnv names the variable that picks the services' database when
+// Options.Database is empty: "sqlite" (the default) or "postgres" (a
+// database of pgtest's server, or DATABASE_URL's), so the same e2e tests
+// run on either.
+const DatabaseEnv = "HULEEDU_E2E_DATABASE"
+
 // Options configure Start.
 type Options struct {
 	// Env adds variables (KEY=value) after the defaults, which they
@@ -50,6 +58,19 @@ type Options struct {
 	// Module, when set, returns what to add to service's module (a
 	// decoration, say). Restart adds it to the new process too.
 	Module func(service string) fx.Option
+	// Database is where the services keep their state: "sqlite" (a file
+	// per service in DataDir), "postgres" (one new database of pgtest's
+	// server, a schema per service; the test binary's TestMain must call
+	// pgtest.Main), or a postgres:// URL. Empty: $HULEEDU_E2E_DATABASE,
+	// else sqlite.
+	Database string
+	// DataDir is the services' HULEEDU_DATA_DIR: their SQLite files and
+	// disk spools. Empty: a new directory of the test's.
+	DataDir string
+	// PersistKafka keeps the cluster's records and committed offsets in
+	// <DataDir>/kafka, as `huleedu serve all` keeps its embedded cluster,
+	// so RestartAll can restart the cluster too.
+	PersistKafka bool
 }
 
 // Platform is every service of the platform, running in the test process
@@ -61,9 +82,10 @@ type Platform struct {
 	// Logs holds every service's JSON log lines.
 	Logs *servicekittest.LogBuffer
 
-	t      testing.TB
-	opts   Options
-	client *http.Client
+	t       testing.TB
+	opts    Options
+	client  *http.Client
+	environ []string // every service's environment, for restarts
 
 	mu     sync.Mutex // guards apps and halted
 	apps   []*servicekit.App
@@ -75,28 +97,93 @@ type Platform struct {
 // does not start within 30s.
 func Start(t testing.TB, o Options) *Platform {
 	t.Helper()
-	cluster := embeddedkafka.NewTestCluster(t, embeddedkafka.Config{
+	if o.DataDir == "" {
+		o.DataDir = t.TempDir()
+	}
+	cfg := embeddedkafka.Config{
 		Brokers:       1,
 		Partitions:    3,
 		Topics:        kafkaconsumer.WithDeadLetterTopics(contracts.Topics()),
 		BrokerConfigs: map[string]string{"group.min.session.timeout.ms": "100"},
-	})
+	}
+	if o.PersistKafka {
+		cfg.DataDir = filepath.Join(o.DataDir, "kafka")
+	}
+	cluster := embeddedkafka.NewTestCluster(t, cfg)
 	p := &Platform{Cluster: cluster, Logs: &servicekittest.LogBuffer{}, t: t, opts: o,
 		client: &http.Client{Transport: &http.Transport{}}, halted: map[*servicekit.App]bool{}}
-	environ := slices.Concat([]string{"KAFKA_BOOTSTRAP_SERVERS=" + strings.Join(cluster.Addrs(), ",")}, defaultEnv, o.Env)
+	p.environ = slices.Concat([]string{"KAFKA_BOOTSTRAP_SERVERS=" + strings.Join(cluster.Addrs(), ","), "HULEEDU_DATA_DIR=" + o.DataDir},
+		databaseEnv(t, o.Database), defaultEnv, o.Env)
+	t.Cleanup(p.stop)
+	p.startAll()
+	return p
+}
+
+// databaseEnv is the environment that puts the services on database (see
+// Options.Database).
+func databaseEnv(t testing.TB, database string) []string {
+	t.Helper()
+	if database == "" {
+		database = os.Getenv(DatabaseEnv)
+	}
+	switch {
+	case database == "" || database == "sqlite":
+		return nil
+	case database == "postgres":
+		return []string{"DATABASE_URL=" + pgtest.NewDatabase(t)}
+	case strings.HasPrefix(database, "postgres://"), strings.HasPrefix(database, "postgresql://"):
+		return []string{"DATABASE_URL=" + database}
+	}
+	t.Fatalf("platformtest: database %q: want sqlite, postgres or a postgres:// URL (Options.Database or %s)", database, DatabaseEnv)
+	return nil
+}
+
+// startAll starts every service from the platform's environment.
+func (p *Platform) startAll() {
+	p.t.Helper()
 	specs := platform.Specs()
 	for i, s := range specs {
 		specs[i].Module = p.module(s)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	g, err := servicegroup.Start(ctx, environ, specs, servicekit.WithLogOutput(p.Logs))
+	g, err := servicegroup.Start(ctx, p.environ, specs, servicekit.WithLogOutput(p.Logs))
 	if err != nil {
-		t.Fatal(err)
+		p.t.Fatal(err)
 	}
+	p.mu.Lock()
 	p.apps = g.Apps()
-	t.Cleanup(p.stop)
-	return p
+	p.mu.Unlock()
+}
+
+// DataDir is the services' HULEEDU_DATA_DIR.
+func (p *Platform) DataDir() string { return p.opts.DataDir }
+
+// RestartAll restarts the whole platform as `huleedu serve all` restarts
+// after a crash: every service halted (in the reverse of the start order,
+// without draining), with Options.PersistKafka the cluster stopped and
+// started again from its data directory, and every service started again
+// from the same environment, so on the same data directory and database.
+// Platform's methods use the new processes from then on.
+func (p *Platform) RestartAll() {
+	p.t.Helper()
+	for _, a := range slices.Backward(p.Apps()) {
+		if err := a.Halt(); err != nil {
+			p.t.Logf("halt %s: %v", a.Service(), err)
+		}
+		p.mu.Lock()
+		p.halted[a] = true
+		p.mu.Unlock()
+	}
+	if p.opts.PersistKafka {
+		if err := p.Cluster.Fault(embeddedkafka.FaultRestart); err != nil {
+			p.t.Fatal(err)
+		}
+		if err := p.Cluster.Heal(); err != nil {
+			p.t.Fatal(err)
+		}
+	}
+	p.startAll()
 }
 
 // module is spec's module with Options.Module's addition.

@@ -37,7 +37,7 @@ type Listing struct {
 // settings, breakers, metrics and ports), until SIGINT, SIGTERM or ctx
 // ends, then stops them in reverse order within the longest
 // SHUTDOWN_TIMEOUT. Once started it prints each service's addresses as
-// http://127.0.0.1:PORT.
+// http://127.0.0.1:PORT, and its database.
 func Run(ctx context.Context, specs []servicekit.ServiceSpec, o RunOptions) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -79,7 +79,14 @@ func printAddresses(w io.Writer, g *Group, also []Listing) {
 		if api == "" {
 			api = "(no API: consumes events only)"
 		}
-		fmt.Fprintf(tw, "%s\tapi %s\tadmin %s\n", a.Service(), api, ep.Admin)
+		state := ""
+		if db := a.Runner().Database(); db != nil {
+			state = "\tdb " + db.String()
+			if schema := db.DB.Schema(); schema != "" {
+				state += " (schema " + schema + ")"
+			}
+		}
+		fmt.Fprintf(tw, "%s\tapi %s\tadmin %s%s\n", a.Service(), api, ep.Admin, state)
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(w, "Press Ctrl-C to stop.")

@@ -4,7 +4,13 @@
 //
 //   - with CIRCUIT_BREAKER_ENABLED=true its kafkabus.Bus is a
 //     *kafkabus.ResilientBus whose breaker is registered as
-//     "<service>.kafka_producer" with the configured thresholds;
+//     "<service>.kafka_producer" with the configured thresholds; for a
+//     service with a database (Want.Database) it is the
+//     *servicekit.OutboxBus, whose relay publishes behind that breaker,
+//     a KAFKA_FALLBACK_MODE of memory gives the ResilientBus, and an
+//     unreachable DATABASE_URL fails start-up naming the variable, its
+//     password redacted; without one, KAFKA_FALLBACK_MODE=outbox is
+//     refused;
 //   - with CIRCUIT_BREAKER_ENABLED=false it is the plain *kafkabus.KafkaBus;
 //   - a bad value fails start-up with a message naming the (prefixed)
 //     variable and the accepted range;

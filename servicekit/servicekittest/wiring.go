@@ -24,13 +24,19 @@ type Want struct {
 	Topics []string
 	// API says whether the service serves routes on HTTP_ADDR.
 	API bool
+	// Database says whether the service keeps state in a database
+	// (servicekit.WithDatabase): then it publishes through its outbox by
+	// default, and its database settings are checked too.
+	Database bool
 }
 
 // Environ returns a minimal valid environment for spec: bootstrap servers
 // (never contacted, since CheckWiring does not start the apps) and a URL
-// for each dependency, plus extra.
-func Environ(spec servicekit.ServiceSpec, extra ...string) []string {
-	environ := []string{"KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092", "LOG_LEVEL=error"}
+// for each dependency, plus extra. A service with a database gets its
+// SQLite file in a directory of t's (HULEEDU_DATA_DIR), unless extra says
+// otherwise.
+func Environ(t testing.TB, spec servicekit.ServiceSpec, extra ...string) []string {
+	environ := []string{"KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092", "LOG_LEVEL=error", "HULEEDU_DATA_DIR=" + t.TempDir()}
 	for _, variable := range spec.DependencyURLs {
 		environ = append(environ, variable+"=http://127.0.0.1:1")
 	}
@@ -43,7 +49,11 @@ func CheckWiring(t *testing.T, spec servicekit.ServiceSpec, want Want) {
 	t.Helper()
 	prefix := servicekit.Prefix(spec.Name)
 
-	t.Run("breakers enabled gives ResilientBus with configured breaker", func(t *testing.T) {
+	name := "breakers enabled gives ResilientBus with configured breaker"
+	if want.Database {
+		name = "a database gives the outbox, its relay behind the configured breaker"
+	}
+	t.Run(name, func(t *testing.T) {
 		var (
 			bus      kafkabus.Bus
 			breakers *resilience.Registry
@@ -52,13 +62,28 @@ func CheckWiring(t *testing.T, spec servicekit.ServiceSpec, want Want) {
 			prefix+"KAFKA_CIRCUIT_BREAKER_FAILURE_THRESHOLD=7",
 			prefix+"KAFKA_CIRCUIT_BREAKER_RECOVERY_TIMEOUT=45",
 			"KAFKA_CIRCUIT_BREAKER_SUCCESS_THRESHOLD=4")
-		rb, ok := bus.(*kafkabus.ResilientBus)
-		if !ok {
-			t.Fatalf("bus is %T, want *kafkabus.ResilientBus", bus)
+		var busBreaker *resilience.CircuitBreaker
+		if want.Database {
+			if _, ok := bus.(*servicekit.OutboxBus); !ok {
+				t.Fatalf("bus is %T, want *servicekit.OutboxBus: a service with a database publishes through its outbox", bus)
+			}
+			if app.Runner().Database() == nil || app.Runner().Kafka().Relay == nil {
+				t.Fatal("no database or no outbox relay")
+			}
+			busBreaker = app.Runner().Kafka().Breaker
+		} else {
+			rb, ok := bus.(*kafkabus.ResilientBus)
+			if !ok {
+				t.Fatalf("bus is %T, want *kafkabus.ResilientBus", bus)
+			}
+			if app.Runner().Database() != nil {
+				t.Fatal("the service opened a database it did not declare")
+			}
+			busBreaker = rb.Breaker()
 		}
 		name := spec.Name + "." + servicekit.KafkaProducerBreaker
 		cb, ok := breakers.Get(name)
-		if !ok || rb.Breaker() != cb {
+		if !ok || busBreaker != cb {
 			t.Fatalf("the bus's breaker is not registered as %s (registry: %v)", name, breakers.States())
 		}
 		if s := cb.Settings(); s.FailureThreshold != 7 || s.RecoveryTimeout != 45*time.Second || s.SuccessThreshold != 4 {
@@ -97,12 +122,38 @@ func CheckWiring(t *testing.T, spec servicekit.ServiceSpec, want Want) {
 		}
 	})
 
+	if want.Database {
+		t.Run("a fallback queue it is given replaces the outbox", func(t *testing.T) {
+			var bus kafkabus.Bus
+			build(t, spec, fx.Populate(&bus), prefix+"KAFKA_FALLBACK_MODE=memory")
+			if _, ok := bus.(*kafkabus.ResilientBus); !ok {
+				t.Fatalf("bus is %T with KAFKA_FALLBACK_MODE=memory, want *kafkabus.ResilientBus", bus)
+			}
+		})
+		t.Run("an unreachable database fails start-up naming the variable", func(t *testing.T) {
+			environ := Environ(t, spec, prefix+"DATABASE_URL=postgres://huleedu:s3cret@127.0.0.1:1/huleedu?connect_timeout=1")
+			_, err := servicekit.New(servicekit.NewEnv(spec.Name, environ), spec.Module, servicekit.WithLogOutput(io.Discard))
+			want := "the database (" + prefix + "DATABASE_URL): sqldb: open postgres://huleedu:xxxxx@127.0.0.1:1/huleedu"
+			if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "s3cret") {
+				t.Fatalf("New = %v, want an error containing %s, without the password", err, want)
+			}
+		})
+	} else {
+		t.Run("the outbox is refused without a database", func(t *testing.T) {
+			environ := Environ(t, spec, prefix+"KAFKA_FALLBACK_MODE=outbox")
+			_, err := servicekit.New(servicekit.NewEnv(spec.Name, environ), spec.Module, servicekit.WithLogOutput(io.Discard))
+			if want := prefix + `KAFKA_FALLBACK_MODE="outbox": ` + spec.Name + " keeps no database"; err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("New = %v, want an error containing %s", err, want)
+			}
+		})
+	}
+
 	t.Run("bad value fails start-up naming the variable", func(t *testing.T) {
-		environ := Environ(spec, prefix+"KAFKA_CIRCUIT_BREAKER_FAILURE_THRESHOLD=-1", "KAFKA_FALLBACK_MODE=tape")
+		environ := Environ(t, spec, prefix+"KAFKA_CIRCUIT_BREAKER_FAILURE_THRESHOLD=-1", "KAFKA_FALLBACK_MODE=tape")
 		_, err := servicekit.New(servicekit.NewEnv(spec.Name, environ), spec.Module, servicekit.WithLogOutput(io.Discard))
 		for _, want := range []string{
 			prefix + `KAFKA_CIRCUIT_BREAKER_FAILURE_THRESHOLD="-1": must be between 1 and 1000000`,
-			`KAFKA_FALLBACK_MODE="tape": must be disk or memory`,
+			`KAFKA_FALLBACK_MODE="tape": must be outbox (a service with a database), disk or memory`,
 		} {
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("New = %v, want an error containing %s", err, want)
@@ -113,7 +164,7 @@ func CheckWiring(t *testing.T, spec servicekit.ServiceSpec, want Want) {
 	for _, variable := range spec.DependencyURLs {
 		t.Run("missing "+variable+" fails start-up naming it", func(t *testing.T) {
 			var environ []string
-			for _, kv := range Environ(spec) {
+			for _, kv := range Environ(t, spec) {
 				if !strings.HasPrefix(kv, variable+"=") {
 					environ = append(environ, kv)
 				}
@@ -130,7 +181,7 @@ func CheckWiring(t *testing.T, spec servicekit.ServiceSpec, want Want) {
 // when the test ends.
 func build(t *testing.T, spec servicekit.ServiceSpec, populate fx.Option, extra ...string) *servicekit.App {
 	t.Helper()
-	app, err := servicekit.New(servicekit.NewEnv(spec.Name, Environ(spec, extra...)), fx.Options(spec.Module, populate),
+	app, err := servicekit.New(servicekit.NewEnv(spec.Name, Environ(t, spec, extra...)), fx.Options(spec.Module, populate),
 		servicekit.WithLogOutput(io.Discard))
 	if err != nil {
 		t.Fatal(err)

@@ -23,15 +23,19 @@
 //     or the phase in progress), and an outcome for any other phase is
 //     ignored.
 //   - Transitions are atomic with their events: the batch changes inside
-//     BatchRepository.Update only if the event was accepted by the bus, so
-//     a failed publish leaves the batch as it was for the retried event,
-//     which publishes the same deterministic event id.
+//     BatchRepository.Update, whose transaction holds the events in the
+//     outbox, so a failed publish or commit leaves the batch as it was for
+//     the retried event, which publishes the same deterministic event id.
 //   - An open breaker in front of the conductor gives 503 with
 //     Retry-After (seconds until the breaker admits a probe), never 500;
 //     an unknown pipeline is a 400 naming the known ones.
 //
-// Persistence is in memory (MemoryBatchRepository) behind the
-// BatchRepository interface.
+// Persistence: BatchRepository, in the service's database
+// (SQLBatchRepository, PostgreSQL or SQLite, one row per batch with the
+// Batch as JSON; see migrations/), or in memory for tests
+// (MemoryBatchRepository). A registration stores the batch and its event
+// in one transaction; every event handler runs in the consumer's, which
+// also marks the event processed.
 //
 // Usage:
 //

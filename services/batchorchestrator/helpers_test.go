@@ -10,9 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/huleedu/huleedu/event"
+	"github.com/huleedu/huleedu/internal/pgtest"
 	"github.com/huleedu/huleedu/resilience"
 	"github.com/huleedu/huleedu/resilience/resiliencetest"
 	"github.com/huleedu/huleedu/services/batchconductor"
@@ -22,7 +21,9 @@ import (
 	"github.com/huleedu/huleedu/services/contracts/contractstest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// The repository suite shares one PostgreSQL server (pgtest), stopped,
+// and goroutines checked for leaks, when the tests end.
+func TestMain(m *testing.M) { pgtest.Main(m) }
 
 var start = time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)
 

@@ -11,6 +11,7 @@ import (
 	"github.com/huleedu/huleedu/services/batchconductor"
 	"github.com/huleedu/huleedu/services/batchconductor/conductorclient"
 	"github.com/huleedu/huleedu/services/contracts"
+	"github.com/huleedu/huleedu/sqldb"
 )
 
 // BatchConductorURLVar is the variable holding the Batch Conductor's base
@@ -20,13 +21,15 @@ const BatchConductorURLVar = "BATCH_CONDUCTOR_URL"
 
 // Module wires the Batch Orchestrator into servicekit: a Service
 // configured from the environment (MAX_ESSAYS_PER_BATCH, ESSAY_LANGUAGE,
-// DEFAULT_PIPELINE) that resolves pipelines through the Batch Conductor
+// DEFAULT_PIPELINE), its batches in the service's database
+// (SQLBatchRepository, see servicekit.WithDatabase), that resolves pipelines through the Batch Conductor
 // over an HTTP client behind the breaker
 // "batch_orchestrator_service.batch_conductor" (the original platform's
 // Phase 1 reference integration), with its routes served on HTTP_ADDR and
 // its handlers registered with the service's consumer.
 func Module() fx.Option {
 	return fx.Module(ServiceName,
+		servicekit.WithDatabase(Migrations()),
 		fx.Provide(newFromEnv),
 		servicekit.AsService[*Service, contracts.HandlerFunc](),
 	)
@@ -46,7 +49,7 @@ func Spec() servicekit.ServiceSpec {
 // Conductor: "batch_orchestrator_service.batch_conductor".
 const conductorDependency = "batch_conductor"
 
-func newFromEnv(e servicekit.Env, bus kafkabus.Bus, clients *servicekit.HTTPClients, logger *slog.Logger) (*Service, error) {
+func newFromEnv(e servicekit.Env, bus kafkabus.Bus, db *sqldb.DB, clients *servicekit.HTTPClients, logger *slog.Logger) (*Service, error) {
 	var cfg Config
 	if err := e.Parse(&cfg); err != nil {
 		return nil, err
@@ -61,5 +64,5 @@ func newFromEnv(e servicekit.Env, bus kafkabus.Bus, clients *servicekit.HTTPClie
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", BatchConductorURLVar, err)
 	}
-	return New(cfg, Deps{Bus: bus, Conductor: conductor, Logger: logger})
+	return New(cfg, Deps{Bus: bus, Conductor: conductor, Repo: NewSQLBatchRepository(db), Logger: logger})
 }

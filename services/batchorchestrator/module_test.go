@@ -14,5 +14,6 @@ func TestModuleWiring(t *testing.T) {
 		Breakers: []string{"batch_orchestrator_service.batch_conductor"},
 		Topics:   []string{event.TopicBatchEssaysReady, contracts.TopicELSBatchPhaseOutcomeV1},
 		API:      true,
+		Database: true,
 	})
 }

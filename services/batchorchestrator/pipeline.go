@@ -34,7 +34,7 @@ func (s *Service) HandleBatchEssaysReady(ctx context.Context, env *event.Envelop
 	if ready.BatchID == "" {
 		return contracts.InvalidEvent(env, "batch_id is empty")
 	}
-	return s.repo.Update(ctx, ready.BatchID, func(b *Batch) (bool, error) {
+	return s.repo.Update(ctx, ready.BatchID, func(ctx context.Context, b *Batch) (bool, error) {
 		if b.Status != StatusAwaitingContent {
 			s.log.InfoContext(ctx, "BatchEssaysReady for a batch that already started; ignored",
 				"batch_id", b.BatchID, "status", b.Status, "event_id", env.EventID)
@@ -60,7 +60,7 @@ func (s *Service) HandlePhaseOutcome(ctx context.Context, env *event.Envelope) e
 	if out.BatchID == "" || out.PhaseName == "" {
 		return contracts.InvalidEvent(env, "batch_id and phase_name are required")
 	}
-	return s.repo.Update(ctx, out.BatchID, func(b *Batch) (bool, error) {
+	return s.repo.Update(ctx, out.BatchID, func(ctx context.Context, b *Batch) (bool, error) {
 		if b.Status != StatusProcessingPipelines || b.CurrentPhase != out.PhaseName {
 			s.log.InfoContext(ctx, "phase outcome for a phase not in progress; ignored", "batch_id", b.BatchID,
 				"phase", out.PhaseName, "current_phase", b.CurrentPhase, "status", b.Status, "event_id", env.EventID)

@@ -1,6 +1,7 @@
 package batchorchestrator
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -18,6 +19,7 @@ import (
 	"github.com/huleedu/huleedu/services/batchconductor/conductorclient"
 	"github.com/huleedu/huleedu/services/contracts"
 	"github.com/huleedu/huleedu/services/contracts/httpjson"
+	"github.com/huleedu/huleedu/sqldb"
 )
 
 // maxIDLen bounds client-chosen ids.
@@ -61,8 +63,8 @@ type RegisterBatchResponse struct {
 // Answers: 202 registered; 400 invalid request or unknown pipeline; 409
 // batch id taken; 502 the conductor failed or returned a phase this
 // orchestrator cannot run; 503 + Retry-After when the conductor's breaker
-// is open or the bus did not accept the event (nothing is kept: repeating
-// the request is safe).
+// is open, the bus did not accept the event or the database is
+// unavailable (nothing is kept: repeating the request is safe).
 func (s *Service) handleRegister(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	correlationID := httpjson.CorrelationID(w, r)
@@ -97,32 +99,32 @@ func (s *Service) handleRegister(w http.ResponseWriter, r *http.Request) {
 		CorrelationID: correlationID, CreatedAt: s.now().UTC(),
 		PhaseResults: []PhaseResult{}, Essays: []contracts.EssayProcessingInputRefV1{}, FailedEssayIDs: []string{},
 	}
-	// Stored before publishing, so that the pipeline's first event always
-	// finds the batch; removed again if the bus does not take the event.
-	if err := s.repo.Create(ctx, b); err != nil {
-		if errors.Is(err, ErrBatchExists) {
-			httpjson.WriteError(w, http.StatusConflict, httpjson.CodeConflict, fmt.Sprintf("batch %q is already registered", b.BatchID), "batch_id")
-			return
-		}
-		httpjson.WriteErr(w, err)
-		return
-	}
-	err = s.pub.Publish(ctx, contracts.Message{
-		EventType: event.TypeBatchEssaysRegistered, Key: b.BatchID, Identity: []string{b.BatchID}, CorrelationID: correlationID,
-		Data: contracts.BatchEssaysRegistered{
-			BatchID: b.BatchID, ExpectedEssayCount: b.ExpectedEssayCount, EssayIDs: b.EssayIDs,
-			CourseCode: b.CourseCode, EssayInstructions: b.EssayInstructions, UserID: b.UserID, ClassID: b.ClassID,
-			RequestedPipeline: b.RequestedPipeline,
-		},
+	// Stored with its event, in one transaction: the pipeline's first
+	// event always finds the batch, and a batch whose event was not
+	// accepted is not kept.
+	err = s.repo.Create(ctx, b, func(ctx context.Context) error {
+		return s.pub.Publish(ctx, contracts.Message{
+			EventType: event.TypeBatchEssaysRegistered, Key: b.BatchID, Identity: []string{b.BatchID}, CorrelationID: correlationID,
+			Data: contracts.BatchEssaysRegistered{
+				BatchID: b.BatchID, ExpectedEssayCount: b.ExpectedEssayCount, EssayIDs: b.EssayIDs,
+				CourseCode: b.CourseCode, EssayInstructions: b.EssayInstructions, UserID: b.UserID, ClassID: b.ClassID,
+				RequestedPipeline: b.RequestedPipeline,
+			},
+		})
 	})
-	if err != nil {
-		if derr := s.repo.Delete(ctx, b.BatchID); derr != nil {
-			s.log.ErrorContext(ctx, "remove unpublished batch", "batch_id", b.BatchID, "error", derr)
-		}
+	switch {
+	case errors.Is(err, ErrBatchExists):
+		httpjson.WriteError(w, http.StatusConflict, httpjson.CodeConflict, fmt.Sprintf("batch %q is already registered", b.BatchID), "batch_id")
+		return
+	case contracts.IsPublishError(err) && !sqldb.IsRetriable(err):
 		s.log.ErrorContext(ctx, "batch registration not accepted by the bus", "batch_id", b.BatchID, "error", err)
 		w.Header().Set("Retry-After", "1")
 		httpjson.WriteError(w, http.StatusServiceUnavailable, httpjson.CodePublishFailed,
 			fmt.Sprintf("the registration event was not accepted (%v); nothing was kept, retry", err), "")
+		return
+	case err != nil:
+		s.log.ErrorContext(ctx, "batch registration not stored", "batch_id", b.BatchID, "error", err)
+		httpjson.WriteErr(w, err)
 		return
 	}
 	s.log.InfoContext(ctx, "batch registered", "batch_id", b.BatchID, "essays", b.ExpectedEssayCount, "phases", phases)

@@ -16,28 +16,31 @@ var ErrBatchExists = errors.New("batchorchestrator: batch already exists")
 
 // BatchRepository stores batches.
 //
-// Update is the only way event handlers change a batch: it runs fn on a
-// copy of the batch while no other Update of the same batch runs, and
-// stores the copy only if fn reports a change and no error. fn may publish
-// events: if a publish fails, fn returns the error, nothing is stored, and
-// the retried handler finds the batch as it was (a database-backed
-// implementation runs fn in a transaction holding the row lock, and would
-// publish through an outbox table).
+// Create and Update are the only ways a batch comes to be and changes:
+// fn runs while no other change of the same batch runs, with a ctx that
+// carries the change's transaction, and may publish with that ctx. If fn
+// (or a publish in it) fails, nothing is stored, and the retried request
+// or event finds the batch as it was and publishes the same deterministic
+// event ids. SQLBatchRepository runs fn in a transaction holding the
+// batch's row lock, so the events fn publishes go into the outbox in the
+// same commit as the change (and the consumer's processed-events mark
+// too, when an event handler's transaction is in ctx: the change joins
+// it).
 type BatchRepository interface {
-	// Create stores a new batch; an id that is taken is ErrBatchExists.
-	Create(ctx context.Context, b Batch) error
+	// Create stores a new batch and runs fn in the same transaction:
+	// the batch exists exactly when fn succeeded. An id that is taken is
+	// ErrBatchExists, and fn does not run.
+	Create(ctx context.Context, b Batch, fn func(ctx context.Context) error) error
 	// Get returns a copy of the batch, or ErrBatchNotFound.
 	Get(ctx context.Context, id string) (Batch, error)
-	// Update runs fn as described above; an unknown id is
+	// Update runs fn on a copy of the batch and stores the copy only if
+	// fn reports a change and no error; an unknown id is
 	// ErrBatchNotFound.
-	Update(ctx context.Context, id string, fn func(b *Batch) (changed bool, err error)) error
-	// Delete removes a batch (a registration whose event was not
-	// accepted); an unknown id is ErrBatchNotFound.
-	Delete(ctx context.Context, id string) error
+	Update(ctx context.Context, id string, fn func(ctx context.Context, b *Batch) (changed bool, err error)) error
 }
 
-// MemoryBatchRepository is the in-memory BatchRepository: batches live as
-// long as the process. Updates of one batch are serialised by a lock of
+// MemoryBatchRepository is the in-memory BatchRepository, for tests:
+// batches live as long as the process. Updates of one batch are serialised by a lock of
 // that batch, so different batches progress in parallel. It is safe for
 // concurrent use.
 type MemoryBatchRepository struct {
@@ -45,12 +48,10 @@ type MemoryBatchRepository struct {
 	batches map[string]*batchEntry
 }
 
-// batchEntry holds one batch; mu serialises its updates and guards b and
-// deleted.
+// batchEntry holds one batch; mu serialises its changes and guards b.
 type batchEntry struct {
-	mu      sync.Mutex
-	b       Batch
-	deleted bool
+	mu sync.Mutex
+	b  Batch
 }
 
 // NewMemoryBatchRepository returns an empty repository.
@@ -69,11 +70,17 @@ func (m *MemoryBatchRepository) entry(id string) (*batchEntry, error) {
 }
 
 // Create implements BatchRepository.
-func (m *MemoryBatchRepository) Create(_ context.Context, b Batch) error {
+func (m *MemoryBatchRepository) Create(ctx context.Context, b Batch, fn func(context.Context) error) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.batches[b.BatchID]; ok {
 		return fmt.Errorf("%w: %s", ErrBatchExists, b.BatchID)
+	}
+	// Under the repository's lock, as a transaction would hold the new
+	// row: no other Create of the id, nor an Update, sees it before fn
+	// succeeded.
+	if err := fn(ctx); err != nil {
+		return err
 	}
 	m.batches[b.BatchID] = &batchEntry{b: b.Clone()}
 	return nil
@@ -87,45 +94,24 @@ func (m *MemoryBatchRepository) Get(_ context.Context, id string) (Batch, error)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.deleted {
-		return Batch{}, fmt.Errorf("%w: %s", ErrBatchNotFound, id)
-	}
 	return e.b.Clone(), nil
 }
 
 // Update implements BatchRepository.
-func (m *MemoryBatchRepository) Update(_ context.Context, id string, fn func(*Batch) (bool, error)) error {
+func (m *MemoryBatchRepository) Update(ctx context.Context, id string, fn func(context.Context, *Batch) (bool, error)) error {
 	e, err := m.entry(id)
 	if err != nil {
 		return err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.deleted {
-		return fmt.Errorf("%w: %s", ErrBatchNotFound, id)
-	}
 	b := e.b.Clone()
-	changed, err := fn(&b)
+	changed, err := fn(ctx, &b)
 	if err != nil {
 		return err
 	}
 	if changed {
 		e.b = b
 	}
-	return nil
-}
-
-// Delete implements BatchRepository.
-func (m *MemoryBatchRepository) Delete(_ context.Context, id string) error {
-	m.mu.Lock()
-	e, ok := m.batches[id]
-	delete(m.batches, id)
-	m.mu.Unlock()
-	if !ok {
-		return fmt.Errorf("%w: %s", ErrBatchNotFound, id)
-	}
-	e.mu.Lock()
-	e.deleted = true
-	e.mu.Unlock()
 	return nil
 }

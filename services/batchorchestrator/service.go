@@ -33,7 +33,8 @@ type Deps struct {
 	// Conductor resolves pipelines (a *conductorclient.Client whose
 	// http.Client has a breaker transport). Required.
 	Conductor PipelineResolver
-	// Repo stores batches; nil means a new MemoryBatchRepository.
+	// Repo stores batches: a SQLBatchRepository in the service (see
+	// Module); nil means a new MemoryBatchRepository, for tests.
 	Repo BatchRepository
 	// Logger receives the service's logs; nil discards them.
 	Logger *slog.Logger

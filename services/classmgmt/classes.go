@@ -44,8 +44,10 @@ func (s *Service) handleCreateClass(w http.ResponseWriter, r *http.Request) {
 	}
 	c := Class{ClassID: s.newID(), ClassDesignation: req.ClassDesignation, CourseCodes: codes, UserID: req.UserID,
 		StudentIDs: []string{}, CreatedAt: s.now().UTC()}
-	err = s.store.Tx(ctx, func(tx Tx) error {
-		tx.PutClass(c)
+	err = s.store.Tx(ctx, func(ctx context.Context, tx Tx) error {
+		if err := tx.PutClass(c); err != nil {
+			return err
+		}
 		return s.pub.Publish(ctx, contracts.Message{EventType: event.TypeClassCreatedV1, Key: c.ClassID,
 			Identity: []string{c.ClassID}, CorrelationID: correlationID,
 			Data: contracts.ClassCreatedV1{ClassID: c.ClassID, ClassDesignation: c.ClassDesignation,
@@ -60,25 +62,41 @@ func (s *Service) handleCreateClass(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) handleListClasses(w http.ResponseWriter, r *http.Request) {
-	httpjson.Write(w, http.StatusOK, map[string][]Class{"classes": s.store.Classes(r.Context())})
+	classes, err := s.store.Classes(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string][]Class{"classes": classes})
 }
 
 func (s *Service) handleGetClass(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	c, ok := s.store.Class(r.Context(), id)
-	if !ok {
-		httpjson.WriteErr(w, notFound("class", id))
+	c, ok, err := s.store.Class(r.Context(), id)
+	if err == nil && !ok {
+		err = notFound("class", id)
+	}
+	var v ClassView
+	if err == nil {
+		v, err = s.view(r.Context(), c)
+	}
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
-	httpjson.Write(w, http.StatusOK, s.view(r.Context(), c))
+	httpjson.Write(w, http.StatusOK, v)
 }
 
-func (s *Service) view(ctx context.Context, c Class) ClassView {
+func (s *Service) view(ctx context.Context, c Class) (ClassView, error) {
 	v := ClassView{Class: c, Students: make([]Student, 0, len(c.StudentIDs))}
 	for _, id := range c.StudentIDs {
-		if st, ok := s.store.Student(ctx, id); ok {
+		st, ok, err := s.store.Student(ctx, id)
+		if err != nil {
+			return ClassView{}, err
+		}
+		if ok {
 			v.Students = append(v.Students, st)
 		}
 	}
-	return v
+	return v, nil
 }

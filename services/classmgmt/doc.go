@@ -9,12 +9,17 @@
 // holds publishes nothing.
 //
 // Guarantees: a change and its events go together. Every change runs in a
-// Store transaction that also publishes; if the bus does not accept an
-// event the transaction is dropped and the client gets 503 with
-// Retry-After, so nothing exists that was not announced. Validation errors
+// Store transaction that also publishes (with the transaction's ctx); if
+// the bus does not accept an event the transaction is dropped and the
+// client gets 503 with Retry-After, so nothing exists that was not
+// announced. Validation errors
 // are 400 with the field named; unknown classes and students 404.
 //
-// Persistence is in memory (MemoryStore) behind the Store interface.
+// Persistence: Store, in the service's database (SQLStore, PostgreSQL or
+// SQLite; see migrations/), or in memory for tests (MemoryStore). With the
+// database a change and its events commit in one transaction, the events
+// in the outbox; a database that is unavailable answers 503
+// database_unavailable, with nothing changed.
 //
 // Usage:
 //

@@ -1,6 +1,7 @@
 package classmgmt
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -40,17 +41,24 @@ func (s *Service) handleAssociateEssay(w http.ResponseWriter, r *http.Request) {
 	}
 	a := EssayAssociation{BatchID: req.BatchID, EssayID: essayID, StudentID: req.StudentID,
 		CreatedByUserID: req.CreatedByUserID, CreatedAt: s.now().UTC()}
-	err := s.store.Tx(ctx, func(tx Tx) error {
-		if _, ok := tx.Student(req.StudentID); !ok {
+	err := s.store.Tx(ctx, func(ctx context.Context, tx Tx) error {
+		if _, ok, err := tx.Student(req.StudentID); err != nil {
+			return err
+		} else if !ok {
 			return notFound("student", req.StudentID)
 		}
-		old, ok := tx.Association(a.BatchID, a.EssayID)
+		old, ok, err := tx.Association(a.BatchID, a.EssayID)
+		if err != nil {
+			return err
+		}
 		if ok && old.StudentID == a.StudentID {
 			a = old
 			return nil
 		}
 		a.Revision = old.Revision + 1
-		tx.PutAssociation(a)
+		if err := tx.PutAssociation(a); err != nil {
+			return err
+		}
 		return s.pub.Publish(ctx, contracts.Message{EventType: event.TypeStudentAssociatedV1, Key: a.BatchID,
 			Identity: []string{a.StudentID, "essay", a.BatchID, a.EssayID, strconv.Itoa(a.Revision)}, CorrelationID: correlationID,
 			Data: contracts.StudentAssociatedV1{StudentID: a.StudentID, BatchID: a.BatchID, EssayID: a.EssayID,

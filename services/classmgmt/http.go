@@ -10,14 +10,21 @@ import (
 
 	"github.com/huleedu/huleedu/services/contracts"
 	"github.com/huleedu/huleedu/services/contracts/httpjson"
+	"github.com/huleedu/huleedu/sqldb"
 )
 
 // maxBody bounds request bodies.
 const maxBody = 64 << 10
 
-// fail answers err: a *httpjson.RequestError as it says, an event the bus
-// did not accept as 503 (nothing was kept; retry), anything else as 500.
+// fail answers err: a *httpjson.RequestError as it says, an unavailable
+// database or an event the bus did not accept as 503 (nothing was kept;
+// retry), anything else as 500.
 func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if sqldb.IsRetriable(err) {
+		s.log.ErrorContext(r.Context(), "change not kept: the database is unavailable", "error", err)
+		httpjson.WriteUnavailable(w, err)
+		return
+	}
 	if contracts.IsPublishError(err) {
 		s.log.ErrorContext(r.Context(), "change not kept: event not accepted", "error", err)
 		w.Header().Set("Retry-After", "1")

@@ -8,15 +8,18 @@ import (
 	"github.com/huleedu/huleedu/kafkabus"
 	"github.com/huleedu/huleedu/servicekit"
 	"github.com/huleedu/huleedu/services/contracts"
+	"github.com/huleedu/huleedu/sqldb"
 )
 
 // Module wires Class Management into servicekit: a Service with the
-// service's Kafka bus and logger, its routes served on HTTP_ADDR and its
-// event handlers registered with the service's consumer.
+// service's Kafka bus and logger, its data in the service's database
+// (SQLStore, see servicekit.WithDatabase), its routes served on HTTP_ADDR
+// and its event handlers registered with the service's consumer.
 func Module() fx.Option {
 	return fx.Module(ServiceName,
-		fx.Provide(func(bus kafkabus.Bus, logger *slog.Logger) (*Service, error) {
-			return New(Deps{Bus: bus, Logger: logger})
+		servicekit.WithDatabase(Migrations()),
+		fx.Provide(func(bus kafkabus.Bus, db *sqldb.DB, logger *slog.Logger) (*Service, error) {
+			return New(Deps{Bus: bus, Store: NewSQLStore(db), Logger: logger})
 		}),
 		servicekit.AsService[*Service, contracts.HandlerFunc](),
 	)

@@ -12,5 +12,6 @@ func TestModuleWiring(t *testing.T) {
 		Breakers: []string{},
 		Topics:   []string{},
 		API:      true,
+		Database: true,
 	})
 }

@@ -21,7 +21,8 @@ const ServiceName = "class_management_service"
 type Deps struct {
 	// Bus publishes the service's events. Required.
 	Bus kafkabus.Bus
-	// Store keeps the data; nil means a new MemoryStore.
+	// Store keeps the data: a SQLStore in the service (see Module); nil
+	// means a new MemoryStore, for tests.
 	Store Store
 	// Logger receives the service's logs; nil discards them.
 	Logger *slog.Logger

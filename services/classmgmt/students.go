@@ -48,9 +48,11 @@ func (s *Service) handleCreateStudent(w http.ResponseWriter, r *http.Request) {
 	}
 	st := Student{StudentID: s.newID(), FirstName: req.FirstName, LastName: req.LastName, Email: req.Email,
 		ClassIDs: []string{}, CreatedByUserID: req.CreatedByUserID, CreatedAt: s.now().UTC()}
-	err = s.store.Tx(ctx, func(tx Tx) error {
+	err = s.store.Tx(ctx, func(ctx context.Context, tx Tx) error {
 		for _, id := range classIDs {
-			if _, ok := tx.Class(id); !ok {
+			if _, ok, err := tx.Class(id); err != nil {
+				return err
+			} else if !ok {
 				return notFound("class", id)
 			}
 		}
@@ -74,9 +76,12 @@ func (s *Service) handleCreateStudent(w http.ResponseWriter, r *http.Request) {
 
 func (s *Service) handleGetStudent(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	st, ok := s.store.Student(r.Context(), id)
-	if !ok {
-		httpjson.WriteErr(w, notFound("student", id))
+	st, ok, err := s.store.Student(r.Context(), id)
+	if err == nil && !ok {
+		err = notFound("student", id)
+	}
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	httpjson.Write(w, http.StatusOK, st)
@@ -106,8 +111,10 @@ func (s *Service) handleEnrol(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var st Student
-	err := s.store.Tx(ctx, func(tx Tx) error {
-		if _, ok := tx.Class(classID); !ok {
+	err := s.store.Tx(ctx, func(ctx context.Context, tx Tx) error {
+		if _, ok, err := tx.Class(classID); err != nil {
+			return err
+		} else if !ok {
 			return notFound("class", classID)
 		}
 		if creating {
@@ -117,8 +124,13 @@ func (s *Service) handleEnrol(w http.ResponseWriter, r *http.Request) {
 				return err
 			}
 		} else {
-			var ok bool
-			if st, ok = tx.Student(req.StudentID); !ok {
+			var (
+				ok  bool
+				err error
+			)
+			if st, ok, err = tx.Student(req.StudentID); err != nil {
+				return err
+			} else if !ok {
 				return notFound("student", req.StudentID)
 			}
 		}
@@ -149,7 +161,9 @@ func validateStudent(first, last, email *string) error {
 // createStudent stores st and publishes StudentCreatedV1 naming the
 // classes it is about to join.
 func (s *Service) createStudent(ctx context.Context, tx Tx, st *Student, classIDs []string, correlationID string) error {
-	tx.PutStudent(*st)
+	if err := tx.PutStudent(*st); err != nil {
+		return err
+	}
 	return s.pub.Publish(ctx, contracts.Message{EventType: event.TypeStudentCreatedV1, Key: st.StudentID,
 		Identity: []string{st.StudentID}, CorrelationID: correlationID,
 		Data: contracts.StudentCreatedV1{StudentID: st.StudentID, FirstName: st.FirstName, LastName: st.LastName,
@@ -159,14 +173,21 @@ func (s *Service) createStudent(ctx context.Context, tx Tx, st *Student, classID
 // enrol adds st to the class and publishes StudentAssociatedV1, unless st
 // is enrolled already.
 func (s *Service) enrol(ctx context.Context, tx Tx, classID string, st *Student, userID, correlationID string) error {
-	c, _ := tx.Class(classID)
+	c, _, err := tx.Class(classID)
+	if err != nil {
+		return err
+	}
 	if slices.Contains(c.StudentIDs, st.StudentID) {
 		return nil
 	}
 	c.StudentIDs = append(c.StudentIDs, st.StudentID)
 	st.ClassIDs = append(st.ClassIDs, classID)
-	tx.PutClass(c)
-	tx.PutStudent(*st)
+	if err := tx.PutClass(c); err != nil {
+		return err
+	}
+	if err := tx.PutStudent(*st); err != nil {
+		return err
+	}
 	return s.pub.Publish(ctx, contracts.Message{EventType: event.TypeStudentAssociatedV1, Key: st.StudentID,
 		Identity: []string{st.StudentID, "class", classID}, CorrelationID: correlationID,
 		Data: contracts.StudentAssociatedV1{StudentID: st.StudentID, ClassID: classID,

@@ -14,9 +14,11 @@ import (
 	"github.com/huleedu/huleedu/internal/platformtest"
 	"github.com/huleedu/huleedu/kafkabus"
 	"github.com/huleedu/huleedu/kafkaconsumer"
+	"github.com/huleedu/huleedu/servicekit"
 	"github.com/huleedu/huleedu/services/contracts"
 	"github.com/huleedu/huleedu/services/essaylifecycle"
 	"github.com/huleedu/huleedu/services/spellchecker"
+	"github.com/huleedu/huleedu/sqldb"
 )
 
 // platform is every service of the pipeline (platformtest) with every
@@ -35,11 +37,18 @@ type platform struct {
 // whose publishes wait for their gate.
 func startPlatform(t *testing.T, extra []string, gated ...string) *platform {
 	t.Helper()
+	return startPlatformWith(t, platformtest.Options{Env: extra}, gated...)
+}
+
+// startPlatformWith is startPlatform with the harness's options.
+func startPlatformWith(t *testing.T, o platformtest.Options, gated ...string) *platform {
+	t.Helper()
 	p := &platform{t: t, accepted: newAcceptedEvents(), gates: map[string]*gate{}}
 	for _, name := range gated {
 		p.gates[name] = newGate()
 	}
-	p.Platform = platformtest.Start(t, platformtest.Options{Env: extra, Module: p.decorate})
+	o.Module = p.decorate
+	p.Platform = platformtest.Start(t, o)
 	// Runs before the services stop: a publish held at a gate would
 	// otherwise block the shutdown.
 	t.Cleanup(func() {
@@ -139,8 +148,24 @@ func (p *platform) topicEvents() map[string]map[string]int {
 	return all
 }
 
+// outboxPending returns how many events wait in the outbox of a's
+// service.
+func outboxPending(t *testing.T, a *servicekit.App) int64 {
+	t.Helper()
+	db := a.Runner().Database()
+	if db == nil || a.Runner().Kafka().Outbox == nil {
+		t.Fatalf("%s does not publish through an outbox", a.Service())
+	}
+	st, err := db.Outbox.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Pending
+}
+
 // observedBus records what its bus accepted and, with a gate, holds every
-// publish until the gate opens.
+// publish until the gate opens. An event published in a transaction (the
+// outbox's) counts as accepted once the transaction committed.
 type observedBus struct {
 	kafkabus.Bus
 	service  string
@@ -156,7 +181,7 @@ func (b *observedBus) Publish(ctx context.Context, topic, key string, env *event
 	}
 	err := b.Bus.Publish(ctx, topic, key, env)
 	if err == nil {
-		b.accepted.add(b.service, topic, env.EventID.String())
+		sqldb.AfterCommit(ctx, func() { b.accepted.add(b.service, topic, env.EventID.String()) })
 	}
 	return err
 }

@@ -24,15 +24,42 @@ const (
 	completeWithin = 45 * time.Second
 )
 
+// Every service with a database publishes through its outbox (the
+// default): during the outage the Spellchecker's results wait in its
+// outbox table, its relay's breaker opens, and after the heal the relay
+// delivers them.
 func TestBatchCompletesThroughKafkaOutage(t *testing.T) {
 	p := startPlatform(t, nil, spellchecker.ServiceName)
+	batchID, cutAt := p.cutMidPipeline(essays)
+	spell := p.App(spellchecker.ServiceName)
+	platformtest.WaitFor(t, 20*time.Second, "a spellcheck result waiting in the outbox during the outage", func() bool {
+		return outboxPending(t, spell) > 0
+	})
+	waiting := outboxPending(t, spell)
+	p.healAt(cutAt.Add(minOutage))
+
+	b := p.WaitCompleted(batchID, completeWithin)
+	t.Logf("batch completed %v after Kafka came back; %d results had waited in the Spellchecker's outbox",
+		time.Since(cutAt.Add(minOutage)).Round(time.Millisecond), waiting)
+	assertPipelineCompleted(t, p, batchID, b)
+	assertAcceptedEventsInKafka(t, p)
+	if n := outboxPending(t, spell); n != 0 {
+		t.Errorf("%d events still in the Spellchecker's outbox, want none", n)
+	}
+	assertBreakerOpenedAndClosed(t, spell, spellchecker.ServiceName+".kafka_producer")
+}
+
+// The same outage with the services on the ResilientBus's memory queue
+// (KAFKA_FALLBACK_MODE=memory, which a service with a database accepts
+// instead of its outbox): the results are spooled and replayed.
+func TestBatchCompletesThroughKafkaOutageOnTheMemoryQueue(t *testing.T) {
+	p := startPlatform(t, []string{"KAFKA_FALLBACK_MODE=memory"}, spellchecker.ServiceName)
 	batchID, cutAt := p.cutMidPipeline(essays)
 	spell := resilientBus(t, p.App(spellchecker.ServiceName))
 	platformtest.WaitFor(t, 20*time.Second, "a spellcheck result spooled during the outage", func() bool { return spell.Stats().Spooled > 0 })
 	p.healAt(cutAt.Add(minOutage))
 
 	b := p.WaitCompleted(batchID, completeWithin)
-	t.Logf("batch completed %v after Kafka came back", time.Since(cutAt.Add(minOutage)).Round(time.Millisecond))
 	assertPipelineCompleted(t, p, batchID, b)
 	assertAcceptedEventsInKafka(t, p)
 	if st := spell.Stats(); st.Replayed < st.Spooled || st.Queue.Records != 0 {

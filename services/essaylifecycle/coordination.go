@@ -31,7 +31,7 @@ func (s *Service) HandleBatchEssaysRegistered(ctx context.Context, env *event.En
 			ids[i] = contracts.EssaySlotID(reg.BatchID, i)
 		}
 	}
-	return s.repo.Upsert(ctx, reg.BatchID, func(st *BatchState) (bool, error) {
+	return s.repo.Upsert(ctx, reg.BatchID, func(ctx context.Context, st *BatchState) (bool, error) {
 		if st.Registered {
 			s.log.InfoContext(ctx, "batch registered again; ignored", "batch_id", st.BatchID, "event_id", env.EventID)
 			return false, nil
@@ -89,7 +89,7 @@ func (s *Service) HandleEssayValidationFailed(ctx context.Context, env *event.En
 
 func (s *Service) receive(ctx context.Context, env *event.Envelope, batchID string, u Upload) error {
 	u.ReceivedAt = s.now().UTC()
-	return s.repo.Upsert(ctx, batchID, func(st *BatchState) (bool, error) {
+	return s.repo.Upsert(ctx, batchID, func(ctx context.Context, st *BatchState) (bool, error) {
 		if st.knowsUpload(u.FileUploadID) {
 			s.log.InfoContext(ctx, "upload seen before; ignored", "batch_id", batchID, "file_upload_id", u.FileUploadID, "event_id", env.EventID)
 			return false, nil

@@ -34,8 +34,14 @@
 // (BatchRepository runs the change and the publish together), so a retry
 // starts from the same state and publishes the same event ids.
 //
-// Persistence is in memory (MemoryBatchRepository) behind the
-// BatchRepository interface.
+// Persistence: BatchRepository, in the service's database
+// (SQLBatchRepository, PostgreSQL or SQLite; one row per batch with its
+// BatchState as JSON, see migrations/), or in memory for tests
+// (MemoryBatchRepository). Every handler runs in the consumer's
+// transaction, which also marks its event processed and holds the events
+// it publishes in the outbox: a redelivered event changes nothing, a
+// failed handler leaves nothing behind, and the events of a change are
+// published exactly when it commits.
 //
 // Usage:
 //

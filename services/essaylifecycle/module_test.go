@@ -14,6 +14,7 @@ func TestModuleWiring(t *testing.T) {
 		Topics: []string{event.TopicBatchEssaysRegistered, event.TopicEssayContentProvisionedV1, event.TopicEssayValidationFailedV1,
 			event.TopicBatchSpellcheckRequested, event.TopicSpellcheckCompletedV1, event.TopicBatchCJAssessmentRequested,
 			event.TopicCJAssessmentCompletedV1},
-		API: true,
+		API:      true,
+		Database: true,
 	})
 }

@@ -21,7 +21,7 @@ func (s *Service) HandleBatchSpellcheckRequested(ctx context.Context, env *event
 	if req.BatchID == "" {
 		return contracts.InvalidEvent(env, "batch_id is empty")
 	}
-	return s.repo.Update(ctx, req.BatchID, func(st *BatchState) (bool, error) {
+	return s.repo.Update(ctx, req.BatchID, func(ctx context.Context, st *BatchState) (bool, error) {
 		tr := st.trackPhase(contracts.PhaseSpellcheck)
 		changed := false
 		for _, ref := range req.Essays {
@@ -66,7 +66,7 @@ func (s *Service) HandleSpellcheckCompleted(ctx context.Context, env *event.Enve
 	if res.BatchID == "" || res.EssayID == "" {
 		return contracts.InvalidEvent(env, "batch_id and essay_id are required")
 	}
-	return s.repo.Update(ctx, res.BatchID, func(st *BatchState) (bool, error) {
+	return s.repo.Update(ctx, res.BatchID, func(ctx context.Context, st *BatchState) (bool, error) {
 		e := st.essay(res.EssayID)
 		if e == nil {
 			s.log.WarnContext(ctx, "spellcheck result for an essay the batch does not have; ignored",
@@ -137,7 +137,7 @@ func (s *Service) HandleBatchCJAssessmentRequested(ctx context.Context, env *eve
 	if req.BatchID == "" {
 		return contracts.InvalidEvent(env, "batch_id is empty")
 	}
-	return s.repo.Update(ctx, req.BatchID, func(st *BatchState) (bool, error) {
+	return s.repo.Update(ctx, req.BatchID, func(ctx context.Context, st *BatchState) (bool, error) {
 		tr := st.trackPhase(contracts.PhaseCJAssessment)
 		changed := false
 		for _, ref := range req.Essays {
@@ -168,7 +168,7 @@ func (s *Service) HandleCJAssessmentCompleted(ctx context.Context, env *event.En
 	if res.BatchID == "" {
 		return contracts.InvalidEvent(env, "batch_id is empty")
 	}
-	return s.repo.Update(ctx, res.BatchID, func(st *BatchState) (bool, error) {
+	return s.repo.Update(ctx, res.BatchID, func(ctx context.Context, st *BatchState) (bool, error) {
 		tr := st.trackPhase(contracts.PhaseCJAssessment)
 		if tr.OutcomePublished {
 			s.log.InfoContext(ctx, "CJ result for a batch already ranked; ignored", "batch_id", st.BatchID, "event_id", env.EventID)

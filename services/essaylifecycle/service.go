@@ -22,7 +22,8 @@ const ServiceName = "essay_lifecycle_service"
 type Deps struct {
 	// Bus publishes the service's events. Required.
 	Bus kafkabus.Bus
-	// Repo stores batch states; nil means a new MemoryBatchRepository.
+	// Repo stores batch states: a SQLBatchRepository in the service (see
+	// Module); nil means a new MemoryBatchRepository, for tests.
 	Repo BatchRepository
 	// Logger receives the service's logs; nil discards them.
 	Logger *slog.Logger

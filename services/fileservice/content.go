@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/huleedu/huleedu/services/contracts/httpjson"
+	"github.com/huleedu/huleedu/sqldb"
 )
 
 // handleGetContent serves GET /v1/content/{id}: the stored text as
@@ -19,6 +20,10 @@ func (s *Service) handleGetContent(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		s.log.ErrorContext(r.Context(), "content store get failed", "content_id", id, "error", err)
+		if sqldb.IsRetriable(err) {
+			httpjson.WriteUnavailable(w, err)
+			return
+		}
 		httpjson.WriteError(w, http.StatusInternalServerError, httpjson.CodeInternal, "content store failed", "")
 		return
 	}

@@ -14,16 +14,19 @@
 //     the file name and the SHA-256 of the content: uploading the same file
 //     again stores nothing new and publishes events that consumers
 //     recognise as duplicates.
-//   - 202 means every file's events were accepted by the bus. A bus that
-//     does not accept one gives 503 + Retry-After; repeating the upload is
-//     safe.
+//   - 202 means every file's events were accepted by the bus (with the
+//     database: committed with the texts, in the outbox). A bus that does
+//     not accept one, or a database that is unavailable, gives 503 +
+//     Retry-After; repeating the upload is safe.
 //   - Bad requests get 400 (missing batch_id, no files, unknown field, too
 //     many files), 413 (over MaxRequestBytes) or 415 (not multipart), with
 //     a JSON body naming the problem.
 //   - Memory per file is bounded by MaxFileBytes, whatever is uploaded.
 //
-// Persistence is in memory (MemoryContentStore) behind the ContentStore
-// interface: this port is about the events and the resilience around them.
+// Persistence: ContentStore, in the service's database (SQLContentStore,
+// PostgreSQL or SQLite; see migrations/), or in memory for tests
+// (MemoryContentStore). An upload's texts and events commit in one
+// transaction: 202 means all of them are stored, an error that none is.
 //
 // Usage:
 //

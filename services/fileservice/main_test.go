@@ -3,7 +3,9 @@ package fileservice_test
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/huleedu/huleedu/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// The store suite shares one PostgreSQL server (pgtest), stopped, and
+// goroutines checked for leaks, when the tests end.
+func TestMain(m *testing.M) { pgtest.Main(m) }

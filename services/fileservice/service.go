@@ -19,7 +19,8 @@ const ServiceName = "file_service"
 type Deps struct {
 	// Bus publishes the service's events. Required.
 	Bus kafkabus.Bus
-	// Store keeps the essay texts; nil means a new MemoryContentStore.
+	// Store keeps the essay texts: a SQLContentStore in the service (see
+	// Module); nil means a new MemoryContentStore, for tests.
 	Store ContentStore
 	// Logger receives the service's logs; nil discards them.
 	Logger *slog.Logger

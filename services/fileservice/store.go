@@ -20,15 +20,23 @@ var ErrContentConflict = errors.New("fileservice: content id already holds diffe
 // the same bytes under the same id again is a no-op, so a repeated upload
 // is harmless.
 type ContentStore interface {
-	// Put stores content under id.
+	// Put stores content under id, in the transaction ctx carries when
+	// it carries one (see Transact).
 	Put(ctx context.Context, id string, content []byte) error
 	// Get returns the content stored under id, or an error wrapping
 	// ErrContentNotFound.
 	Get(ctx context.Context, id string) ([]byte, error)
+	// Transact runs fn so that what fn stores and publishes with the ctx
+	// it is given commits together, or not at all: SQLContentStore runs
+	// it in a database transaction, whose events wait in the outbox until
+	// it commits. MemoryContentStore runs fn as it is: its Puts stay even
+	// when fn fails later, which is harmless, since contents are
+	// addressed by their hash and referenced only by events.
+	Transact(ctx context.Context, fn func(ctx context.Context) error) error
 }
 
-// MemoryContentStore is the in-memory ContentStore: it lives as long as
-// the process. It is safe for concurrent use.
+// MemoryContentStore is the in-memory ContentStore, for tests: it lives as
+// long as the process. It is safe for concurrent use.
 type MemoryContentStore struct {
 	mu       sync.RWMutex
 	contents map[string][]byte
@@ -51,6 +59,11 @@ func (m *MemoryContentStore) Put(_ context.Context, id string, content []byte) e
 	}
 	m.contents[id] = bytes.Clone(content)
 	return nil
+}
+
+// Transact runs fn; see ContentStore.
+func (m *MemoryContentStore) Transact(ctx context.Context, fn func(context.Context) error) error {
+	return fn(ctx)
 }
 
 // Get returns the content stored under id. The slice is shared: callers

@@ -1,6 +1,7 @@
 package fileservice
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"github.com/huleedu/huleedu/event"
 	"github.com/huleedu/huleedu/services/contracts"
 	"github.com/huleedu/huleedu/services/contracts/httpjson"
+	"github.com/huleedu/huleedu/sqldb"
 )
 
 // Form field names of an upload.
@@ -67,9 +69,12 @@ type uploadedFile struct {
 // The form is read as a stream: each file is hashed in full but kept in
 // memory only up to MaxFileBytes+1 bytes, so an oversized file costs no
 // more memory than a valid one. Events are published only after the whole
-// form was read (batch_id may come after the files). If the bus does not
-// accept an event the answer is 503: the client repeats the upload, which
-// publishes the same event ids again, and consumers drop the duplicates.
+// form was read (batch_id may come after the files). Every file's content
+// and events go into one transaction (ContentStore.Transact): with the
+// service's database the upload commits whole or not at all. If the bus
+// does not accept an event, or the database is unavailable, the answer is
+// 503: the client repeats the upload, which publishes the same event ids
+// again, and consumers drop any duplicates.
 func (s *Service) handleUpload(w http.ResponseWriter, r *http.Request) {
 	correlationID := httpjson.CorrelationID(w, r)
 	batchID, files, err := s.readUpload(w, r)
@@ -78,21 +83,34 @@ func (s *Service) handleUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp := UploadResponse{BatchID: batchID, CorrelationID: correlationID, Files: make([]FileResult, 0, len(files))}
-	for _, f := range files {
-		res, err := s.processFile(r, batchID, correlationID, f)
-		if err != nil {
-			s.log.ErrorContext(r.Context(), "upload not accepted", "batch_id", batchID, "file_name", f.name, "error", err)
-			w.Header().Set("Retry-After", "1")
-			httpjson.WriteError(w, http.StatusServiceUnavailable, httpjson.CodePublishFailed,
-				fmt.Sprintf("file %q was not accepted (%v); repeat the whole upload: files already accepted are recognised and not processed twice", f.name, err), "")
-			return
+	var failed string // the file whose storing or events failed
+	err = s.store.Transact(r.Context(), func(ctx context.Context) error {
+		for _, f := range files {
+			res, err := s.processFile(ctx, batchID, correlationID, f)
+			if err != nil {
+				failed = f.name
+				return err
+			}
+			if res.Status == StatusProvisioned {
+				resp.ProvisionedCount++
+			} else {
+				resp.RejectedCount++
+			}
+			resp.Files = append(resp.Files, res)
 		}
-		if res.Status == StatusProvisioned {
-			resp.ProvisionedCount++
-		} else {
-			resp.RejectedCount++
-		}
-		resp.Files = append(resp.Files, res)
+		return nil
+	})
+	switch {
+	case sqldb.IsRetriable(err):
+		s.log.ErrorContext(r.Context(), "upload not stored: the database is unavailable", "batch_id", batchID, "error", err)
+		httpjson.WriteUnavailable(w, err)
+		return
+	case err != nil:
+		s.log.ErrorContext(r.Context(), "upload not accepted", "batch_id", batchID, "file_name", failed, "error", err)
+		w.Header().Set("Retry-After", "1")
+		httpjson.WriteError(w, http.StatusServiceUnavailable, httpjson.CodePublishFailed,
+			fmt.Sprintf("file %q was not accepted (%v); repeat the whole upload: files already accepted are recognised and not processed twice", failed, err), "")
+		return
 	}
 	s.log.InfoContext(r.Context(), "batch upload accepted", "batch_id", batchID,
 		"provisioned", resp.ProvisionedCount, "rejected", resp.RejectedCount)
@@ -101,9 +119,8 @@ func (s *Service) handleUpload(w http.ResponseWriter, r *http.Request) {
 
 // processFile stores a valid file and publishes its events:
 // BatchFileAddedV1, then EssayContentProvisionedV1 or
-// EssayValidationFailedV1.
-func (s *Service) processFile(r *http.Request, batchID, correlationID string, f uploadedFile) (FileResult, error) {
-	ctx := r.Context()
+// EssayValidationFailedV1, in the upload's transaction (ctx).
+func (s *Service) processFile(ctx context.Context, batchID, correlationID string, f uploadedFile) (FileResult, error) {
 	uploadID := FileUploadID(batchID, f.name, f.sha256)
 	res := FileResult{FileName: f.name, FileUploadID: uploadID, Size: f.size}
 	rej := validateContent(f.data, f.size, s.cfg.MaxFileBytes)

@@ -21,7 +21,12 @@
 // consumer to retry later. Results carry the deterministic event id of
 // (batch, essay).
 //
-// The service keeps no state; nothing is persisted.
+// The service keeps no state of its own. Its database (servicekit's) holds
+// the requests it has handled and the results it has yet to publish: a
+// result goes into the outbox in the transaction that marks its request
+// processed, so a redelivered request publishes nothing twice and a
+// result is never lost between the check and Kafka, whichever instance
+// of the service handles it.
 //
 // Usage:
 //

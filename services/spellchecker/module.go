@@ -22,9 +22,11 @@ const FileServiceURLVar = "FILE_SERVICE_URL"
 // essay texts from the File Service through an HTTP client behind the
 // breaker "spellchecker_service.file_service", publishes through the
 // service's Kafka bus, and has its handlers registered with the service's
-// consumer.
+// consumer. Its database (servicekit.WithDatabase, no tables of its own)
+// holds what it has processed and the results it has yet to publish.
 func Module() fx.Option {
 	return fx.Module(ServiceName,
+		servicekit.WithDatabase(),
 		fx.Provide(newFromEnv),
 		servicekit.AsService[*Service, contracts.HandlerFunc](),
 	)

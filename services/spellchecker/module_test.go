@@ -13,5 +13,6 @@ func TestModuleWiring(t *testing.T) {
 		Breakers: []string{"spellchecker_service.file_service"},
 		Topics:   []string{contracts.TopicEssaySpellcheckRequestedV1},
 		API:      true,
+		Database: true,
 	})
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/huleedu/huleedu/errctx"
+	"github.com/huleedu/huleedu/sqldb"
 )
 
 // HeaderCorrelationID is the request header that carries a correlation id
@@ -34,6 +35,7 @@ const (
 	CodeDependencyUnavailable = "dependency_unavailable" // a dependency's breaker is open; retry later
 	CodeDependencyFailed      = "dependency_failed"      // a dependency answered with an error
 	CodePublishFailed         = "publish_failed"         // the event bus did not accept an event; retry
+	CodeDatabaseUnavailable   = "database_unavailable"   // the service's database is down or busy; nothing was changed, retry
 	CodeInternal              = "internal_error"         // a bug
 )
 
@@ -80,14 +82,32 @@ func WriteError(w http.ResponseWriter, status int, code, message, field string) 
 	Write(w, status, ErrorBody{Error: ErrorDetail{Code: code, Message: message, Field: field}})
 }
 
-// WriteErr writes err: a *RequestError with its status, code and field,
-// anything else as a 500 internal_error.
+// WriteErr writes err: a *RequestError with its status, code and field;
+// an error of the service's database that a retry may clear
+// (sqldb.IsRetriable: down, restarting, full, busy) as 503
+// database_unavailable with Retry-After, since the request changed
+// nothing and may be repeated; anything else as a 500 internal_error.
 func WriteErr(w http.ResponseWriter, err error) {
 	if re, ok := errors.AsType[*RequestError](err); ok {
 		WriteError(w, re.Status, re.Code, re.Message, re.Field)
 		return
 	}
+	if sqldb.IsRetriable(err) {
+		WriteUnavailable(w, err)
+		return
+	}
 	WriteError(w, http.StatusInternalServerError, CodeInternal, err.Error(), "")
+}
+
+// WriteUnavailable answers a request that failed because the service's
+// database is unavailable: 503 database_unavailable, Retry-After 1. The
+// message says nothing was changed (a transaction that did not commit
+// left no trace, its events included) and keeps err, which names the
+// database, out of the answer: log it.
+func WriteUnavailable(w http.ResponseWriter, _ error) {
+	w.Header().Set("Retry-After", "1")
+	WriteError(w, http.StatusServiceUnavailable, CodeDatabaseUnavailable,
+		"the service's database is unavailable; nothing was changed, retry later", "")
 }
 
 // GetByID returns the handler of a GET endpoint for one resource: it

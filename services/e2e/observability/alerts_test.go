@@ -34,6 +34,11 @@ const (
 	publisherBreaker = publisher + ".kafka_producer"
 )
 
+// The services publish through the ResilientBus with its memory queue
+// here (KAFKA_FALLBACK_MODE=memory, which the services with a database
+// accept instead of their outbox): the fallback queue's alerts are what
+// this test proves. The outbox's alerts are unit-tested with promtool
+// (deploy/prometheus/alerts_test.yml).
 func TestKafkaOutageFiresQueueGrowingAlertThenResolves(t *testing.T) {
 	spans := tracetest.NewSpanRecorder()
 	p := startPlatform(t, func(service string) fx.Option {
@@ -43,7 +48,7 @@ func TestKafkaOutageFiresQueueGrowingAlertThenResolves(t *testing.T) {
 		tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
 		t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 		return fx.Decorate(func(trace.TracerProvider) trace.TracerProvider { return tp })
-	})
+	}, "KAFKA_FALLBACK_MODE=memory")
 	targets, services := adminTargets(t, p)
 	prom := promtest.Start(t, promtest.Config{
 		ScrapeTargets:  targets,

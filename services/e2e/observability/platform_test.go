@@ -2,6 +2,7 @@ package observability
 
 import (
 	"net/url"
+	"slices"
 	"testing"
 
 	"go.uber.org/fx"
@@ -15,11 +16,11 @@ import (
 var platformEnv = []string{"KAFKA_CIRCUIT_BREAKER_RECOVERY_TIMEOUT=1s"}
 
 // startPlatform starts every service of `huleedu serve all` on a cluster
-// the test owns (platformtest.Start). module, when not nil, adds to each
-// service's module (a decoration, say).
-func startPlatform(t *testing.T, module func(service string) fx.Option) *platformtest.Platform {
+// the test owns (platformtest.Start), with env added to platformEnv.
+// module, when not nil, adds to each service's module (a decoration, say).
+func startPlatform(t *testing.T, module func(service string) fx.Option, env ...string) *platformtest.Platform {
 	t.Helper()
-	return platformtest.Start(t, platformtest.Options{Env: platformEnv, Module: module})
+	return platformtest.Start(t, platformtest.Options{Env: append(slices.Clip(platformEnv), env...), Module: module})
 }
 
 // adminTargets returns every service's admin server as host:port, for
